@@ -1,0 +1,154 @@
+//! Per-identity history for the "new X" detections: what countries, networks,
+//! devices, clients and apps an identity normally uses, and where it last signed in.
+//!
+//! Only successful activity is learned: an attacker's failures must not teach the
+//! baseline their network. Each set is bounded so a baseline item stays small.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{ActivityRecord, Category, IdentityKind, Role};
+use crate::time::{Millis, DAY};
+
+/// Values kept per set; the least recently seen go first.
+pub const MAX_VALUES: usize = 48;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SignInPoint {
+    pub at: Millis,
+    pub lat: f64,
+    pub lon: f64,
+    #[serde(default)]
+    pub proxy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Baseline {
+    pub identity: String,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    /// value → last seen, per attribute.
+    #[serde(default)]
+    pub countries: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub asns: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub devices: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub clients: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub apps: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub last_sign_in: Option<SignInPoint>,
+}
+
+impl Baseline {
+    pub fn new(identity: &str, at: Millis) -> Self {
+        Baseline { identity: identity.to_owned(), first_seen: at, last_seen: at, ..Default::default() }
+    }
+
+    /// Old enough to say what is new for this identity at `at`.
+    pub fn established(&self, at: Millis, min_days: u32) -> bool {
+        at - self.first_seen >= i64::from(min_days) * DAY
+    }
+
+    /// Whether a record teaches the baseline anything.
+    pub fn learns_from(r: &ActivityRecord) -> bool {
+        r.role == Role::Actor
+            && r.identity_kind != IdentityKind::UnknownUser
+            && (r.outcome.is_success() || r.identity_kind == IdentityKind::ApiToken && !r.outcome.is_failure())
+    }
+
+    /// Learns from one record. Returns whether anything changed that is worth
+    /// writing back (a new value, or a value's last-seen day moving on).
+    pub fn observe(&mut self, r: &ActivityRecord) -> bool {
+        if !Self::learns_from(r) {
+            return false;
+        }
+        let t = r.published;
+        let mut changed = false;
+        if t < self.first_seen {
+            self.first_seen = t;
+            changed = true;
+        }
+        if t > self.last_seen {
+            changed |= day(t) != day(self.last_seen);
+            self.last_seen = t;
+        }
+        if let Some(c) = &r.network.country {
+            changed |= touch(&mut self.countries, c, t);
+        }
+        if let Some(a) = r.network.asn {
+            changed |= touch(&mut self.asns, &a.to_string(), t);
+        }
+        if let Some(d) = &r.client.dt_hash {
+            changed |= touch(&mut self.devices, d, t);
+        }
+        if let Some(c) = client_family(r) {
+            changed |= touch(&mut self.clients, &c, t);
+        }
+        if r.category == Category::Sso {
+            if let Some(app) = r.target_of_kind("AppInstance").and_then(|a| a.name.clone().or(a.id.clone())) {
+                changed |= touch(&mut self.apps, &app, t);
+            }
+        }
+        if r.category == Category::SignIn && r.is("user.session.start") {
+            if let (Some(lat), Some(lon)) = (r.network.lat, r.network.lon) {
+                if self.last_sign_in.is_none_or(|p| p.at <= t) {
+                    self.last_sign_in = Some(SignInPoint { at: t, lat, lon, proxy: r.network.proxy });
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    /// Forgets values not seen within `days` before `now`.
+    pub fn prune(&mut self, now: Millis, days: u32) {
+        let horizon = now - i64::from(days) * DAY;
+        for set in [&mut self.countries, &mut self.asns, &mut self.devices, &mut self.clients, &mut self.apps] {
+            set.retain(|_, seen| *seen >= horizon);
+        }
+    }
+
+    pub fn knows_country(&self, c: &str) -> bool {
+        self.countries.contains_key(c)
+    }
+
+    pub fn knows_asn(&self, asn: u64) -> bool {
+        self.asns.contains_key(&asn.to_string())
+    }
+}
+
+/// Browser and OS, the stable part of a user agent.
+pub fn client_family(r: &ActivityRecord) -> Option<String> {
+    match (&r.client.browser, &r.client.os) {
+        (None, None) => None,
+        (b, o) => Some(format!("{}/{}", b.as_deref().unwrap_or("?"), o.as_deref().unwrap_or("?"))),
+    }
+}
+
+fn day(t: Millis) -> i64 {
+    t.div_euclid(DAY)
+}
+
+fn touch(set: &mut BTreeMap<String, Millis>, value: &str, t: Millis) -> bool {
+    match set.get_mut(value) {
+        Some(seen) if *seen >= t => false,
+        Some(seen) => {
+            let moved = day(*seen) != day(t);
+            *seen = t;
+            moved
+        }
+        None => {
+            if set.len() >= MAX_VALUES {
+                if let Some(oldest) = set.iter().min_by_key(|(_, s)| **s).map(|(k, _)| k.clone()) {
+                    set.remove(&oldest);
+                }
+            }
+            set.insert(value.to_owned(), t);
+            true
+        }
+    }
+}

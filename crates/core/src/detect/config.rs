@@ -1,0 +1,126 @@
+//! Detector configuration: which detections run, their thresholds, and the
+//! run's bounds. Read from JSON so the Lambda and the CLI take the same file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{self, DetectionMeta};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("unknown detection {0:?}")]
+    UnknownDetection(String),
+    #[error("unknown threshold {0:?} (expected <detection>.<name>)")]
+    UnknownThreshold(String),
+    #[error("threshold {0} must be a positive number, got {1}")]
+    BadThreshold(String, f64),
+    #[error("invalid detector configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Detection ids that do not run.
+    pub disabled: BTreeSet<String>,
+    /// `<detection>.<threshold>` → value, overriding the catalog default.
+    pub thresholds: BTreeMap<String, f64>,
+    /// History kept per identity for the "new X" detections.
+    pub baseline_days: u32,
+    /// An identity younger than this has no baseline to judge "new" against.
+    pub baseline_min_days: u32,
+    /// Repeats of a detection for a principal within this period update the
+    /// delivered alert instead of sending another.
+    pub suppression_hours: u32,
+    /// Hours analysed on the first run.
+    pub first_run_hours: u32,
+    /// Hours analysed per run at most, so a catch-up fits the Lambda timeout.
+    pub max_hours_per_run: u32,
+    /// Event hours older than this are not re-checked for late arrivals.
+    pub late_horizon_hours: u32,
+    /// Evidence event uuids listed in an alert, at most.
+    pub max_evidence: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            disabled: BTreeSet::new(),
+            thresholds: BTreeMap::new(),
+            baseline_days: 30,
+            baseline_min_days: 7,
+            suppression_hours: 24,
+            first_run_hours: 24,
+            max_hours_per_run: 12,
+            late_horizon_hours: 24,
+            max_evidence: 50,
+        }
+    }
+}
+
+impl DetectConfig {
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let cfg: DetectConfig = serde_json::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for id in &self.disabled {
+            catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.clone()))?;
+        }
+        for (key, value) in &self.thresholds {
+            let (id, name) = key.split_once('.').ok_or_else(|| ConfigError::UnknownThreshold(key.clone()))?;
+            let meta = catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.to_owned()))?;
+            if !meta.thresholds.iter().any(|(n, _)| *n == name) {
+                return Err(ConfigError::UnknownThreshold(key.clone()));
+            }
+            if !(value.is_finite() && *value > 0.0) {
+                return Err(ConfigError::BadThreshold(key.clone(), *value));
+            }
+        }
+        if self.max_hours_per_run == 0 || self.first_run_hours == 0 {
+            return Err(ConfigError::Invalid("max_hours_per_run and first_run_hours must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn enabled(&self, id: &str) -> bool {
+        !self.disabled.contains(id)
+    }
+
+    /// A threshold's configured value, else the catalog default.
+    pub fn threshold(&self, id: &str, name: &str) -> f64 {
+        if let Some(v) = self.thresholds.get(&format!("{id}.{name}")) {
+            return *v;
+        }
+        catalog::find(id)
+            .and_then(|m| m.thresholds.iter().find(|(n, _)| *n == name))
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("detection {id} has no threshold {name}: a catalog bug"))
+    }
+
+    /// The effective thresholds of a detection, for display.
+    pub fn thresholds_of(&self, meta: &DetectionMeta) -> Vec<(&'static str, f64)> {
+        meta.thresholds.iter().map(|(n, _)| (*n, self.threshold(meta.id, n))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_and_validation() {
+        let cfg = DetectConfig::from_json(r#"{"disabled":["account_locked"],"thresholds":{"brute_force_user.failures":15}}"#).unwrap();
+        assert!(!cfg.enabled("account_locked"));
+        assert!(cfg.enabled("brute_force_ip"));
+        assert_eq!(cfg.threshold("brute_force_user", "failures"), 15.0);
+        assert_eq!(cfg.threshold("brute_force_ip", "failures"), 20.0);
+        assert_eq!(DetectConfig::from_json(r#"{"disabled":["nope"]}"#).unwrap_err(), ConfigError::UnknownDetection("nope".into()));
+        assert!(matches!(DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.nope":1}}"#), Err(ConfigError::UnknownThreshold(_))));
+        assert!(matches!(DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.failures":-1}}"#), Err(ConfigError::BadThreshold(..))));
+        assert!(matches!(DetectConfig::from_json(r#"{"typo":1}"#), Err(ConfigError::Invalid(_))));
+    }
+}

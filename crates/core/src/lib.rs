@@ -1,0 +1,14 @@
+//! okta-itdr core: the Okta System Log model, normalisation into per-identity
+//! activity records, the detection engine and the alert model.
+//!
+//! Nothing here performs I/O. Storage and alert delivery are ports ([`ports`])
+//! implemented by the AWS adapter and by the in-memory store the CLI uses.
+
+pub mod event;
+pub mod normalize;
+pub mod record;
+pub mod time;
+pub mod alert;
+pub mod detect;
+pub mod ingest;
+pub mod ports;

@@ -1,0 +1,210 @@
+//! LogEvent → per-identity [`ActivityRecord`]s.
+//!
+//! Every event yields one actor record (the one the hourly detector reads), plus a
+//! record on the timeline of each user the event acted on, plus, when an API token
+//! did the work, a record on the token owner's timeline.
+
+pub mod category;
+pub mod secrets;
+
+use crate::event::{Actor, LogEvent};
+use crate::record::{
+    ActivityRecord, ClientInfo, Details, IdentityKind, Network, Outcome, Principal, RiskSignals, Role,
+};
+
+pub use category::categorize;
+pub use secrets::{looks_like_secret, UsernameHasher, WeakKey};
+
+/// Most events name one to three targets; a handful name dozens (group pushes).
+/// Records keep the first few so an item stays well under 1 KB.
+pub const MAX_TARGETS: usize = 4;
+const MAX_TEXT: usize = 256;
+const MAX_USER_AGENT: usize = 320;
+const MAX_CHANGES: usize = 400;
+
+pub struct Normalizer {
+    hasher: UsernameHasher,
+}
+
+impl Normalizer {
+    pub fn new(hasher: UsernameHasher) -> Self {
+        Normalizer { hasher }
+    }
+
+    pub fn normalize(&self, event: &LogEvent) -> Vec<ActivityRecord> {
+        let raw = &event.raw;
+        let actor_raw = raw.actor.clone().unwrap_or_default();
+        let (identity, identity_kind) = self.identity_of(event, &actor_raw);
+        let unknown_actor = identity_kind == IdentityKind::UnknownUser;
+        let typed = actor_raw.alternate_id.as_deref().unwrap_or_default();
+        let username_secret_like = unknown_actor && looks_like_secret(typed);
+
+        let actor = self.principal(&actor_raw, unknown_actor.then_some(typed));
+        let targets: Vec<Principal> = raw
+            .target
+            .iter()
+            .take(MAX_TARGETS)
+            .map(|t| self.principal(t, unknown_actor.then_some(typed)))
+            .collect();
+
+        let debug = raw.debug_context.as_ref().and_then(|d| d.debug_data.as_ref());
+        let behaviors = debug.map(|d| d.behaviors()).unwrap_or_default();
+        let risk = debug.map(|d| d.risk()).unwrap_or_default();
+        let client = raw.client.clone().unwrap_or_default();
+        let geo = client.geographical_context.clone().unwrap_or_default();
+        let loc = geo.geolocation.unwrap_or_default();
+        let sec = raw.security_context.clone().unwrap_or_default();
+        let ua = client.user_agent.clone().unwrap_or_default();
+        let auth = raw.authentication_context.clone().unwrap_or_default();
+        let api_token_id = token_id(event);
+
+        let network = Network {
+            ip: client.ip_address.clone(),
+            country: geo.country,
+            state: geo.state,
+            city: geo.city,
+            lat: loc.lat,
+            lon: loc.lon,
+            asn: sec.as_number,
+            as_org: sec.as_org.map(|s| cap(s, MAX_TEXT)),
+            proxy: sec.is_proxy.unwrap_or(false) || debug.and_then(|d| d.tunnels.as_deref()).is_some_and(|t| t.len() > 2),
+            zone: client.zone,
+        };
+        let client_info = ClientInfo {
+            user_agent: ua.raw_user_agent.map(|s| cap(s, MAX_USER_AGENT)),
+            os: ua.os,
+            browser: ua.browser,
+            device: client.device,
+            device_id: raw.device.as_ref().and_then(|d| d.id.clone()),
+            dt_hash: debug.and_then(|d| d.dt_hash.clone()),
+            session_id: auth.external_session_id.filter(|s| s != "unknown"),
+            root_session_id: auth.root_session_id.filter(|s| s != "unknown"),
+            credential_type: auth.credential_type,
+        };
+        let signals = RiskSignals {
+            behaviors: behaviors.positives().map(str::to_owned).collect(),
+            risk_level: risk.level,
+            risk_reasons: risk.reasons.map(|s| cap(s, MAX_TEXT)),
+            threat_suspected: debug.and_then(|d| d.threat_suspected).unwrap_or(false),
+        };
+        let changes = raw
+            .target
+            .iter()
+            .filter_map(|t| t.change_details.as_ref())
+            .map(|c| serde_json::Value::Object(c.clone()).to_string())
+            .next()
+            .map(|s| cap(s, MAX_CHANGES));
+        let details = Details {
+            privilege_granted: debug.and_then(|d| d.privilege_granted.clone()).map(|s| cap(s, MAX_TEXT)),
+            grant_type: debug.and_then(|d| d.grant_type.clone()),
+            scopes: debug.and_then(|d| d.granted_scopes.clone()).map(|s| cap(s, MAX_TEXT)),
+            api_token_id: api_token_id.clone(),
+            client_id: debug.and_then(|d| d.client_id.clone()),
+            factor: debug.and_then(|d| d.factor.clone()),
+            request_uri: debug.and_then(|d| d.request_uri.clone()).map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
+            changes,
+            message: raw.display_message.clone().map(|s| cap(s, MAX_TEXT)),
+        };
+        let outcome = raw.outcome.clone().unwrap_or_default();
+        let primary = ActivityRecord {
+            identity: identity.clone(),
+            identity_kind,
+            role: Role::Actor,
+            uuid: event.uuid.clone(),
+            published: event.published,
+            event_type: event.event_type.clone(),
+            category: categorize(&event.event_type),
+            outcome: Outcome::parse(outcome.result.as_deref()),
+            reason: outcome.reason.map(|s| cap(s, MAX_TEXT)),
+            severity: raw.severity.clone(),
+            actor,
+            targets,
+            network,
+            client: client_info,
+            risk: signals,
+            details,
+            username_secret_like,
+        };
+
+        let mut records = Vec::with_capacity(2);
+        // The user behind an API token sees what was done with it.
+        if identity_kind == IdentityKind::ApiToken {
+            if let Some(owner) = actor_raw.id.as_deref().filter(|id| is_known_id(id)) {
+                records.push(ActivityRecord { identity: owner.to_owned(), identity_kind: IdentityKind::User, role: Role::Owner, ..primary.clone() });
+            }
+        }
+        let mut seen: Vec<&str> = vec![identity.as_str()];
+        for t in raw.target.iter().take(MAX_TARGETS) {
+            let is_user = t.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("User"));
+            match t.id.as_deref() {
+                Some(id) if is_user && is_known_id(id) && !seen.contains(&id) => {
+                    seen.push(id);
+                    records.push(ActivityRecord { identity: id.to_owned(), identity_kind: IdentityKind::User, role: Role::Target, ..primary.clone() });
+                }
+                _ => {}
+            }
+        }
+        records.insert(0, primary);
+        records
+    }
+
+    fn identity_of(&self, event: &LogEvent, actor: &Actor) -> (String, IdentityKind) {
+        if let Some(token) = token_id(event) {
+            return (token, IdentityKind::ApiToken);
+        }
+        let kind = actor.kind.as_deref().unwrap_or_default();
+        let id = actor.id.as_deref().filter(|id| is_known_id(id));
+        match (kind, id) {
+            ("SystemPrincipal", _) => (id.unwrap_or("system").to_owned(), IdentityKind::System),
+            ("PublicClientApp" | "AppInstance" | "Client" | "OAuth2Client", Some(id)) => (id.to_owned(), IdentityKind::ServiceApp),
+            (_, Some(id)) => (id.to_owned(), IdentityKind::User),
+            (_, None) => {
+                let typed = actor.alternate_id.as_deref().unwrap_or_default();
+                (format!("unknown:{}", self.hasher.hash(typed).trim_start_matches("hmac:")), IdentityKind::UnknownUser)
+            }
+        }
+    }
+
+    /// A principal as stored. Any field that repeats the unknown actor's typed
+    /// text is replaced by its hash, wherever Okta echoed it.
+    fn principal(&self, a: &Actor, untrusted: Option<&str>) -> Principal {
+        let scrub = |v: &Option<String>| -> Option<String> {
+            let v = v.as_deref()?;
+            match untrusted {
+                Some(typed) if !typed.trim().is_empty() && v.trim().eq_ignore_ascii_case(typed.trim()) => Some(self.hasher.hash(v)),
+                _ => Some(cap(v.to_owned(), MAX_TEXT)),
+            }
+        };
+        Principal { id: scrub(&a.id), kind: a.kind.clone(), login: scrub(&a.alternate_id), name: scrub(&a.display_name) }
+    }
+}
+
+fn token_id(event: &LogEvent) -> Option<String> {
+    event
+        .raw
+        .transaction
+        .as_ref()
+        .and_then(|t| t.detail.as_ref())
+        .and_then(|d| d.request_api_token_id.clone())
+        .filter(|t| !t.trim().is_empty())
+}
+
+fn is_known_id(id: &str) -> bool {
+    let t = id.trim();
+    !t.is_empty() && !t.eq_ignore_ascii_case("unknown")
+}
+
+fn strip_query(uri: &str) -> &str {
+    uri.split(['?', '#']).next().unwrap_or(uri)
+}
+
+fn cap(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}

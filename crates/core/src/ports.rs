@@ -1,0 +1,113 @@
+//! The ports: what the core needs from storage and alert delivery. The DynamoDB
+//! and SNS adapters implement them for Lambda; [`crate::memory`] implements them
+//! in-process for the CLI and for tests.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use crate::alert::StoredFinding;
+use crate::detect::baseline::Baseline;
+use crate::record::ActivityRecord;
+use crate::time::{Hour, Millis};
+
+/// A storage failure. `retryable` says whether the same call may succeed later
+/// (throttling, timeouts, 5xx) or not (validation, permissions).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct StoreError {
+    pub operation: &'static str,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl StoreError {
+    pub fn new(operation: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+        StoreError { operation, message: message.into(), retryable }
+    }
+}
+
+/// An alert delivery failure.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing alert {uid}: {message}")]
+pub struct SinkError {
+    pub uid: String,
+    pub message: String,
+}
+
+/// What writing one event's records did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// At least one record was new.
+    Stored,
+    /// Every record already existed: a redelivery.
+    Duplicate,
+}
+
+/// Where activity lives: per-identity timelines plus an hour index over actor records.
+pub trait ActivityStore: Send + Sync {
+    /// Writes one event's records idempotently: a record whose key exists is left
+    /// alone. Only the `Role::Actor` record is indexed by hour. `expires_at` is
+    /// the TTL in epoch seconds.
+    fn put_event(&self, records: &[ActivityRecord], expires_at: i64) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+
+    /// Notes that an event of `event_hour` arrived at `arrived`, after that hour
+    /// was complete, so the detector re-checks the hour.
+    fn mark_late(&self, event_hour: Hour, arrived: Millis, expires_at: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Event hours with late arrivals whose arrival time is in `[from, to)`.
+    fn late_hours(&self, from: Millis, to: Millis) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send;
+
+    /// All actor records published in `hour`, in no particular order.
+    fn hour_activity(&self, hour: Hour) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+
+    /// One identity's timeline (every role) published in `[from, to)`, oldest first.
+    fn identity_activity(&self, identity: &str, from: Millis, to: Millis) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+}
+
+/// The detector's progress: the first hour not yet analysed, and the arrival
+/// time up to which late markers were handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Watermark {
+    pub next_hour: Hour,
+    pub late_checked_until: Millis,
+}
+
+/// The result of trying to claim a finding before publishing it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// First sighting: the caller owns publishing it.
+    New,
+    /// Seen before; its stored state says what happened to it.
+    Existing(StoredFinding),
+}
+
+/// The detector's own state: watermark, baselines, findings and suppression.
+pub trait StateStore: Send + Sync {
+    fn load_watermark(&self) -> impl Future<Output = Result<Option<Watermark>, StoreError>> + Send;
+
+    /// Saves the watermark if the stored one is still `expected`, so two runs that
+    /// overlap cannot move it past each other.
+    fn save_watermark(&self, next: &Watermark, expected: Option<&Watermark>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn load_baselines(&self, identities: &[String]) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send;
+
+    fn save_baselines(&self, baselines: &[Baseline]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records `finding` if its uid is new (a conditional write), else returns
+    /// what is stored.
+    fn claim_finding(&self, finding: &StoredFinding) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Overwrites a finding's stored state (status, counters, body).
+    fn update_finding(&self, finding: &StoredFinding) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Findings claimed but not yet delivered: a publish that failed earlier.
+    fn pending_findings(&self) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send;
+
+    /// The last delivered finding for `(detection, principal)`, for suppression.
+    fn last_delivered(&self, detection: &str, principal: &str) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send;
+}
+
+/// Where alerts go: SNS in Lambda, stdout in the CLI.
+pub trait AlertSink: Send + Sync {
+    fn publish(&self, alert: &crate::alert::Alert) -> impl Future<Output = Result<(), SinkError>> + Send;
+}

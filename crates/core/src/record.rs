@@ -1,0 +1,275 @@
+//! The per-identity activity record: one Okta event, flattened to what detections
+//! and an analyst's timeline need, on the timeline of the identity it belongs to.
+//!
+//! The record never carries a clear-text username of an unknown actor: that field
+//! is where users type their passwords. See [`crate::normalize::secrets`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{format_rfc3339_ms, Millis};
+
+/// How an identity appears on this record's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The identity performed the event. Exactly one actor record per event; it is
+    /// the one indexed by hour for the detector.
+    Actor,
+    /// The event was done to this identity (a factor reset, a privilege grant…).
+    Target,
+    /// The event was performed with a credential this user owns (an API token).
+    Owner,
+}
+
+/// What kind of principal an identity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    User,
+    /// A sign-in attempt for a username Okta does not know. The identity key is a
+    /// keyed hash of the typed text.
+    UnknownUser,
+    ApiToken,
+    ServiceApp,
+    System,
+}
+
+/// A coarse grouping of event types, for timelines and cheap pre-filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    SignIn,
+    Mfa,
+    Sso,
+    Session,
+    Admin,
+    Policy,
+    App,
+    UserLifecycle,
+    Security,
+    System,
+    Other,
+}
+
+/// The normalised outcome of an event. Okta's `outcome.result` is an open string;
+/// unknown values are kept verbatim in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Deny,
+    Challenge,
+    Allow,
+    Skipped,
+    Unknown,
+    Other(String),
+}
+
+impl Outcome {
+    pub fn parse(text: Option<&str>) -> Outcome {
+        match text.map(|t| t.trim().to_ascii_uppercase()).as_deref() {
+            None | Some("") => Outcome::Unknown,
+            Some("SUCCESS") => Outcome::Success,
+            Some("FAILURE") => Outcome::Failure,
+            Some("DENY") => Outcome::Deny,
+            Some("CHALLENGE") => Outcome::Challenge,
+            Some("ALLOW") => Outcome::Allow,
+            Some("SKIPPED") => Outcome::Skipped,
+            Some("UNKNOWN") => Outcome::Unknown,
+            Some(other) => Outcome::Other(other.to_owned()),
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success | Outcome::Allow)
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failure | Outcome::Deny)
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Outcome::Success => "SUCCESS",
+            Outcome::Failure => "FAILURE",
+            Outcome::Deny => "DENY",
+            Outcome::Challenge => "CHALLENGE",
+            Outcome::Allow => "ALLOW",
+            Outcome::Skipped => "SKIPPED",
+            Outcome::Unknown => "UNKNOWN",
+            Outcome::Other(s) => s,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An actor or target as stored: the login of an unknown actor is a keyed hash.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub login: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lon: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub asn: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub as_org: Option<String>,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub proxy: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub zone: Option<String>,
+}
+
+/// How: the client software, device and session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub os: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub browser: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub device_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dt_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub root_session_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub credential_type: Option<String>,
+}
+
+/// Okta's own risk signals on the request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiskSignals {
+    /// Behaviours Okta judged POSITIVE (`New Device`, `New IP`, `Velocity`…).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub behaviors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk_reasons: Option<String>,
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub threat_suspected: bool,
+}
+
+impl RiskSignals {
+    pub fn behavior(&self, name: &str) -> bool {
+        self.behaviors.iter().any(|b| b.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Event-specific facts that detections key on; all short.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub privilege_granted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grant_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scopes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub api_token_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub factor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_uri: Option<String>,
+    /// `changeDetails` of the targets, as compact JSON text, capped.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub changes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+/// One event on one identity's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    /// The identity whose timeline this is (an Okta id, or `unknown:<hash>`).
+    pub identity: String,
+    pub identity_kind: IdentityKind,
+    pub role: Role,
+    pub uuid: String,
+    pub published: Millis,
+    pub event_type: String,
+    pub category: Category,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub severity: Option<String>,
+    pub actor: Principal,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub targets: Vec<Principal>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub client: ClientInfo,
+    #[serde(default)]
+    pub risk: RiskSignals,
+    #[serde(default)]
+    pub details: Details,
+    /// The typed username of an unknown actor looked like a password. The text
+    /// itself is not kept anywhere.
+    #[serde(skip_serializing_if = "is_false", default)]
+    pub username_secret_like: bool,
+}
+
+impl ActivityRecord {
+    /// Sort key within an identity's timeline: time order, unique per event.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", format_rfc3339_ms(self.published), self.uuid)
+    }
+
+    pub fn is(&self, event_type: &str) -> bool {
+        self.event_type == event_type
+    }
+
+    /// A user-facing label for the identity: login, then name, then the key.
+    pub fn identity_label(&self) -> &str {
+        match self.role {
+            Role::Actor => self.actor.login.as_deref().or(self.actor.name.as_deref()).unwrap_or(&self.identity),
+            _ => self
+                .targets
+                .iter()
+                .find(|t| t.id.as_deref() == Some(self.identity.as_str()))
+                .and_then(|t| t.login.as_deref().or(t.name.as_deref()))
+                .unwrap_or(&self.identity),
+        }
+    }
+
+    /// The first target of a given Okta type (`User`, `AppInstance`, `Token`…).
+    pub fn target_of_kind(&self, kind: &str) -> Option<&Principal> {
+        self.targets.iter().find(|t| t.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(kind)))
+    }
+}
