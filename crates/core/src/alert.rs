@@ -80,7 +80,10 @@ pub struct Renderer {
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer { product_version: env!("CARGO_PKG_VERSION"), max_evidence: 50 }
+        Renderer {
+            product_version: env!("CARGO_PKG_VERSION"),
+            max_evidence: 50,
+        }
     }
 }
 
@@ -109,16 +112,36 @@ impl Renderer {
         }
     }
 
-    fn body(&self, f: &Finding, meta: Option<&DetectionMeta>, uid: &str, evidence_cap: usize) -> String {
+    fn body(
+        &self,
+        f: &Finding,
+        meta: Option<&DetectionMeta>,
+        uid: &str,
+        evidence_cap: usize,
+    ) -> String {
         let mut v = self.base(f, meta, uid);
-        let related: Vec<Value> = f.evidence.iter().take(evidence_cap).map(|u| json!({"uid": u, "product_uid": "okta"})).collect();
+        let related: Vec<Value> = f
+            .evidence
+            .iter()
+            .take(evidence_cap)
+            .map(|u| json!({"uid": u, "product_uid": "okta"}))
+            .collect();
         v["finding_info"]["related_events"] = Value::Array(related);
-        let endpoints: Vec<Value> = f.endpoints.iter().take(evidence_cap.max(1)).map(endpoint).collect();
+        let endpoints: Vec<Value> = f
+            .endpoints
+            .iter()
+            .take(evidence_cap.max(1))
+            .map(endpoint)
+            .collect();
         let mut evidences = vec![json!({"actor": actor(f)})];
         evidences.extend(endpoints.into_iter().map(|e| json!({"src_endpoint": e})));
         v["evidences"] = Value::Array(evidences);
         if !f.facts.is_empty() {
-            let facts: Map<String, Value> = f.facts.iter().map(|(k, v)| (k.clone(), cap_value(v))).collect();
+            let facts: Map<String, Value> = f
+                .facts
+                .iter()
+                .map(|(k, v)| (k.clone(), cap_value(v)))
+                .collect();
             v["unmapped"] = Value::Object(facts);
         }
         v.to_string()
@@ -207,7 +230,11 @@ fn endpoint(n: &Network) -> Value {
         e.insert("ip".into(), json!(ip));
     }
     let mut loc = Map::new();
-    for (k, v) in [("country", &n.country), ("region", &n.state), ("city", &n.city)] {
+    for (k, v) in [
+        ("country", &n.country),
+        ("region", &n.state),
+        ("city", &n.city),
+    ] {
         if let Some(v) = v {
             loc.insert(k.into(), json!(v));
         }
@@ -235,9 +262,23 @@ fn endpoint(n: &Network) -> Value {
 
 /// `[CRITICAL] MFA push bombing then approval: bob@acme.com`, at most 100 chars.
 pub fn subject(f: &Finding) -> String {
-    let s = format!("[{}] {}: {}", f.severity.upper(), f.title, f.principal.label());
+    let s = format!(
+        "[{}] {}: {}",
+        f.severity.upper(),
+        f.title,
+        f.principal.label()
+    );
     // SNS subjects must be ASCII-printable without line breaks.
-    let clean: String = s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
     truncate(&clean, MAX_SUBJECT_CHARS)
 }
 
@@ -257,7 +298,9 @@ fn truncate(s: &str, max_chars: usize) -> String {
 fn cap_value(v: &Value) -> Value {
     match v {
         Value::String(s) if s.len() > 1024 => Value::String(truncate(s, 1024)),
-        Value::Array(items) if items.len() > 50 => Value::Array(items.iter().take(50).cloned().collect()),
+        Value::Array(items) if items.len() > 50 => {
+            Value::Array(items.iter().take(50).cloned().collect())
+        }
         other => other.clone(),
     }
 }

@@ -83,7 +83,11 @@ pub struct Ingestor<S> {
 
 impl<S: ActivityStore> Ingestor<S> {
     pub fn new(normalizer: Normalizer, store: S, settings: IngestSettings) -> Self {
-        Ingestor { normalizer, store, settings }
+        Ingestor {
+            normalizer,
+            store,
+            settings,
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -105,10 +109,18 @@ impl<S: ActivityStore> Ingestor<S> {
         // The marker goes first: if the record write then fails, the retry rewrites
         // both, and a marker without records only costs a re-check.
         if late {
-            self.store.mark_late(hour, arrived, expires_at.max(arrived / 1000 + 2 * 86_400)).await?;
+            self.store
+                .mark_late(hour, arrived, expires_at.max(arrived / 1000 + 2 * 86_400))
+                .await?;
         }
         let outcome = self.store.put_event(&records, expires_at).await?;
-        Ok(Ingested { uuid: event.uuid.clone(), event_type: event.event_type.clone(), outcome, records: records.len(), late })
+        Ok(Ingested {
+            uuid: event.uuid.clone(),
+            event_type: event.event_type.clone(),
+            outcome,
+            records: records.len(),
+            late,
+        })
     }
 
     /// Validates an envelope's routing fields and its `detail`, then stores it.
@@ -131,12 +143,42 @@ mod tests {
 
     #[test]
     fn envelope_must_be_an_okta_system_log() {
-        assert!(check_envelope(Some("aws.partner/okta.com/acme/stream"), Some("SystemLog")).is_ok());
-        assert_eq!(check_envelope(Some("aws.ec2"), Some("SystemLog")).unwrap_err().code(), "not_okta_source");
-        assert_eq!(check_envelope(Some("aws.partner/okta.com/"), Some("SystemLog")).unwrap_err().code(), "not_okta_source");
-        assert_eq!(check_envelope(Some("aws.partner/okta.evil.com/x"), Some("SystemLog")).unwrap_err().code(), "not_okta_source");
-        assert_eq!(check_envelope(None, Some("SystemLog")).unwrap_err().code(), "not_okta_source");
-        assert_eq!(check_envelope(Some("aws.partner/okta.com/a/b"), Some("Other")).unwrap_err().code(), "not_system_log");
-        assert_eq!(check_envelope(Some("aws.partner/okta.com/a/b"), None).unwrap_err().code(), "not_system_log");
+        assert!(
+            check_envelope(Some("aws.partner/okta.com/acme/stream"), Some("SystemLog")).is_ok()
+        );
+        assert_eq!(
+            check_envelope(Some("aws.ec2"), Some("SystemLog"))
+                .unwrap_err()
+                .code(),
+            "not_okta_source"
+        );
+        assert_eq!(
+            check_envelope(Some("aws.partner/okta.com/"), Some("SystemLog"))
+                .unwrap_err()
+                .code(),
+            "not_okta_source"
+        );
+        assert_eq!(
+            check_envelope(Some("aws.partner/okta.evil.com/x"), Some("SystemLog"))
+                .unwrap_err()
+                .code(),
+            "not_okta_source"
+        );
+        assert_eq!(
+            check_envelope(None, Some("SystemLog")).unwrap_err().code(),
+            "not_okta_source"
+        );
+        assert_eq!(
+            check_envelope(Some("aws.partner/okta.com/a/b"), Some("Other"))
+                .unwrap_err()
+                .code(),
+            "not_system_log"
+        );
+        assert_eq!(
+            check_envelope(Some("aws.partner/okta.com/a/b"), None)
+                .unwrap_err()
+                .code(),
+            "not_system_log"
+        );
     }
 }

@@ -4,11 +4,16 @@
 //! Nothing here performs I/O. Storage and alert delivery are ports ([`ports`])
 //! implemented by the AWS adapter and by the in-memory store the CLI uses.
 
-pub mod event;
-pub mod normalize;
-pub mod record;
-pub mod time;
 pub mod alert;
 pub mod detect;
+pub mod event;
 pub mod ingest;
+pub mod memory;
+pub mod normalize;
 pub mod ports;
+pub mod record;
+pub mod replay;
+pub mod time;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

@@ -22,7 +22,11 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(operation: &'static str, message: impl Into<String>, retryable: bool) -> Self {
-        StoreError { operation, message: message.into(), retryable }
+        StoreError {
+            operation,
+            message: message.into(),
+            retryable,
+        }
     }
 }
 
@@ -48,20 +52,41 @@ pub trait ActivityStore: Send + Sync {
     /// Writes one event's records idempotently: a record whose key exists is left
     /// alone. Only the `Role::Actor` record is indexed by hour. `expires_at` is
     /// the TTL in epoch seconds.
-    fn put_event(&self, records: &[ActivityRecord], expires_at: i64) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+    fn put_event(
+        &self,
+        records: &[ActivityRecord],
+        expires_at: i64,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Notes that an event of `event_hour` arrived at `arrived`, after that hour
     /// was complete, so the detector re-checks the hour.
-    fn mark_late(&self, event_hour: Hour, arrived: Millis, expires_at: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_late(
+        &self,
+        event_hour: Hour,
+        arrived: Millis,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Event hours with late arrivals whose arrival time is in `[from, to)`.
-    fn late_hours(&self, from: Millis, to: Millis) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send;
+    fn late_hours(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send;
 
     /// All actor records published in `hour`, in no particular order.
-    fn hour_activity(&self, hour: Hour) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+    fn hour_activity(
+        &self,
+        hour: Hour,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
 
     /// One identity's timeline (every role) published in `[from, to)`, oldest first.
-    fn identity_activity(&self, identity: &str, from: Millis, to: Millis) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+    fn identity_activity(
+        &self,
+        identity: &str,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
 }
 
 /// The detector's progress: the first hour not yet analysed, and the arrival
@@ -73,6 +98,8 @@ pub struct Watermark {
 }
 
 /// The result of trying to claim a finding before publishing it.
+// Returned once per finding, never stored in bulk: boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// First sighting: the caller owns publishing it.
@@ -87,27 +114,150 @@ pub trait StateStore: Send + Sync {
 
     /// Saves the watermark if the stored one is still `expected`, so two runs that
     /// overlap cannot move it past each other.
-    fn save_watermark(&self, next: &Watermark, expected: Option<&Watermark>) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn save_watermark(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn load_baselines(&self, identities: &[String]) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send;
+    fn load_baselines(
+        &self,
+        identities: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send;
 
-    fn save_baselines(&self, baselines: &[Baseline]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn save_baselines(
+        &self,
+        baselines: &[Baseline],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records `finding` if its uid is new (a conditional write), else returns
     /// what is stored.
-    fn claim_finding(&self, finding: &StoredFinding) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    fn claim_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
     /// Overwrites a finding's stored state (status, counters, body).
-    fn update_finding(&self, finding: &StoredFinding) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn update_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Findings claimed but not yet delivered: a publish that failed earlier.
-    fn pending_findings(&self) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send;
+    fn pending_findings(
+        &self,
+    ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send;
 
     /// The last delivered finding for `(detection, principal)`, for suppression.
-    fn last_delivered(&self, detection: &str, principal: &str) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send;
+    fn last_delivered(
+        &self,
+        detection: &str,
+        principal: &str,
+    ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send;
 }
 
 /// Where alerts go: SNS in Lambda, stdout in the CLI.
 pub trait AlertSink: Send + Sync {
-    fn publish(&self, alert: &crate::alert::Alert) -> impl Future<Output = Result<(), SinkError>> + Send;
+    fn publish(
+        &self,
+        alert: &crate::alert::Alert,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+// One store often backs both the ingestor and the detector (the CLI, tests).
+impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
+    fn put_event(
+        &self,
+        records: &[ActivityRecord],
+        expires_at: i64,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
+        (**self).put_event(records, expires_at)
+    }
+    fn mark_late(
+        &self,
+        event_hour: Hour,
+        arrived: Millis,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_late(event_hour, arrived, expires_at)
+    }
+    fn late_hours(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send {
+        (**self).late_hours(from, to)
+    }
+    fn hour_activity(
+        &self,
+        hour: Hour,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        (**self).hour_activity(hour)
+    }
+    fn identity_activity(
+        &self,
+        identity: &str,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        (**self).identity_activity(identity, from, to)
+    }
+}
+
+impl<T: StateStore> StateStore for std::sync::Arc<T> {
+    fn load_watermark(&self) -> impl Future<Output = Result<Option<Watermark>, StoreError>> + Send {
+        (**self).load_watermark()
+    }
+    fn save_watermark(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_watermark(next, expected)
+    }
+    fn load_baselines(
+        &self,
+        identities: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send {
+        (**self).load_baselines(identities)
+    }
+    fn save_baselines(
+        &self,
+        baselines: &[Baseline],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_baselines(baselines)
+    }
+    fn claim_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        (**self).claim_finding(finding)
+    }
+    fn update_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).update_finding(finding)
+    }
+    fn pending_findings(
+        &self,
+    ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send {
+        (**self).pending_findings()
+    }
+    fn last_delivered(
+        &self,
+        detection: &str,
+        principal: &str,
+    ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send {
+        (**self).last_delivered(detection, principal)
+    }
+}
+
+impl<T: AlertSink> AlertSink for std::sync::Arc<T> {
+    fn publish(
+        &self,
+        alert: &crate::alert::Alert,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).publish(alert)
+    }
 }

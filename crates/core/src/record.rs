@@ -258,7 +258,12 @@ impl ActivityRecord {
     /// A user-facing label for the identity: login, then name, then the key.
     pub fn identity_label(&self) -> &str {
         match self.role {
-            Role::Actor => self.actor.login.as_deref().or(self.actor.name.as_deref()).unwrap_or(&self.identity),
+            Role::Actor => self
+                .actor
+                .login
+                .as_deref()
+                .or(self.actor.name.as_deref())
+                .unwrap_or(&self.identity),
             _ => self
                 .targets
                 .iter()
@@ -270,6 +275,42 @@ impl ActivityRecord {
 
     /// The first target of a given Okta type (`User`, `AppInstance`, `Token`…).
     pub fn target_of_kind(&self, kind: &str) -> Option<&Principal> {
-        self.targets.iter().find(|t| t.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(kind)))
+        self.targets.iter().find(|t| {
+            t.kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+        })
+    }
+}
+
+/// Why stored bytes are not a record.
+#[derive(Debug, thiserror::Error)]
+#[error("stored activity record is unreadable: {0}")]
+pub struct DecodeError(String);
+
+impl ActivityRecord {
+    /// The stored form: the JSON document, deflated. A typical sign-in shrinks from
+    /// about 1.1 KB to under 700 bytes, so its item costs one write unit.
+    pub fn encode(&self) -> Vec<u8> {
+        use std::io::Write;
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut z = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(json.len() / 2),
+            flate2::Compression::default(),
+        );
+        // Writing to a Vec cannot fail.
+        let _ = z.write_all(&json);
+        z.finish().unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        use std::io::Read;
+        let mut json = Vec::with_capacity(bytes.len() * 3);
+        // Bounded: a record is a few KB; refuse anything that inflates past 1 MB.
+        flate2::read::DeflateDecoder::new(bytes)
+            .take(1 << 20)
+            .read_to_end(&mut json)
+            .map_err(|e| DecodeError(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| DecodeError(e.to_string()))
     }
 }

@@ -35,7 +35,9 @@ pub fn format_rfc3339_ms(ms: Millis) -> String {
 }
 
 /// An hour bucket: the number of whole hours since the epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Hour(pub i64);
 

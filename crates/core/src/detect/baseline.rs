@@ -45,7 +45,12 @@ pub struct Baseline {
 
 impl Baseline {
     pub fn new(identity: &str, at: Millis) -> Self {
-        Baseline { identity: identity.to_owned(), first_seen: at, last_seen: at, ..Default::default() }
+        Baseline {
+            identity: identity.to_owned(),
+            first_seen: at,
+            last_seen: at,
+            ..Default::default()
+        }
     }
 
     /// Old enough to say what is new for this identity at `at`.
@@ -57,7 +62,8 @@ impl Baseline {
     pub fn learns_from(r: &ActivityRecord) -> bool {
         r.role == Role::Actor
             && r.identity_kind != IdentityKind::UnknownUser
-            && (r.outcome.is_success() || r.identity_kind == IdentityKind::ApiToken && !r.outcome.is_failure())
+            && (r.outcome.is_success()
+                || r.identity_kind == IdentityKind::ApiToken && !r.outcome.is_failure())
     }
 
     /// Learns from one record. Returns whether anything changed that is worth
@@ -89,14 +95,22 @@ impl Baseline {
             changed |= touch(&mut self.clients, &c, t);
         }
         if r.category == Category::Sso {
-            if let Some(app) = r.target_of_kind("AppInstance").and_then(|a| a.name.clone().or(a.id.clone())) {
+            if let Some(app) = r
+                .target_of_kind("AppInstance")
+                .and_then(|a| a.name.clone().or(a.id.clone()))
+            {
                 changed |= touch(&mut self.apps, &app, t);
             }
         }
         if r.category == Category::SignIn && r.is("user.session.start") {
             if let (Some(lat), Some(lon)) = (r.network.lat, r.network.lon) {
                 if self.last_sign_in.is_none_or(|p| p.at <= t) {
-                    self.last_sign_in = Some(SignInPoint { at: t, lat, lon, proxy: r.network.proxy });
+                    self.last_sign_in = Some(SignInPoint {
+                        at: t,
+                        lat,
+                        lon,
+                        proxy: r.network.proxy,
+                    });
                     changed = true;
                 }
             }
@@ -107,7 +121,13 @@ impl Baseline {
     /// Forgets values not seen within `days` before `now`.
     pub fn prune(&mut self, now: Millis, days: u32) {
         let horizon = now - i64::from(days) * DAY;
-        for set in [&mut self.countries, &mut self.asns, &mut self.devices, &mut self.clients, &mut self.apps] {
+        for set in [
+            &mut self.countries,
+            &mut self.asns,
+            &mut self.devices,
+            &mut self.clients,
+            &mut self.apps,
+        ] {
             set.retain(|_, seen| *seen >= horizon);
         }
     }
@@ -125,7 +145,11 @@ impl Baseline {
 pub fn client_family(r: &ActivityRecord) -> Option<String> {
     match (&r.client.browser, &r.client.os) {
         (None, None) => None,
-        (b, o) => Some(format!("{}/{}", b.as_deref().unwrap_or("?"), o.as_deref().unwrap_or("?"))),
+        (b, o) => Some(format!(
+            "{}/{}",
+            b.as_deref().unwrap_or("?"),
+            o.as_deref().unwrap_or("?")
+        )),
     }
 }
 

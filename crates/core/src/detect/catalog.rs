@@ -87,11 +87,26 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), CATALOG.len());
         for d in CATALOG {
-            assert!(d.id.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", d.id);
-            assert!(!d.mitre.is_empty() && d.mitre.iter().all(|m| m.starts_with('T')), "{}", d.id);
+            assert!(
+                d.id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                d.id
+            );
+            assert!(
+                !d.mitre.is_empty() && d.mitre.iter().all(|m| m.starts_with('T')),
+                "{}",
+                d.id
+            );
             assert!(d.title.len() <= 60 && !d.description.is_empty(), "{}", d.id);
         }
-        assert_eq!(CATALOG.iter().filter(|d| d.kind == Kind::Single).count(), 23);
-        assert_eq!(CATALOG.iter().filter(|d| d.kind == Kind::Windowed).count(), 13);
+        assert_eq!(
+            CATALOG.iter().filter(|d| d.kind == Kind::Single).count(),
+            23
+        );
+        assert_eq!(
+            CATALOG.iter().filter(|d| d.kind == Kind::Windowed).count(),
+            13
+        );
     }
 }

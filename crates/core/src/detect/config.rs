@@ -61,7 +61,8 @@ impl Default for DetectConfig {
 
 impl DetectConfig {
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let cfg: DetectConfig = serde_json::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let cfg: DetectConfig =
+            serde_json::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -71,8 +72,11 @@ impl DetectConfig {
             catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.clone()))?;
         }
         for (key, value) in &self.thresholds {
-            let (id, name) = key.split_once('.').ok_or_else(|| ConfigError::UnknownThreshold(key.clone()))?;
-            let meta = catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.to_owned()))?;
+            let (id, name) = key
+                .split_once('.')
+                .ok_or_else(|| ConfigError::UnknownThreshold(key.clone()))?;
+            let meta =
+                catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.to_owned()))?;
             if !meta.thresholds.iter().any(|(n, _)| *n == name) {
                 return Err(ConfigError::UnknownThreshold(key.clone()));
             }
@@ -81,7 +85,9 @@ impl DetectConfig {
             }
         }
         if self.max_hours_per_run == 0 || self.first_run_hours == 0 {
-            return Err(ConfigError::Invalid("max_hours_per_run and first_run_hours must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "max_hours_per_run and first_run_hours must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -103,7 +109,10 @@ impl DetectConfig {
 
     /// The effective thresholds of a detection, for display.
     pub fn thresholds_of(&self, meta: &DetectionMeta) -> Vec<(&'static str, f64)> {
-        meta.thresholds.iter().map(|(n, _)| (*n, self.threshold(meta.id, n))).collect()
+        meta.thresholds
+            .iter()
+            .map(|(n, _)| (*n, self.threshold(meta.id, n)))
+            .collect()
     }
 }
 
@@ -113,14 +122,29 @@ mod tests {
 
     #[test]
     fn overrides_and_validation() {
-        let cfg = DetectConfig::from_json(r#"{"disabled":["account_locked"],"thresholds":{"brute_force_user.failures":15}}"#).unwrap();
+        let cfg = DetectConfig::from_json(
+            r#"{"disabled":["account_locked"],"thresholds":{"brute_force_user.failures":15}}"#,
+        )
+        .unwrap();
         assert!(!cfg.enabled("account_locked"));
         assert!(cfg.enabled("brute_force_ip"));
         assert_eq!(cfg.threshold("brute_force_user", "failures"), 15.0);
         assert_eq!(cfg.threshold("brute_force_ip", "failures"), 20.0);
-        assert_eq!(DetectConfig::from_json(r#"{"disabled":["nope"]}"#).unwrap_err(), ConfigError::UnknownDetection("nope".into()));
-        assert!(matches!(DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.nope":1}}"#), Err(ConfigError::UnknownThreshold(_))));
-        assert!(matches!(DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.failures":-1}}"#), Err(ConfigError::BadThreshold(..))));
-        assert!(matches!(DetectConfig::from_json(r#"{"typo":1}"#), Err(ConfigError::Invalid(_))));
+        assert_eq!(
+            DetectConfig::from_json(r#"{"disabled":["nope"]}"#).unwrap_err(),
+            ConfigError::UnknownDetection("nope".into())
+        );
+        assert!(matches!(
+            DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.nope":1}}"#),
+            Err(ConfigError::UnknownThreshold(_))
+        ));
+        assert!(matches!(
+            DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.failures":-1}}"#),
+            Err(ConfigError::BadThreshold(..))
+        ));
+        assert!(matches!(
+            DetectConfig::from_json(r#"{"typo":1}"#),
+            Err(ConfigError::Invalid(_))
+        ));
     }
 }

@@ -116,20 +116,38 @@ impl FindingPrincipal {
     }
 
     pub fn ip(ip: &str) -> Self {
-        FindingPrincipal { identity: format!("ip:{ip}"), kind: PrincipalKind::Ip, login: None, name: None }
+        FindingPrincipal {
+            identity: format!("ip:{ip}"),
+            kind: PrincipalKind::Ip,
+            login: None,
+            name: None,
+        }
     }
 
     pub fn device(dt_hash: &str) -> Self {
-        FindingPrincipal { identity: format!("device:{dt_hash}"), kind: PrincipalKind::Device, login: None, name: None }
+        FindingPrincipal {
+            identity: format!("device:{dt_hash}"),
+            kind: PrincipalKind::Device,
+            login: None,
+            name: None,
+        }
     }
 
     pub fn org() -> Self {
-        FindingPrincipal { identity: "org".into(), kind: PrincipalKind::Org, login: None, name: None }
+        FindingPrincipal {
+            identity: "org".into(),
+            kind: PrincipalKind::Org,
+            login: None,
+            name: None,
+        }
     }
 
     /// What people read: the login, else the name, else the key.
     pub fn label(&self) -> &str {
-        self.login.as_deref().or(self.name.as_deref()).unwrap_or(&self.identity)
+        self.login
+            .as_deref()
+            .or(self.name.as_deref())
+            .unwrap_or(&self.identity)
     }
 }
 
@@ -171,7 +189,12 @@ impl Finding {
     }
 
     /// A finding from one record, with the catalog's severity and title.
-    pub fn from_record(meta: &DetectionMeta, principal: FindingPrincipal, r: &ActivityRecord, summary: String) -> Self {
+    pub fn from_record(
+        meta: &DetectionMeta,
+        principal: FindingPrincipal,
+        r: &ActivityRecord,
+        summary: String,
+    ) -> Self {
         Finding {
             detection: meta.id.to_owned(),
             severity: meta.severity,
@@ -182,7 +205,11 @@ impl Finding {
             first_seen: r.published,
             last_seen: r.published,
             evidence: vec![r.uuid.clone()],
-            endpoints: if r.network.ip.is_some() { vec![r.network.clone()] } else { Vec::new() },
+            endpoints: if r.network.ip.is_some() {
+                vec![r.network.clone()]
+            } else {
+                Vec::new()
+            },
             facts: BTreeMap::new(),
         }
     }
@@ -198,7 +225,8 @@ pub struct Analysis<'a> {
     /// Findings are reported for triggering events published in this hour.
     pub hour: Hour,
     /// Actor records published in `[hour.start() - CONTEXT, hour.end())`, sorted by
-    /// `(published, uuid)`.
+    /// `(published, uuid)`. Before `hour.start() - HOUR` only failures (outcome
+    /// FAILURE or DENY) are present: the longest window that needs more is 60 min.
     pub records: &'a [ActivityRecord],
     /// Baselines as they stood before `hour`, by identity.
     pub baselines: &'a HashMap<String, Baseline>,
@@ -211,7 +239,9 @@ impl Analysis<'_> {
     /// The records whose time lies in the analysed hour.
     pub fn in_hour(&self) -> impl Iterator<Item = &ActivityRecord> {
         let (start, end) = (self.hour.start(), self.hour.end());
-        self.records.iter().filter(move |r| r.published >= start && r.published < end)
+        self.records
+            .iter()
+            .filter(move |r| r.published >= start && r.published < end)
     }
 
     pub fn in_hour_time(&self, t: Millis) -> bool {
@@ -229,7 +259,11 @@ pub struct HistoryRequest {
 
 /// Identity timelines the engine needs beyond the hour index, for detections
 /// with long lookbacks over rare events.
-pub fn history_requests(config: &DetectConfig, hour: Hour, records: &[ActivityRecord]) -> Vec<HistoryRequest> {
+pub fn history_requests(
+    config: &DetectConfig,
+    hour: Hour,
+    records: &[ActivityRecord],
+) -> Vec<HistoryRequest> {
     windowed::history_requests(config, hour, records)
 }
 
@@ -237,7 +271,13 @@ pub fn history_requests(config: &DetectConfig, hour: Hour, records: &[ActivityRe
 pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
     let mut findings = single::evaluate(a);
     findings.extend(windowed::evaluate(a));
-    findings.sort_by(|x, y| (x.first_seen, &x.detection, &x.principal.identity).cmp(&(y.first_seen, &y.detection, &y.principal.identity)));
+    findings.sort_by(|x, y| {
+        (x.first_seen, &x.detection, &x.principal.identity).cmp(&(
+            y.first_seen,
+            &y.detection,
+            &y.principal.identity,
+        ))
+    });
     findings
 }
 

@@ -12,6 +12,10 @@ pub fn counts(_config: &DetectConfig, _detection: &str, _r: &ActivityRecord) -> 
     false
 }
 
-pub fn history_requests(_config: &DetectConfig, _hour: Hour, _records: &[ActivityRecord]) -> Vec<HistoryRequest> {
+pub fn history_requests(
+    _config: &DetectConfig,
+    _hour: Hour,
+    _records: &[ActivityRecord],
+) -> Vec<HistoryRequest> {
     Vec::new()
 }

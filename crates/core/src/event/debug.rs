@@ -52,7 +52,9 @@ pub struct Behaviors(pub Vec<(String, bool)>);
 
 impl Behaviors {
     pub fn positive(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, v)| *v && n.eq_ignore_ascii_case(name))
+        self.0
+            .iter()
+            .any(|(n, v)| *v && n.eq_ignore_ascii_case(name))
     }
 
     pub fn positives(&self) -> impl Iterator<Item = &str> {
@@ -128,19 +130,12 @@ impl Risk {
                 }
                 let inner = t.trim_start_matches('{').trim_end_matches('}');
                 if !inner.contains('=') && !inner.is_empty() {
-                    self.level.get_or_insert_with(|| inner.trim().to_ascii_uppercase());
+                    self.level
+                        .get_or_insert_with(|| inner.trim().to_ascii_uppercase());
                     return;
                 }
-                let mut rest = inner;
-                while let Some((key, tail)) = rest.split_once('=') {
-                    let key = key.trim().trim_start_matches(',').trim();
-                    // Reasons may themselves contain commas; they run to the next `key=`.
-                    let (val, next) = match tail.find(", level=").or_else(|| tail.find(", reasons=")) {
-                        Some(i) => (&tail[..i], &tail[i + 1..]),
-                        None => (tail, ""),
-                    };
-                    self.set(key, val.trim());
-                    rest = next;
+                for (key, val) in java_map_pairs(inner) {
+                    self.set(key, val);
                 }
             }
             Value::Object(map) => {
@@ -167,6 +162,32 @@ impl Risk {
     }
 }
 
+/// Splits Java map text `a=1, b=x, y, c=2` into pairs. A value may contain
+/// commas; a new pair starts only where `, ` is followed by `word=`.
+fn java_map_pairs(text: &str) -> Vec<(&str, &str)> {
+    let mut starts = vec![0];
+    for (i, _) in text.match_indices(", ") {
+        let rest = &text[i + 2..];
+        let key_len = rest.find('=').unwrap_or(0);
+        if key_len > 0
+            && rest[..key_len]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            starts.push(i + 2);
+        }
+    }
+    starts.push(text.len() + 2);
+    starts
+        .windows(2)
+        .filter_map(|w| {
+            let pair = text[w[0]..w[1] - 2].trim();
+            let (k, v) = pair.split_once('=')?;
+            Some((k.trim(), v.trim()))
+        })
+        .collect()
+}
+
 impl DebugData {
     fn security_data(&self) -> Option<Value> {
         match self.log_only_security_data.as_ref()? {
@@ -182,7 +203,11 @@ impl DebugData {
         if let Some(v) = &self.behaviors {
             b.extend_from(v);
         }
-        if let Some(v) = self.security_data().as_ref().and_then(|s| s.get("behaviors")) {
+        if let Some(v) = self
+            .security_data()
+            .as_ref()
+            .and_then(|s| s.get("behaviors"))
+        {
             b.extend_from(v);
         }
         b
@@ -215,7 +240,9 @@ mod tests {
 
     #[test]
     fn behaviors_in_okta_string_form() {
-        let d = data(json!({"behaviors": "{New Geo-Location=NEGATIVE, New Device=POSITIVE, New IP=POSITIVE, Velocity=NEGATIVE}"}));
+        let d = data(
+            json!({"behaviors": "{New Geo-Location=NEGATIVE, New Device=POSITIVE, New IP=POSITIVE, Velocity=NEGATIVE}"}),
+        );
         let b = d.behaviors();
         assert!(b.positive("New Device"));
         assert!(b.positive("New IP"));
@@ -225,17 +252,23 @@ mod tests {
 
     #[test]
     fn behaviors_in_list_and_map_forms() {
-        let list = data(json!({"behaviors": ["New Device=POSITIVE", "New IP=NEGATIVE"]})).behaviors();
+        let list =
+            data(json!({"behaviors": ["New Device=POSITIVE", "New IP=NEGATIVE"]})).behaviors();
         assert!(list.positive("new device") && !list.positive("New IP"));
-        let map = data(json!({"behaviors": {"New Device": "POSITIVE", "New IP": "NEGATIVE"}})).behaviors();
+        let map = data(json!({"behaviors": {"New Device": "POSITIVE", "New IP": "NEGATIVE"}}))
+            .behaviors();
         assert!(map.positive("New Device") && !map.positive("New IP"));
-        let keyed = data(json!({"behaviors": {"New Device=POSITIVE": null, "New IP=NEGATIVE": null}})).behaviors();
+        let keyed =
+            data(json!({"behaviors": {"New Device=POSITIVE": null, "New IP=NEGATIVE": null}}))
+                .behaviors();
         assert!(keyed.positive("New Device") && !keyed.positive("New IP"));
     }
 
     #[test]
     fn security_data_as_stringified_json_or_object() {
-        let s = data(json!({"logOnlySecurityData": "{\"risk\":{\"level\":\"HIGH\"},\"behaviors\":{\"New IP\":\"POSITIVE\"}}"}));
+        let s = data(
+            json!({"logOnlySecurityData": "{\"risk\":{\"level\":\"HIGH\"},\"behaviors\":{\"New IP\":\"POSITIVE\"}}"}),
+        );
         assert!(s.behaviors().positive("New IP"));
         assert_eq!(s.risk().level.as_deref(), Some("HIGH"));
         let o = data(json!({"logOnlySecurityData": {"risk": {"level": "low"}}}));
@@ -244,12 +277,17 @@ mod tests {
 
     #[test]
     fn risk_in_java_map_text() {
-        let r = data(json!({"risk": "{reasons=Anomalous Location, New Device, level=MEDIUM}"})).risk();
+        let r =
+            data(json!({"risk": "{reasons=Anomalous Location, New Device, level=MEDIUM}"})).risk();
         assert_eq!(r.level.as_deref(), Some("MEDIUM"));
         assert_eq!(r.reasons.as_deref(), Some("Anomalous Location, New Device"));
         let r = data(json!({"risk": "{level=HIGH, reasons=Anomalous Device}"})).risk();
         assert_eq!(r.level.as_deref(), Some("HIGH"));
         assert_eq!(r.reasons.as_deref(), Some("Anomalous Device"));
+        // Identity Threat Protection's user.risk.* events carry more keys.
+        let r = data(json!({"risk": "{previousLevel=LOW, level=HIGH, detectionName=Session Influence, reasons=a, b}"})).risk();
+        assert_eq!(r.level.as_deref(), Some("HIGH"));
+        assert_eq!(r.reasons.as_deref(), Some("a, b"));
     }
 
     #[test]

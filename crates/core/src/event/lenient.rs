@@ -3,8 +3,8 @@
 //! `"null"` for absent values. A field of the wrong shape becomes `None`; it never
 //! rejects the whole event.
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use std::fmt;
 
 /// A scalar read as text. Objects and lists are skipped (they carry no scalar text).
@@ -24,7 +24,11 @@ impl<'de> Visitor<'de> for StringVisitor {
         Ok(non_null(v).map(str::to_owned))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(if non_null(&v).is_some() { Some(v) } else { None })
+        Ok(if non_null(&v).is_some() {
+            Some(v)
+        } else {
+            None
+        })
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Ok(Some(v.to_string()))
@@ -69,26 +73,33 @@ fn non_null(v: &str) -> Option<&str> {
 
 /// A number from a JSON number or numeric text.
 pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(string(d)?.and_then(|s| s.trim().parse::<f64>().ok()).filter(|v| v.is_finite()))
+    Ok(string(d)?
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite()))
 }
 
 /// An unsigned integer from a JSON number or numeric text.
 pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(string(d)?.and_then(|s| {
         let s = s.trim();
-        s.parse::<u64>()
-            .ok()
-            .or_else(|| s.parse::<f64>().ok().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e19).map(|f| f as u64))
+        s.parse::<u64>().ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e19)
+                .map(|f| f as u64)
+        })
     }))
 }
 
 /// A boolean from `true`, `"true"`, `"TRUE"`, `1`.
 pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(string(d)?.and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
-    }))
+    Ok(
+        string(d)?.and_then(|s| match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        }),
+    )
 }
 
 /// A nested object that tolerates `null`, `"null"` and other non-object values by

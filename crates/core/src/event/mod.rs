@@ -51,8 +51,15 @@ impl TryFrom<RawLogEvent> for LogEvent {
     type Error = EventError;
 
     fn try_from(mut raw: RawLogEvent) -> Result<Self, EventError> {
-        let uuid = raw.uuid.take().filter(|u| !u.trim().is_empty()).ok_or(EventError::Missing("uuid"))?;
-        let published_text = raw.published.clone().ok_or(EventError::Missing("published"))?;
+        let uuid = raw
+            .uuid
+            .take()
+            .filter(|u| !u.trim().is_empty())
+            .ok_or(EventError::Missing("uuid"))?;
+        let published_text = raw
+            .published
+            .clone()
+            .ok_or(EventError::Missing("published"))?;
         let published =
             parse_rfc3339_ms(&published_text).ok_or(EventError::BadTimestamp(published_text))?;
         let event_type = raw
@@ -61,7 +68,12 @@ impl TryFrom<RawLogEvent> for LogEvent {
             .filter(|t| !t.trim().is_empty())
             .ok_or(EventError::Missing("eventType"))?;
         raw.uuid = Some(uuid.clone());
-        Ok(LogEvent { uuid, published, event_type, raw })
+        Ok(LogEvent {
+            uuid,
+            published,
+            event_type,
+            raw,
+        })
     }
 }
 

@@ -55,14 +55,23 @@ mod tests {
     #[test]
     fn specific_prefixes_win() {
         assert_eq!(categorize("user.session.start"), Category::SignIn);
-        assert_eq!(categorize("user.session.impersonation.grant"), Category::Admin);
+        assert_eq!(
+            categorize("user.session.impersonation.grant"),
+            Category::Admin
+        );
         assert_eq!(categorize("user.mfa.okta_verify.deny_push"), Category::Mfa);
-        assert_eq!(categorize("user.authentication.auth_via_mfa"), Category::Mfa);
+        assert_eq!(
+            categorize("user.authentication.auth_via_mfa"),
+            Category::Mfa
+        );
         assert_eq!(categorize("user.authentication.sso"), Category::Sso);
         assert_eq!(categorize("user.account.privilege.grant"), Category::Admin);
         assert_eq!(categorize("policy.rule.update"), Category::Policy);
         assert_eq!(categorize("policy.evaluate_sign_on"), Category::SignIn);
-        assert_eq!(categorize("system.org.rate_limit.violation"), Category::System);
+        assert_eq!(
+            categorize("system.org.rate_limit.violation"),
+            Category::System
+        );
         assert_eq!(categorize("something.new"), Category::Other);
     }
 }

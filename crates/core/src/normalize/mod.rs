@@ -9,7 +9,8 @@ pub mod secrets;
 
 use crate::event::{Actor, LogEvent};
 use crate::record::{
-    ActivityRecord, ClientInfo, Details, IdentityKind, Network, Outcome, Principal, RiskSignals, Role,
+    ActivityRecord, ClientInfo, Details, IdentityKind, Network, Outcome, Principal, RiskSignals,
+    Role,
 };
 
 pub use category::categorize;
@@ -19,8 +20,9 @@ pub use secrets::{looks_like_secret, UsernameHasher, WeakKey};
 /// Records keep the first few so an item stays well under 1 KB.
 pub const MAX_TARGETS: usize = 4;
 const MAX_TEXT: usize = 256;
-const MAX_USER_AGENT: usize = 320;
+const MAX_USER_AGENT: usize = 256;
 const MAX_CHANGES: usize = 400;
+const MAX_SCOPES: usize = 1024;
 
 pub struct Normalizer {
     hasher: UsernameHasher,
@@ -47,7 +49,10 @@ impl Normalizer {
             .map(|t| self.principal(t, unknown_actor.then_some(typed)))
             .collect();
 
-        let debug = raw.debug_context.as_ref().and_then(|d| d.debug_data.as_ref());
+        let debug = raw
+            .debug_context
+            .as_ref()
+            .and_then(|d| d.debug_data.as_ref());
         let behaviors = debug.map(|d| d.behaviors()).unwrap_or_default();
         let risk = debug.map(|d| d.risk()).unwrap_or_default();
         let client = raw.client.clone().unwrap_or_default();
@@ -63,11 +68,14 @@ impl Normalizer {
             country: geo.country,
             state: geo.state,
             city: geo.city,
-            lat: loc.lat,
-            lon: loc.lon,
+            lat: coordinate(loc.lat, 90.0),
+            lon: coordinate(loc.lon, 180.0),
             asn: sec.as_number,
             as_org: sec.as_org.map(|s| cap(s, MAX_TEXT)),
-            proxy: sec.is_proxy.unwrap_or(false) || debug.and_then(|d| d.tunnels.as_deref()).is_some_and(|t| t.len() > 2),
+            proxy: sec.is_proxy.unwrap_or(false)
+                || debug
+                    .and_then(|d| d.tunnels.as_deref())
+                    .is_some_and(|t| t.len() > 2),
             zone: client.zone,
         };
         let client_info = ClientInfo {
@@ -95,13 +103,20 @@ impl Normalizer {
             .next()
             .map(|s| cap(s, MAX_CHANGES));
         let details = Details {
-            privilege_granted: debug.and_then(|d| d.privilege_granted.clone()).map(|s| cap(s, MAX_TEXT)),
+            privilege_granted: debug
+                .and_then(|d| d.privilege_granted.clone())
+                .map(|s| cap(s, MAX_TEXT)),
             grant_type: debug.and_then(|d| d.grant_type.clone()),
-            scopes: debug.and_then(|d| d.granted_scopes.clone()).map(|s| cap(s, MAX_TEXT)),
+            // Scope lists run long; the admin ones (`okta.*.manage`) can come last.
+            scopes: debug
+                .and_then(|d| d.granted_scopes.clone())
+                .map(|s| cap(s, MAX_SCOPES)),
             api_token_id: api_token_id.clone(),
             client_id: debug.and_then(|d| d.client_id.clone()),
             factor: debug.and_then(|d| d.factor.clone()),
-            request_uri: debug.and_then(|d| d.request_uri.clone()).map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
+            request_uri: debug
+                .and_then(|d| d.request_uri.clone())
+                .map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
             changes,
             message: raw.display_message.clone().map(|s| cap(s, MAX_TEXT)),
         };
@@ -130,16 +145,29 @@ impl Normalizer {
         // The user behind an API token sees what was done with it.
         if identity_kind == IdentityKind::ApiToken {
             if let Some(owner) = actor_raw.id.as_deref().filter(|id| is_known_id(id)) {
-                records.push(ActivityRecord { identity: owner.to_owned(), identity_kind: IdentityKind::User, role: Role::Owner, ..primary.clone() });
+                records.push(ActivityRecord {
+                    identity: owner.to_owned(),
+                    identity_kind: IdentityKind::User,
+                    role: Role::Owner,
+                    ..primary.clone()
+                });
             }
         }
         let mut seen: Vec<&str> = vec![identity.as_str()];
         for t in raw.target.iter().take(MAX_TARGETS) {
-            let is_user = t.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("User"));
+            let is_user = t
+                .kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("User"));
             match t.id.as_deref() {
                 Some(id) if is_user && is_known_id(id) && !seen.contains(&id) => {
                     seen.push(id);
-                    records.push(ActivityRecord { identity: id.to_owned(), identity_kind: IdentityKind::User, role: Role::Target, ..primary.clone() });
+                    records.push(ActivityRecord {
+                        identity: id.to_owned(),
+                        identity_kind: IdentityKind::User,
+                        role: Role::Target,
+                        ..primary.clone()
+                    });
                 }
                 _ => {}
             }
@@ -156,11 +184,19 @@ impl Normalizer {
         let id = actor.id.as_deref().filter(|id| is_known_id(id));
         match (kind, id) {
             ("SystemPrincipal", _) => (id.unwrap_or("system").to_owned(), IdentityKind::System),
-            ("PublicClientApp" | "AppInstance" | "Client" | "OAuth2Client", Some(id)) => (id.to_owned(), IdentityKind::ServiceApp),
+            ("PublicClientApp" | "AppInstance" | "Client" | "OAuth2Client", Some(id)) => {
+                (id.to_owned(), IdentityKind::ServiceApp)
+            }
             (_, Some(id)) => (id.to_owned(), IdentityKind::User),
             (_, None) => {
                 let typed = actor.alternate_id.as_deref().unwrap_or_default();
-                (format!("unknown:{}", self.hasher.hash(typed).trim_start_matches("hmac:")), IdentityKind::UnknownUser)
+                (
+                    format!(
+                        "unknown:{}",
+                        self.hasher.hash(typed).trim_start_matches("hmac:")
+                    ),
+                    IdentityKind::UnknownUser,
+                )
             }
         }
     }
@@ -171,12 +207,28 @@ impl Normalizer {
         let scrub = |v: &Option<String>| -> Option<String> {
             let v = v.as_deref()?;
             match untrusted {
-                Some(typed) if !typed.trim().is_empty() && v.trim().eq_ignore_ascii_case(typed.trim()) => Some(self.hasher.hash(v)),
+                Some(typed)
+                    if !typed.trim().is_empty() && v.trim().eq_ignore_ascii_case(typed.trim()) =>
+                {
+                    Some(self.hasher.hash(v))
+                }
                 _ => Some(cap(v.to_owned(), MAX_TEXT)),
             }
         };
-        Principal { id: scrub(&a.id), kind: a.kind.clone(), login: scrub(&a.alternate_id), name: scrub(&a.display_name) }
+        Principal {
+            id: scrub(&a.id),
+            kind: a.kind.clone(),
+            login: scrub(&a.alternate_id),
+            name: scrub(&a.display_name),
+        }
     }
+}
+
+/// Okta geolocates to a city; four decimals (~11 m) keep all of it, and values
+/// outside the globe are dropped rather than fed to distance maths.
+fn coordinate(v: Option<f64>, limit: f64) -> Option<f64> {
+    v.filter(|v| v.is_finite() && v.abs() <= limit)
+        .map(|v| (v * 1e4).round() / 1e4)
 }
 
 fn token_id(event: &LogEvent) -> Option<String> {

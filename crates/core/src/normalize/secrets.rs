@@ -30,9 +30,15 @@ impl UsernameHasher {
 
     pub fn new(key: &[u8]) -> Result<Self, WeakKey> {
         if key.len() < Self::MIN_KEY_LEN {
-            return Err(WeakKey { min: Self::MIN_KEY_LEN, got: key.len() });
+            return Err(WeakKey {
+                min: Self::MIN_KEY_LEN,
+                got: key.len(),
+            });
         }
-        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| WeakKey { min: Self::MIN_KEY_LEN, got: key.len() })?;
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| WeakKey {
+            min: Self::MIN_KEY_LEN,
+            got: key.len(),
+        })?;
         Ok(UsernameHasher { mac })
     }
 
@@ -60,7 +66,9 @@ pub fn looks_like_secret(text: &str) -> bool {
     let lower = t.chars().any(|c| c.is_ascii_lowercase());
     let upper = t.chars().any(|c| c.is_ascii_uppercase());
     let digit = t.chars().any(|c| c.is_ascii_digit());
-    let symbol = t.chars().any(|c| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '_' | '-' | '@'));
+    let symbol = t
+        .chars()
+        .any(|c| !c.is_ascii_alphanumeric() && !matches!(c, '.' | '_' | '-' | '@'));
     let classes = [lower, upper, digit, symbol].iter().filter(|b| **b).count();
     classes >= 3 || (symbol && classes >= 2)
 }
@@ -70,11 +78,14 @@ fn looks_like_login(t: &str) -> bool {
         return !local.is_empty()
             && domain.contains('.')
             && !domain.starts_with('.')
-            && domain.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
     }
     // DOMAIN\user (AD-style logins delegated to Okta)
     let t = t.rsplit('\\').next().unwrap_or(t);
-    t.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    t.chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 #[cfg(test)]
@@ -95,7 +106,10 @@ mod tests {
 
     #[test]
     fn short_keys_are_refused() {
-        assert_eq!(UsernameHasher::new(b"short").unwrap_err(), WeakKey { min: 16, got: 5 });
+        assert_eq!(
+            UsernameHasher::new(b"short").unwrap_err(),
+            WeakKey { min: 16, got: 5 }
+        );
     }
 
     #[test]
@@ -106,10 +120,25 @@ mod tests {
 
     #[test]
     fn passwords_are_told_from_logins() {
-        for secret in ["Winter2026!Pass", "hunter2hunter2!", "P@ssw0rd123", "Tr0ub4dor&3x", "correct*horse9"] {
+        for secret in [
+            "Winter2026!Pass",
+            "hunter2hunter2!",
+            "P@ssw0rd123",
+            "Tr0ub4dor&3x",
+            "correct*horse9",
+        ] {
             assert!(looks_like_secret(secret), "{secret}");
         }
-        for login in ["alice@acme.com", "Alice.Smith@Acme.COM", "jsmith", "john.smith2", "ACME\\jsmith", "bob", "svc-okta-sync", "unknown"] {
+        for login in [
+            "alice@acme.com",
+            "Alice.Smith@Acme.COM",
+            "jsmith",
+            "john.smith2",
+            "ACME\\jsmith",
+            "bob",
+            "svc-okta-sync",
+            "unknown",
+        ] {
             assert!(!looks_like_secret(login), "{login}");
         }
     }

@@ -1,0 +1,130 @@
+//! Parse + normalise cost per event, as a ratio to parsing the same bytes into a
+//! `serde_json::Value` in the same run; and the stored item size distribution.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use okta_itdr_core::event::LogEvent;
+use okta_itdr_core::ingest::check_envelope;
+use okta_itdr_core::testkit::normalizer;
+
+/// The `detail` of every Okta event under events/, as bytes.
+fn sample_details() -> Vec<Vec<u8>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("events/ is readable") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable sample");
+            let docs: Vec<serde_json::Value> = match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => vec![serde_json::from_str(&text).expect("json")],
+                Some("jsonl") => text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| serde_json::from_str(l).expect("jsonl"))
+                    .collect(),
+                _ => continue,
+            };
+            for env in docs {
+                if check_envelope(env["source"].as_str(), env["detail-type"].as_str()).is_ok() {
+                    out.push(serde_json::to_vec(&env["detail"]).expect("serialisable"));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn per_event(f: impl Fn(&[u8]), events: &[Vec<u8>], rounds: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for e in events {
+            f(e);
+        }
+    }
+    start.elapsed() / (rounds * events.len()) as u32
+}
+
+fn bench(c: &mut Criterion) {
+    let events = sample_details();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let norm = normalizer();
+
+    // A direct ratio from one interleaved measurement, printed for the README.
+    let rounds = 200;
+    let baseline = per_event(
+        |b| {
+            drop(black_box(
+                serde_json::from_slice::<serde_json::Value>(b).expect("json"),
+            ))
+        },
+        &events,
+        rounds,
+    );
+    let ours = per_event(
+        |b| {
+            drop(black_box(
+                norm.normalize(&LogEvent::from_slice(b).expect("event")),
+            ))
+        },
+        &events,
+        rounds,
+    );
+    println!(
+        "ingest: {} events, mean {} bytes; serde_json::Value {:?}/event, parse+normalise {:?}/event, ratio {:.2}x",
+        events.len(),
+        bytes / events.len(),
+        baseline,
+        ours,
+        ours.as_secs_f64() / baseline.as_secs_f64()
+    );
+
+    let mut sizes: Vec<usize> = events
+        .iter()
+        .flat_map(|b| norm.normalize(&LogEvent::from_slice(b).expect("event")))
+        // The DynamoDB item: keys and attribute names (pk, sk, hour_pk, hour_sk,
+        // expires_at ≈ 250 bytes) plus the stored record.
+        .map(|r| r.encode().len() + 250)
+        .collect();
+    sizes.sort_unstable();
+    let pct = |p: usize| sizes[(sizes.len() - 1) * p / 100];
+    println!(
+        "item size over {} records: p50 {} B, p90 {} B, p99 {} B, max {} B; {:.1}% under 1 KB",
+        sizes.len(),
+        pct(50),
+        pct(90),
+        pct(99),
+        sizes[sizes.len() - 1],
+        100.0 * sizes.iter().filter(|s| **s <= 1024).count() as f64 / sizes.len() as f64
+    );
+
+    let mut g = c.benchmark_group("ingest");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("serde_json_value", |b| {
+        b.iter(|| {
+            for e in &events {
+                black_box(serde_json::from_slice::<serde_json::Value>(e).expect("json"));
+            }
+        })
+    });
+    g.bench_function("parse_and_normalise", |b| {
+        b.iter(|| {
+            for e in &events {
+                black_box(norm.normalize(&LogEvent::from_slice(e).expect("event")));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

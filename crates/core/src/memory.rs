@@ -1,0 +1,348 @@
+//! An in-process implementation of every port, with the same semantics as the
+//! DynamoDB and SNS adapters: idempotent writes keyed by identity and event,
+//! an hour index over actor records, conditional watermark and finding claims.
+//!
+//! The CLI replays months of logs through it, so activity older than what the
+//! detector can still ask for is evicted ([`MemoryStore::evict_before`]): memory
+//! follows identities and the baseline period, not the number of events.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::{ready, Future};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::alert::{Alert, Status, StoredFinding};
+use crate::detect::baseline::Baseline;
+use crate::ports::{
+    ActivityStore, AlertSink, Claim, PutOutcome, SinkError, StateStore, StoreError, Watermark,
+};
+use crate::record::{ActivityRecord, Role};
+use crate::time::{Hour, Millis};
+
+type Keep = dyn Fn(&ActivityRecord) -> bool + Send + Sync;
+
+#[derive(Default)]
+struct Inner {
+    /// identity → sort key → record.
+    timelines: HashMap<String, BTreeMap<String, Arc<ActivityRecord>>>,
+    hours: BTreeMap<Hour, Vec<Arc<ActivityRecord>>>,
+    /// (event hour) → latest arrival.
+    late: BTreeMap<Hour, Millis>,
+    watermark: Option<Watermark>,
+    baselines: HashMap<String, Baseline>,
+    findings: BTreeMap<String, StoredFinding>,
+    pending: BTreeSet<String>,
+    delivered: HashMap<(String, String), StoredFinding>,
+    /// Records kept whatever their age (the CLI's `--timeline`).
+    kept: Vec<Arc<ActivityRecord>>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    keep: Option<Box<Keep>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records matching `keep` survive eviction, for a full timeline afterwards.
+    pub fn keeping(keep: impl Fn(&ActivityRecord) -> bool + Send + Sync + 'static) -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            keep: Some(Box::new(keep)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops activity published before `t` (and late markers for it).
+    pub fn evict_before(&self, t: Millis) {
+        let mut inner = self.lock();
+        let cut = Hour::of(t);
+        inner.hours = inner.hours.split_off(&cut);
+        inner.late = inner.late.split_off(&cut);
+        let bound = crate::time::format_rfc3339_ms(t);
+        inner.timelines.retain(|_, timeline| {
+            *timeline = timeline.split_off(&bound);
+            !timeline.is_empty()
+        });
+    }
+
+    /// Kept records (see [`MemoryStore::keeping`]), oldest first.
+    pub fn kept(&self) -> Vec<ActivityRecord> {
+        let mut v: Vec<ActivityRecord> = self.lock().kept.iter().map(|r| (**r).clone()).collect();
+        v.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+        v
+    }
+
+    /// Every stored finding, for reports and tests.
+    pub fn findings(&self) -> Vec<StoredFinding> {
+        self.lock().findings.values().cloned().collect()
+    }
+
+    pub fn identities(&self) -> usize {
+        self.lock().timelines.len()
+    }
+
+    pub fn baselines(&self) -> usize {
+        self.lock().baselines.len()
+    }
+}
+
+impl ActivityStore for MemoryStore {
+    fn put_event(
+        &self,
+        records: &[ActivityRecord],
+        _expires_at: i64,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
+        let mut inner = self.lock();
+        let mut stored = false;
+        for r in records {
+            let key = r.sort_key();
+            let timeline = inner.timelines.entry(r.identity.clone()).or_default();
+            if timeline.contains_key(&key) {
+                continue;
+            }
+            let rec = Arc::new(r.clone());
+            timeline.insert(key, rec.clone());
+            stored = true;
+            if r.role == Role::Actor {
+                inner
+                    .hours
+                    .entry(Hour::of(r.published))
+                    .or_default()
+                    .push(rec.clone());
+            }
+            if self.keep.as_ref().is_some_and(|k| k(r)) {
+                inner.kept.push(rec);
+            }
+        }
+        ready(Ok(if stored {
+            PutOutcome::Stored
+        } else {
+            PutOutcome::Duplicate
+        }))
+    }
+
+    fn mark_late(
+        &self,
+        event_hour: Hour,
+        arrived: Millis,
+        _expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        let slot = inner.late.entry(event_hour).or_insert(arrived);
+        *slot = (*slot).max(arrived);
+        ready(Ok(()))
+    }
+
+    fn late_hours(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send {
+        let hours = self
+            .lock()
+            .late
+            .iter()
+            .filter(|(_, a)| **a >= from && **a < to)
+            .map(|(h, _)| *h)
+            .collect();
+        ready(Ok(hours))
+    }
+
+    fn hour_activity(
+        &self,
+        hour: Hour,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        let records = self
+            .lock()
+            .hours
+            .get(&hour)
+            .map(|v| v.iter().map(|r| (**r).clone()).collect())
+            .unwrap_or_default();
+        ready(Ok(records))
+    }
+
+    fn identity_activity(
+        &self,
+        identity: &str,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        let inner = self.lock();
+        let records = inner
+            .timelines
+            .get(identity)
+            .map(|t| {
+                t.values()
+                    .filter(|r| r.published >= from && r.published < to)
+                    .map(|r| (**r).clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ready(Ok(records))
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn load_watermark(&self) -> impl Future<Output = Result<Option<Watermark>, StoreError>> + Send {
+        ready(Ok(self.lock().watermark))
+    }
+
+    fn save_watermark(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        let result = if inner.watermark.as_ref() == expected {
+            inner.watermark = Some(*next);
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                "save_watermark",
+                "the watermark was moved by another run",
+                false,
+            ))
+        };
+        ready(result)
+    }
+
+    fn load_baselines(
+        &self,
+        identities: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send {
+        let inner = self.lock();
+        let found = identities
+            .iter()
+            .filter_map(|id| inner.baselines.get(id).map(|b| (id.clone(), b.clone())))
+            .collect();
+        ready(Ok(found))
+    }
+
+    fn save_baselines(
+        &self,
+        baselines: &[Baseline],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        for b in baselines {
+            inner.baselines.insert(b.identity.clone(), b.clone());
+        }
+        ready(Ok(()))
+    }
+
+    fn claim_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
+        let mut inner = self.lock();
+        let claim = match inner.findings.get(&finding.uid) {
+            Some(existing) => Claim::Existing(existing.clone()),
+            None => {
+                inner.findings.insert(finding.uid.clone(), finding.clone());
+                inner.pending.insert(finding.uid.clone());
+                Claim::New
+            }
+        };
+        ready(Ok(claim))
+    }
+
+    fn update_finding(
+        &self,
+        finding: &StoredFinding,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        inner.findings.insert(finding.uid.clone(), finding.clone());
+        if finding.status == Status::Delivered {
+            inner.delivered.insert(
+                (finding.detection.clone(), finding.principal.clone()),
+                finding.clone(),
+            );
+        }
+        if finding.status != Status::Pending {
+            inner.pending.remove(&finding.uid);
+        }
+        ready(Ok(()))
+    }
+
+    fn pending_findings(
+        &self,
+    ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send {
+        let inner = self.lock();
+        let pending = inner
+            .pending
+            .iter()
+            .filter_map(|uid| inner.findings.get(uid).cloned())
+            .collect();
+        ready(Ok(pending))
+    }
+
+    fn last_delivered(
+        &self,
+        detection: &str,
+        principal: &str,
+    ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send {
+        let found = self
+            .lock()
+            .delivered
+            .get(&(detection.to_owned(), principal.to_owned()))
+            .cloned();
+        ready(Ok(found))
+    }
+}
+
+/// Collects published alerts in order; can be told to fail, for tests of retry.
+#[derive(Default)]
+pub struct CollectingSink {
+    alerts: Mutex<Vec<Alert>>,
+    failures_left: Mutex<usize>,
+}
+
+impl CollectingSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next `n` publishes fail.
+    pub fn fail_next(&self, n: usize) {
+        *self.failures_left.lock().unwrap_or_else(|p| p.into_inner()) = n;
+    }
+
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Takes the alerts published so far.
+    pub fn drain(&self) -> Vec<Alert> {
+        std::mem::take(&mut *self.alerts.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl AlertSink for CollectingSink {
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), SinkError>> + Send {
+        let mut left = self.failures_left.lock().unwrap_or_else(|p| p.into_inner());
+        let result = if *left > 0 {
+            *left -= 1;
+            Err(SinkError {
+                uid: alert.uid.clone(),
+                message: "injected failure".into(),
+            })
+        } else {
+            self.alerts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(alert.clone());
+            Ok(())
+        };
+        ready(result)
+    }
+}

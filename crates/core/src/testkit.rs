@@ -1,0 +1,194 @@
+//! Builders for realistic Okta events, for tests and benchmarks across crates.
+//! Enabled for this crate's tests and, elsewhere, with the `testkit` feature.
+
+use serde_json::{json, Value};
+
+use crate::event::LogEvent;
+use crate::normalize::{Normalizer, UsernameHasher};
+use crate::record::ActivityRecord;
+use crate::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis};
+
+/// The key test normalisers hash unknown usernames with.
+pub const TEST_KEY: &[u8] = b"okta-itdr-test-key-0123456789abcdef";
+
+pub fn normalizer() -> Normalizer {
+    Normalizer::new(UsernameHasher::new(TEST_KEY).expect("test key is long enough"))
+}
+
+/// Parses `2026-11-10T10:00:00Z`-style text; panics on bad input (tests only).
+pub fn at(text: &str) -> Millis {
+    parse_rfc3339_ms(text).unwrap_or_else(|| panic!("bad test time {text}"))
+}
+
+/// A LogEvent under construction. Defaults: a successful `user.session.start` by
+/// alice@acme.com from a Comcast address in San Francisco, Chrome on macOS.
+#[derive(Debug, Clone)]
+pub struct Ev {
+    pub json: Value,
+}
+
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Ev {
+    pub fn new(event_type: &str) -> Self {
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ev {
+            json: json!({
+                "uuid": format!("00000000-0000-4000-8000-{n:012x}"),
+                "published": "2026-11-10T10:00:00.000Z",
+                "eventType": event_type,
+                "version": "0",
+                "severity": "INFO",
+                "legacyEventType": null,
+                "displayMessage": "test event",
+                "actor": {"id": "00ualice", "type": "User", "alternateId": "alice@acme.com", "displayName": "Alice Adams", "detailEntry": null},
+                "client": {
+                    "userAgent": {"rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36", "os": "Mac OS X", "browser": "CHROME"},
+                    "zone": "null", "device": "Computer", "id": null, "ipAddress": "73.92.10.5",
+                    "geographicalContext": {"city": "San Francisco", "state": "California", "country": "United States", "postalCode": "94107", "geolocation": {"lat": 37.7749, "lon": -122.4194}}
+                },
+                "device": null,
+                "authenticationContext": {"authenticationStep": 0, "externalSessionId": "102sessionalice", "rootSessionId": "idxrootalice"},
+                "outcome": {"result": "SUCCESS", "reason": null},
+                "target": [],
+                "transaction": {"type": "WEB", "id": "txn1", "detail": {}},
+                "debugContext": {"debugData": {"requestId": "req1", "requestUri": "/idp/idx/identify", "dtHash": "dt-alice-mac", "threatSuspected": "false"}},
+                "securityContext": {"asNumber": 7922, "asOrg": "comcast", "isp": "comcast cable", "domain": "comcast.net", "isProxy": false},
+                "request": {"ipChain": [{"ip": "73.92.10.5", "version": "V4"}]}
+            }),
+        }
+    }
+
+    pub fn uuid(mut self, uuid: &str) -> Self {
+        self.json["uuid"] = json!(uuid);
+        self
+    }
+    pub fn at(mut self, text: &str) -> Self {
+        self.json["published"] = json!(format_rfc3339_ms(at(text)));
+        self
+    }
+    pub fn at_ms(mut self, t: Millis) -> Self {
+        self.json["published"] = json!(format_rfc3339_ms(t));
+        self
+    }
+    /// A known user actor.
+    pub fn user(mut self, id: &str, login: &str) -> Self {
+        let name = login.split('@').next().unwrap_or(login);
+        self.json["actor"] = json!({"id": id, "type": "User", "alternateId": login, "displayName": name, "detailEntry": null});
+        self
+    }
+    /// An actor Okta could not resolve: `typed` is what was entered as username.
+    pub fn unknown_user(mut self, typed: &str) -> Self {
+        self.json["actor"] = json!({"id": "unknown", "type": "User", "alternateId": typed, "displayName": "unknown"});
+        self
+    }
+    pub fn actor(mut self, actor: Value) -> Self {
+        self.json["actor"] = actor;
+        self
+    }
+    pub fn outcome(mut self, result: &str, reason: Option<&str>) -> Self {
+        self.json["outcome"] = json!({"result": result, "reason": reason});
+        self
+    }
+    pub fn failure(self, reason: &str) -> Self {
+        self.outcome("FAILURE", Some(reason))
+    }
+    /// Source address with its geography and network.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from(
+        mut self,
+        ip: &str,
+        city: &str,
+        country: &str,
+        lat: f64,
+        lon: f64,
+        asn: u64,
+        as_org: &str,
+    ) -> Self {
+        self.json["client"]["ipAddress"] = json!(ip);
+        self.json["client"]["geographicalContext"] = json!({"city": city, "state": null, "country": country, "postalCode": null, "geolocation": {"lat": lat, "lon": lon}});
+        self.json["securityContext"]["asNumber"] = json!(asn);
+        self.json["securityContext"]["asOrg"] = json!(as_org);
+        self.json["request"]["ipChain"] = json!([{"ip": ip, "version": "V4"}]);
+        self
+    }
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.json["client"]["ipAddress"] = json!(ip);
+        self
+    }
+    pub fn proxy(mut self, is_proxy: bool) -> Self {
+        self.json["securityContext"]["isProxy"] = json!(is_proxy);
+        self
+    }
+    pub fn user_agent(mut self, raw: &str, os: &str, browser: &str) -> Self {
+        self.json["client"]["userAgent"] =
+            json!({"rawUserAgent": raw, "os": os, "browser": browser});
+        self
+    }
+    pub fn no_user_agent(mut self) -> Self {
+        self.json["client"]["userAgent"] = Value::Null;
+        self
+    }
+    pub fn session(mut self, external: &str, root: &str) -> Self {
+        self.json["authenticationContext"]["externalSessionId"] = json!(external);
+        self.json["authenticationContext"]["rootSessionId"] = json!(root);
+        self
+    }
+    pub fn debug(mut self, key: &str, value: Value) -> Self {
+        self.json["debugContext"]["debugData"][key] = value;
+        self
+    }
+    pub fn target(mut self, kind: &str, id: &str, alternate_id: &str, display_name: &str) -> Self {
+        let t = json!({"id": id, "type": kind, "alternateId": alternate_id, "displayName": display_name, "detailEntry": null});
+        self.json["target"]
+            .as_array_mut()
+            .expect("target is a list")
+            .push(t);
+        self
+    }
+    pub fn target_with_changes(mut self, kind: &str, id: &str, name: &str, changes: Value) -> Self {
+        let t = json!({"id": id, "type": kind, "alternateId": name, "displayName": name, "changeDetails": changes});
+        self.json["target"]
+            .as_array_mut()
+            .expect("target is a list")
+            .push(t);
+        self
+    }
+    /// The request was made with an Okta API token.
+    pub fn via_api_token(mut self, token_id: &str) -> Self {
+        self.json["transaction"]["detail"] = json!({"requestApiTokenId": token_id});
+        self
+    }
+    pub fn set(mut self, pointer_path: &[&str], value: Value) -> Self {
+        let mut cur = &mut self.json;
+        for k in &pointer_path[..pointer_path.len() - 1] {
+            cur = &mut cur[*k];
+        }
+        cur[pointer_path[pointer_path.len() - 1]] = value;
+        self
+    }
+
+    pub fn event(&self) -> LogEvent {
+        LogEvent::from_value(self.json.clone()).expect("test event is a LogEvent")
+    }
+
+    /// All records of the event (actor first).
+    pub fn records(&self) -> Vec<ActivityRecord> {
+        normalizer().normalize(&self.event())
+    }
+
+    /// The actor record, which the hourly detector reads.
+    pub fn record(&self) -> ActivityRecord {
+        self.records().remove(0)
+    }
+
+    /// As Okta Log Streaming wraps it for EventBridge.
+    pub fn envelope(&self) -> Value {
+        json!({
+            "version": "0", "id": format!("eb-{}", self.json["uuid"].as_str().unwrap_or("x")),
+            "detail-type": "SystemLog", "source": "aws.partner/okta.com/acme-test/okta-itdr",
+            "account": "123456789012", "time": self.json["published"], "region": "us-east-1", "resources": [],
+            "detail": self.json
+        })
+    }
+}
