@@ -372,3 +372,58 @@ async fn the_alert_is_an_ocsf_detection_finding() {
         .starts_with("[MEDIUM] API token created: a@acme.com"));
     assert!(alert.subject.len() <= 100);
 }
+
+#[tokio::test]
+async fn an_escalation_is_not_suppressed_as_a_repeat() {
+    let org = Org::new(DetectConfig::default())
+        .start_at("2026-11-10T09:00:00Z")
+        .await;
+    let bob = |ev: Ev| {
+        ev.user("00ubob", "bob@acme.com").from(
+            "185.220.101.47",
+            "Berlin",
+            "Germany",
+            52.52,
+            13.40,
+            60729,
+            "tor",
+        )
+    };
+    let deny = |t: &str| {
+        bob(Ev::new("user.mfa.okta_verify.deny_push"))
+            .failure("User rejected Okta push verify")
+            .at(t)
+    };
+    // Five denials at 09:55-09:59 fire in hour 09; the approval at 10:03 escalates in hour 10.
+    for m in 55..60 {
+        org.ingest_on_time(&deny(&format!("2026-11-10T09:{m}:00Z")))
+            .await;
+    }
+    org.ingest_on_time(&deny("2026-11-10T10:01:00Z")).await;
+    org.ingest_on_time(
+        &bob(Ev::new("user.authentication.auth_via_mfa"))
+            .debug("factor", serde_json::json!("OKTA_VERIFY_PUSH"))
+            .at("2026-11-10T10:03:00Z"),
+    )
+    .await;
+    org.detector
+        .run(scheduled("2026-11-10T10:00:00Z"))
+        .await
+        .unwrap();
+    org.detector
+        .run(scheduled("2026-11-10T11:00:00Z"))
+        .await
+        .unwrap();
+    let subjects: Vec<String> = org
+        .sink
+        .alerts()
+        .iter()
+        .map(|a| a.subject.clone())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:#?}");
+    assert!(
+        subjects[0].starts_with("[HIGH] MFA push bombing"),
+        "{subjects:#?}"
+    );
+    assert!(subjects[1].starts_with("[CRITICAL]"), "{subjects:#?}");
+}

@@ -264,9 +264,12 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                     .last_delivered(&f.detection, &f.principal.identity)
                     .await?;
                 match previous {
+                    // A repeat folds into the delivered alert; an escalation (push
+                    // bombing that ends in an approval) is news and is sent.
                     Some(mut last)
                         if f.first_seen <= last.last_seen + period
-                            && f.last_seen >= last.first_seen - period =>
+                            && f.last_seen >= last.first_seen - period
+                            && f.severity <= last.alert.severity =>
                     {
                         stored.status = Status::Suppressed;
                         stored.suppressed_by = Some(last.uid.clone());

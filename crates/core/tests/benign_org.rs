@@ -1,0 +1,837 @@
+//! A synthetic org of 320 people over ten days of ordinary work, analysed hour
+//! by hour the way the detector runs: no windowed detection may fire on it.
+//!
+//! The org is full of near misses (typos, a denied push, people behind one
+//! office address, roaming phones, travellers, help-desk resets, lockouts, API
+//! tokens on two cloud networks), so the same harness fires when the thresholds
+//! are set too low, and fires every windowed detection once attacks are added.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use okta_itdr_core::detect::{
+    analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Kind, CATALOG, CONTEXT,
+};
+use okta_itdr_core::record::{ActivityRecord, Role};
+use okta_itdr_core::testkit::{at, Ev};
+use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE, SECOND};
+use serde_json::json;
+
+const USERS: usize = 320;
+const DAYS: i64 = 10;
+const FIRST_DAY: &str = "2026-11-01T00:00:00Z";
+const ADMINS: std::ops::Range<usize> = 300..310;
+const HELPDESK: usize = 310;
+const TRAVELLERS: std::ops::Range<usize> = 100..104;
+/// Users who work from the office some days, behind one address.
+const OFFICE: std::ops::Range<usize> = 0..80;
+/// Users who also work from their phones, on a carrier's network.
+const MOBILE: std::ops::Range<usize> = 40..120;
+const APPS: [&str; 15] = [
+    "Slack",
+    "Google Workspace",
+    "Zoom",
+    "GitHub",
+    "Jira",
+    "Confluence",
+    "Salesforce",
+    "Workday",
+    "Box",
+    "DocuSign",
+    "Figma",
+    "Notion",
+    "AWS IAM Identity Center",
+    "Zendesk",
+    "Expensify",
+];
+
+/// xorshift64*: deterministic and small.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+struct City {
+    name: &'static str,
+    country: &'static str,
+    lat: f64,
+    lon: f64,
+}
+
+const CITIES: [City; 6] = [
+    City {
+        name: "San Francisco",
+        country: "United States",
+        lat: 37.7749,
+        lon: -122.4194,
+    },
+    City {
+        name: "New York",
+        country: "United States",
+        lat: 40.7128,
+        lon: -74.0060,
+    },
+    City {
+        name: "Chicago",
+        country: "United States",
+        lat: 41.8781,
+        lon: -87.6298,
+    },
+    City {
+        name: "Austin",
+        country: "United States",
+        lat: 30.2672,
+        lon: -97.7431,
+    },
+    City {
+        name: "Denver",
+        country: "United States",
+        lat: 39.7392,
+        lon: -104.9903,
+    },
+    City {
+        name: "Boston",
+        country: "United States",
+        lat: 42.3601,
+        lon: -71.0589,
+    },
+];
+const LONDON: City = City {
+    name: "London",
+    country: "United Kingdom",
+    lat: 51.5074,
+    lon: -0.1278,
+};
+const HOME_ISPS: [(u64, &str); 4] = [
+    (7922, "comcast"),
+    (701, "verizon"),
+    (7018, "at&t"),
+    (20115, "charter"),
+];
+const CARRIER: (u64, &str) = (21928, "t-mobile usa");
+const CLIENTS: [(&str, &str, &str); 3] = [
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/130.0.0.0 Safari/537.36",
+        "Mac OS X",
+        "CHROME",
+    ),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/130.0.0.0",
+        "Windows 10",
+        "EDGE",
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+        "Linux",
+        "FIREFOX",
+    ),
+];
+const PHONE: (&str, &str, &str) = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148 Safari/604.1",
+    "iOS",
+    "MOBILE_SAFARI",
+);
+
+/// Where and on what one sign-in happens.
+#[derive(Clone)]
+struct Place {
+    ip: String,
+    city: &'static City,
+    asn: u64,
+    as_org: &'static str,
+    client: (&'static str, &'static str, &'static str),
+    dt: String,
+}
+
+impl Place {
+    fn apply(&self, ev: Ev) -> Ev {
+        ev.from(
+            &self.ip,
+            self.city.name,
+            self.city.country,
+            self.city.lat,
+            self.city.lon,
+            self.asn,
+            self.as_org,
+        )
+        .user_agent(self.client.0, self.client.1, self.client.2)
+        .debug("dtHash", json!(self.dt))
+    }
+}
+
+fn login(u: usize) -> String {
+    format!("user{u:03}@acme.com")
+}
+
+fn id(u: usize) -> String {
+    format!("00u{u:03}")
+}
+
+fn home(u: usize) -> Place {
+    let (asn, org) = HOME_ISPS[u % HOME_ISPS.len()];
+    Place {
+        ip: format!("73.{}.{}.{}", u % 200, u / 7 % 250, 10 + u % 200),
+        city: &CITIES[u % CITIES.len()],
+        asn,
+        as_org: org,
+        client: CLIENTS[u % CLIENTS.len()],
+        dt: format!("dt-{u}-laptop"),
+    }
+}
+
+/// The office of the user's city, one address for everyone there.
+fn office(u: usize) -> Place {
+    Place {
+        ip: format!("203.0.113.{}", 10 + u % CITIES.len()),
+        asn: 7922,
+        as_org: "comcast business",
+        ..home(u)
+    }
+}
+
+fn phone(u: usize, on_carrier: bool, rng: &mut Rng) -> Place {
+    let base = home(u);
+    let (ip, asn, org) = if on_carrier {
+        (
+            format!("172.56.{}.{}", rng.below(250), rng.below(250)),
+            CARRIER.0,
+            CARRIER.1,
+        )
+    } else {
+        (base.ip.clone(), base.asn, base.as_org)
+    };
+    Place {
+        ip,
+        asn,
+        as_org: org,
+        client: PHONE,
+        dt: format!("dt-{u}-phone"),
+        ..base
+    }
+}
+
+fn london(u: usize) -> Place {
+    Place {
+        ip: format!("81.2.69.{}", 10 + u % 200),
+        city: &LONDON,
+        asn: 5089,
+        as_org: "virgin media",
+        ..home(u)
+    }
+}
+
+/// Builds events with deterministic uuids.
+struct Gen {
+    rng: Rng,
+    seq: u64,
+    events: Vec<Ev>,
+}
+
+impl Gen {
+    fn push(&mut self, ev: Ev, t: Millis) {
+        self.seq += 1;
+        self.events.push(
+            ev.uuid(&format!("bbbbbbbb-0000-4000-8000-{:012x}", self.seq))
+                .at_ms(t),
+        );
+    }
+
+    fn event(&self, kind: &str, u: usize, place: &Place, session: &str) -> Ev {
+        place
+            .apply(Ev::new(kind).user(&id(u), &login(u)))
+            .session(session, session)
+    }
+
+    /// One working session: maybe a typo, MFA (maybe a push denied once by
+    /// mistake), the sign-in, then apps through the day.
+    fn session(&mut self, u: usize, t: Millis, place: &Place, roam: Option<&Place>) {
+        let s = format!("102s{u}x{}", self.seq);
+        if self.rng.chance(0.04) {
+            let typo = self
+                .event("user.session.start", u, place, "unknown")
+                .failure("INVALID_CREDENTIALS");
+            self.push(typo, t - 40 * SECOND);
+        }
+        if self.rng.chance(0.03) {
+            let denied = self
+                .event("user.mfa.okta_verify.deny_push", u, place, &s)
+                .outcome("FAILURE", Some("User rejected Okta push verify"))
+                .debug("factor", json!("OKTA_VERIFY_PUSH"));
+            self.push(denied, t - 30 * SECOND);
+        }
+        let mfa = self
+            .event("user.authentication.auth_via_mfa", u, place, &s)
+            .debug("factor", json!("OKTA_VERIFY_PUSH"));
+        self.push(mfa, t - 5 * SECOND);
+        let start = self.event("user.session.start", u, place, &s);
+        self.push(start, t);
+        let n = self.rng.range(3, 8) as usize;
+        let first = self.rng.below(APPS.len() as u64) as usize;
+        for k in 0..n {
+            let app = APPS[(first + k * 2) % APPS.len()];
+            let when = t + self.rng.range(1, 240) * MINUTE + self.rng.below(60) as i64 * SECOND;
+            // A phone moves between Wi-Fi and its carrier within a session.
+            let at_place = match roam {
+                Some(other) if k % 2 == 1 => other,
+                _ => place,
+            };
+            let sso = self
+                .event("user.authentication.sso", u, at_place, &s)
+                .target(
+                    "AppInstance",
+                    &format!("0oa{}", app.replace(' ', "")),
+                    app,
+                    app,
+                );
+            self.push(sso, when);
+        }
+    }
+}
+
+fn day_start(d: i64) -> Millis {
+    at(FIRST_DAY) + d * DAY
+}
+
+/// Ten days of the org's ordinary activity.
+fn benign_events() -> Vec<Ev> {
+    let mut g = Gen {
+        rng: Rng(0x5eed_0f0c_7a00),
+        seq: 0,
+        events: Vec::new(),
+    };
+    for d in 0..DAYS {
+        let weekend = d % 7 == 5 || d % 7 == 6;
+        for u in 0..USERS {
+            let sessions = if weekend {
+                g.rng.range(0, 1)
+            } else {
+                g.rng.range(1, 4)
+            };
+            for _ in 0..sessions {
+                // Working hours in the Americas: 13:00 to 01:00 UTC.
+                let t = day_start(d)
+                    + 13 * HOUR
+                    + g.rng.range(0, 11 * 60) * MINUTE
+                    + g.rng.below(60) as i64 * SECOND;
+                let travelling = TRAVELLERS.contains(&u) && d >= 6;
+                let (place, roam) = if travelling {
+                    // In London: the same laptop, European working hours.
+                    let t_london = day_start(d) + 7 * HOUR + g.rng.range(0, 9 * 60) * MINUTE;
+                    g.session(u, t_london, &london(u), None);
+                    continue;
+                } else if MOBILE.contains(&u) && g.rng.chance(0.3) {
+                    let carrier = g.rng.chance(0.5);
+                    let other = phone(u, !carrier, &mut g.rng);
+                    (phone(u, carrier, &mut g.rng), Some(other))
+                } else if OFFICE.contains(&u) && !weekend && g.rng.chance(0.6) {
+                    (office(u), None)
+                } else {
+                    (home(u), None)
+                };
+                g.session(u, t, &place, roam.as_ref());
+            }
+            // Now and then, someone opens an app they are not assigned.
+            if g.rng.chance(0.01) {
+                let ev = g
+                    .event("app.generic.unauth_app_access_attempt", u, &home(u), "102x")
+                    .failure("User attempted unauthorized access to app")
+                    .target("AppInstance", "0oapayroll", "Payroll", "Payroll");
+                let t = day_start(d) + 15 * HOUR + g.rng.range(0, 600) * MINUTE;
+                g.push(ev, t);
+            }
+        }
+        // Travellers leave San Francisco after the day's work: their last sign-in
+        // at home is at 20:00 UTC, the first in London eleven hours or more later.
+        if d == 5 {
+            for u in TRAVELLERS {
+                g.session(u, day_start(d) + 20 * HOUR, &home(u), None);
+            }
+        }
+        // Admins open the Admin Console every weekday.
+        for u in ADMINS.filter(|_| !weekend) {
+            let t = day_start(d) + 14 * HOUR + g.rng.range(0, 600) * MINUTE;
+            let place = home(u);
+            let s = format!("102admin{u}d{d}");
+            g.session(u, t, &place, None);
+            let policy = g
+                .event("policy.evaluate_sign_on", u, &place, &s)
+                .outcome("ALLOW", Some("Sign-on policy evaluation resulted in ALLOW"))
+                .target(
+                    "AppInstance",
+                    "0oaadmin",
+                    "Okta Admin Console",
+                    "Okta Admin Console",
+                );
+            g.push(policy, t + 2 * MINUTE);
+            let access = g
+                .event("user.session.access_admin_app", u, &place, &s)
+                .target(
+                    "AppInstance",
+                    "0oaadmin",
+                    "Okta Admin Console",
+                    "Okta Admin Console",
+                );
+            g.push(access, t + 2 * MINUTE + SECOND);
+        }
+        // The help desk resets a (non-admin) user's factors on most days; the
+        // user enrols again and signs in.
+        if !weekend {
+            let u = g.rng.below(300) as usize;
+            let t = day_start(d) + 16 * HOUR + g.rng.range(0, 300) * MINUTE;
+            let reset = g
+                .event(
+                    "user.mfa.factor.reset_all",
+                    HELPDESK,
+                    &office(HELPDESK),
+                    "102helpdesk",
+                )
+                .target("User", &id(u), &login(u), &login(u));
+            g.push(reset, t);
+            g.session(u, t + 20 * MINUTE, &home(u), None);
+        }
+        // Someone forgets a changed password: five tries, and the account locks.
+        let u = g.rng.below(300) as usize;
+        let t = day_start(d) + 18 * HOUR + g.rng.range(0, 240) * MINUTE;
+        for k in 0..5 {
+            let fail = g
+                .event("user.session.start", u, &home(u), "unknown")
+                .failure("INVALID_CREDENTIALS");
+            g.push(fail, t + k * 30 * SECOND);
+        }
+        let lock = g
+            .event("user.account.lock", u, &home(u), "unknown")
+            .outcome("FAILURE", Some("LOCKED_OUT"));
+        g.push(lock, t + 150 * SECOND);
+        // Directory sync runs hourly with two API tokens, on two cloud networks.
+        for h in 0..24 {
+            for (token, asn) in [("00Tsync", 16509), ("00Tscim", 14618), ("00Tscim", 16509)] {
+                let ip = format!("3.5.{h}.{}", asn % 250);
+                let ev = Ev::new("user.account.update_profile")
+                    .user(&id(300), &login(300))
+                    .via_api_token(token)
+                    .from(
+                        &ip,
+                        "Ashburn",
+                        "United States",
+                        39.04,
+                        -77.49,
+                        asn,
+                        "amazon",
+                    )
+                    .no_user_agent();
+                g.push(ev, day_start(d) + h * HOUR + 7 * MINUTE);
+            }
+        }
+    }
+    g.events
+}
+
+/// Attacks on the last day, one or more per windowed detection.
+fn attack_events() -> Vec<Ev> {
+    let day = day_start(DAYS - 1);
+    let mut g = Gen {
+        rng: Rng(42),
+        seq: 900_000,
+        events: Vec::new(),
+    };
+    let hosting = Place {
+        ip: "188.166.104.27".into(),
+        city: &CITIES[0],
+        asn: 14061,
+        as_org: "digitalocean",
+        client: ("python-requests/2.31", "Unknown", "UNKNOWN"),
+        dt: "dt-bot".into(),
+    };
+    let sydney = City {
+        name: "Sydney",
+        country: "Australia",
+        lat: -33.8688,
+        lon: 151.2093,
+    };
+    let sydney: &'static City = Box::leak(Box::new(sydney));
+    let abroad = Place {
+        ip: "1.145.88.14".into(),
+        city: sydney,
+        asn: 1221,
+        as_org: "telstra",
+        client: (
+            "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Firefox/128.0",
+            "Windows 10",
+            "FIREFOX",
+        ),
+        dt: "dt-intruder".into(),
+    };
+    // Brute force against user005, password spray over eight users.
+    for k in 0..12 {
+        g.push(
+            g.event("user.session.start", 5, &hosting, "unknown")
+                .failure("INVALID_CREDENTIALS"),
+            day + 3 * HOUR + k * 90 * SECOND,
+        );
+    }
+    // Credential stuffing from the same address: one try each for ten users.
+    for k in 0..10 {
+        g.push(
+            g.event("user.session.start", 210 + k as usize, &hosting, "unknown")
+                .failure("INVALID_CREDENTIALS"),
+            day + 3 * HOUR + 20 * MINUTE + k * 20 * SECOND,
+        );
+    }
+    let sprayer = Place {
+        ip: "45.134.26.115".into(),
+        dt: "dt-sprayer".into(),
+        ..hosting.clone()
+    };
+    for k in 0..16 {
+        let u = 200 + (k % 8) as usize;
+        g.push(
+            g.event("user.session.start", u, &sprayer, "unknown")
+                .failure("INVALID_CREDENTIALS"),
+            day + 4 * HOUR + k * MINUTE,
+        );
+    }
+    // The sprayer gets in as user203.
+    g.push(
+        g.event("user.session.start", 203, &sprayer, "102sprayed"),
+        day + 4 * HOUR + 20 * MINUTE,
+    );
+    // Push bombing of user010, who gives in.
+    for k in 0..6 {
+        let deny = g
+            .event("user.mfa.okta_verify.deny_push", 10, &abroad, "idxbomb")
+            .outcome("FAILURE", Some("User rejected Okta push verify"))
+            .debug("factor", json!("OKTA_VERIFY_PUSH"));
+        g.push(deny, day + 5 * HOUR + k * MINUTE);
+    }
+    g.push(
+        g.event("user.authentication.auth_via_mfa", 10, &abroad, "102bomb")
+            .debug("factor", json!("OKTA_VERIFY_PUSH")),
+        day + 5 * HOUR + 8 * MINUTE,
+    );
+    // user020 at home, then someone in Sydney half an hour later.
+    g.push(
+        g.event("user.session.start", 20, &home(20), "102home20"),
+        day + 6 * HOUR,
+    );
+    g.push(
+        g.event("user.session.start", 20, &abroad, "102syd20"),
+        day + 6 * HOUR + 30 * MINUTE,
+    );
+    // user030's session replayed from another network and browser.
+    g.push(
+        g.event("user.authentication.sso", 30, &home(30), "102victim")
+            .target("AppInstance", "0oaSlack", "Slack", "Slack"),
+        day + 7 * HOUR,
+    );
+    g.push(
+        g.event("user.authentication.sso", 30, &abroad, "102victim")
+            .target("AppInstance", "0oaGitHub", "GitHub", "GitHub"),
+        day + 7 * HOUR + 9 * MINUTE,
+    );
+    // Six users locked out in ten minutes.
+    for k in 0..6 {
+        g.push(
+            g.event("user.account.lock", 150 + k, &hosting, "unknown")
+                .outcome("FAILURE", Some("LOCKED_OUT")),
+            day + 8 * HOUR + k as i64 * 100 * SECOND,
+        );
+    }
+    // user040 opens every app in four minutes; user041 keeps trying Payroll.
+    for (k, app) in APPS.iter().enumerate() {
+        let sso = g
+            .event("user.authentication.sso", 40, &home(40), "102survey")
+            .target("AppInstance", &format!("0oa{k}"), app, app);
+        g.push(sso, day + 9 * HOUR + k as i64 * 15 * SECOND);
+    }
+    for k in 0..6 {
+        let ev = g
+            .event(
+                "app.generic.unauth_app_access_attempt",
+                41,
+                &home(41),
+                "102x",
+            )
+            .failure("User attempted unauthorized access to app")
+            .target("AppInstance", "0oapayroll", "Payroll", "Payroll");
+        g.push(ev, day + 9 * HOUR + k * 5 * MINUTE);
+    }
+    // The help desk is talked into resetting an admin, who reaches the Admin
+    // Console an hour later from abroad.
+    let admin = ADMINS.start + 3;
+    g.push(
+        g.event(
+            "user.mfa.factor.reset_all",
+            HELPDESK,
+            &office(HELPDESK),
+            "102helpdesk",
+        )
+        .target("User", &id(admin), &login(admin), &login(admin)),
+        day + 10 * HOUR,
+    );
+    let console = g
+        .event("policy.evaluate_sign_on", admin, &abroad, "102takeover")
+        .outcome("ALLOW", Some("Sign-on policy evaluation resulted in ALLOW"))
+        .target(
+            "AppInstance",
+            "0oaadmin",
+            "Okta Admin Console",
+            "Okta Admin Console",
+        );
+    g.push(console, day + 11 * HOUR);
+    // The sync token used from a network it never used.
+    let token = Ev::new("user.account.update_profile")
+        .user(&id(300), &login(300))
+        .via_api_token("00Tsync")
+        .from(
+            "5.188.10.1",
+            "Moscow",
+            "Russia",
+            55.75,
+            37.62,
+            49505,
+            "selectel",
+        )
+        .no_user_agent();
+    g.push(token, day + 12 * HOUR);
+    g.events
+}
+
+/// Stored activity, as the detector reads it: actor records by hour and every
+/// identity's timeline.
+struct Store {
+    records: Vec<ActivityRecord>,
+    by_hour: BTreeMap<Hour, Vec<usize>>,
+    by_identity: HashMap<String, Vec<usize>>,
+}
+
+impl Store {
+    fn new(mut records: Vec<ActivityRecord>) -> Self {
+        records.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+        let mut by_hour: BTreeMap<Hour, Vec<usize>> = BTreeMap::new();
+        let mut by_identity: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if r.role == Role::Actor {
+                by_hour.entry(Hour::of(r.published)).or_default().push(i);
+            }
+            by_identity.entry(r.identity.clone()).or_default().push(i);
+        }
+        Store {
+            records,
+            by_hour,
+            by_identity,
+        }
+    }
+
+    /// Analyses every hour in order, learning baselines after each as the
+    /// detector does. Returns the windowed findings.
+    fn run(&self, config: &DetectConfig) -> Vec<Finding> {
+        let windowed: Vec<&str> = CATALOG
+            .iter()
+            .filter(|m| m.kind == Kind::Windowed)
+            .map(|m| m.id)
+            .collect();
+        let mut baselines: HashMap<String, Baseline> = HashMap::new();
+        let mut findings = Vec::new();
+        let (first, last) = (Hour::of(day_start(0)), Hour::of(day_start(DAYS)));
+        for hour in (first.0..last.0).map(Hour) {
+            let context = Hour::of(hour.start() - CONTEXT);
+            let records: Vec<ActivityRecord> = self
+                .by_hour
+                .range(context..=hour)
+                .flat_map(|(_, idx)| idx.iter().map(|&i| &self.records[i]))
+                .filter(|r| r.published >= hour.start() - HOUR || r.outcome.is_failure())
+                .cloned()
+                .collect();
+            let mut histories: HashMap<String, Vec<ActivityRecord>> = HashMap::new();
+            for req in history_requests(config, hour, &records) {
+                let timeline = self
+                    .by_identity
+                    .get(&req.identity)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &self.records[i]);
+                histories.insert(
+                    req.identity.clone(),
+                    timeline
+                        .filter(|r| r.published >= req.from && r.published < req.to)
+                        .cloned()
+                        .collect(),
+                );
+            }
+            let analysis = Analysis {
+                hour,
+                records: &records,
+                baselines: &baselines,
+                histories: &histories,
+                config,
+            };
+            findings.extend(
+                analyze(&analysis)
+                    .into_iter()
+                    .filter(|f| windowed.contains(&f.detection.as_str())),
+            );
+            for r in records
+                .iter()
+                .filter(|r| Hour::of(r.published) == hour && Baseline::learns_from(r))
+            {
+                baselines
+                    .entry(r.identity.clone())
+                    .or_insert_with(|| Baseline::new(&r.identity, r.published))
+                    .observe(r);
+            }
+        }
+        findings
+    }
+}
+
+fn records_of(events: &[Ev]) -> Vec<ActivityRecord> {
+    events.iter().flat_map(|e| e.records()).collect()
+}
+
+/// The benign org, normalised once for all tests.
+fn benign() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(|| Store::new(records_of(&benign_events())))
+}
+
+fn summary(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| format!("{} {} {}", f.detection, f.principal.label(), f.summary))
+        .collect()
+}
+
+#[test]
+fn the_org_is_big_and_busy_enough_to_mean_something() {
+    let store = benign();
+    let actors: Vec<&ActivityRecord> = store
+        .records
+        .iter()
+        .filter(|r| r.role == Role::Actor)
+        .collect();
+    let users: std::collections::HashSet<&str> = actors
+        .iter()
+        .filter(|r| r.identity.starts_with("00u"))
+        .map(|r| r.identity.as_str())
+        .collect();
+    assert!(users.len() >= 300, "{} users", users.len());
+    let days = (actors.last().unwrap().published - actors[0].published) / DAY;
+    assert!(days >= 5, "{days} days");
+    let count = |f: &dyn Fn(&ActivityRecord) -> bool| actors.iter().filter(|r| f(r)).count();
+    assert!(
+        count(&|r| r.is("user.session.start") && r.outcome.is_failure()) > 100,
+        "typos and forgotten passwords"
+    );
+    assert!(
+        count(&|r| r.is("user.mfa.okta_verify.deny_push")) > 10,
+        "pushes denied by mistake"
+    );
+    assert!(
+        count(&|r| r.network.city.as_deref() == Some("London")) > 20,
+        "travellers"
+    );
+    assert!(
+        count(&|r| r.network.asn == Some(CARRIER.0)) > 100,
+        "phones on a carrier"
+    );
+    assert!(
+        count(&|r| r.network.ip.as_deref() == Some("203.0.113.10")) > 200,
+        "the San Francisco office"
+    );
+    assert!(
+        count(&|r| r.is("user.mfa.factor.reset_all")) >= 5,
+        "help-desk resets"
+    );
+    assert!(
+        count(&|r| r.is("user.account.lock")) >= DAYS as usize,
+        "lockouts"
+    );
+}
+
+#[test]
+fn no_windowed_detection_fires_on_ordinary_work() {
+    let findings = benign().run(&DetectConfig::default());
+    assert!(
+        findings.is_empty(),
+        "{} findings on a benign org:\n{:#?}",
+        findings.len(),
+        summary(&findings)
+    );
+}
+
+#[test]
+fn hair_trigger_thresholds_fire_on_the_same_org() {
+    // The org holds the near misses (a forgotten password tried five times, a
+    // push denied by mistake, a flight to London, a lockout, a morning's apps,
+    // a stray unassigned app): thresholds set at or just above them fire.
+    let config = DetectConfig::from_json(
+        r#"{"thresholds":{
+            "brute_force_user.failures":3,
+            "brute_force_ip.failures":3,
+            "password_spray.distinct_users":1,
+            "password_spray.max_tries_per_user":5,
+            "mfa_push_bombing.denials":1,
+            "impossible_travel.speed_kmh":100,
+            "mass_lockout.distinct_users":1,
+            "rapid_app_access.distinct_apps":3,
+            "rapid_app_access.window_minutes":600,
+            "unauthorized_app_access_burst.attempts":1
+        }}"#,
+    )
+    .unwrap();
+    let findings = benign().run(&config);
+    for detection in [
+        "brute_force_ip",
+        "brute_force_user",
+        "impossible_travel",
+        "mass_lockout",
+        "mfa_push_bombing",
+        "password_spray",
+        "rapid_app_access",
+        "unauthorized_app_access_burst",
+    ] {
+        assert!(
+            findings.iter().any(|f| f.detection == detection),
+            "{detection} did not fire: {:#?}",
+            summary(&findings)
+        );
+    }
+}
+
+#[test]
+fn every_windowed_detection_fires_once_attacks_are_added() {
+    let mut records = benign().records.clone();
+    records.extend(records_of(&attack_events()));
+    let findings = Store::new(records).run(&DetectConfig::default());
+    let mut fired: Vec<&str> = findings.iter().map(|f| f.detection.as_str()).collect();
+    fired.sort_unstable();
+    fired.dedup();
+    let mut windowed: Vec<&str> = CATALOG
+        .iter()
+        .filter(|m| m.kind == Kind::Windowed)
+        .map(|m| m.id)
+        .collect();
+    windowed.sort_unstable();
+    assert_eq!(fired, windowed, "{:#?}", summary(&findings));
+    // And nothing but the attacks: every finding is on the attack day.
+    assert!(
+        findings.iter().all(|f| f.last_seen >= day_start(DAYS - 1)),
+        "{:#?}",
+        summary(&findings)
+    );
+}
