@@ -1,0 +1,22 @@
+//! okta-itdr on AWS: the DynamoDB activity and state stores, the SNS alert sink,
+//! the Lambda handlers and the functions' configuration.
+//!
+//! - [`activity::DynamoActivityStore`] implements [`okta_itdr_core::ports::ActivityStore`]
+//! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::StateStore`]
+//! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
+//! - [`handlers`] holds the ingest and detect handlers the binaries run.
+
+pub mod activity;
+pub mod config;
+pub mod handlers;
+pub mod logging;
+pub mod runtime;
+pub mod sdk;
+pub mod sns;
+pub mod state;
+
+pub use activity::DynamoActivityStore;
+pub use config::{ConfigError, DetectSettings, IngestSettings};
+pub use handlers::{DetectHandler, HandlerError, IngestHandler, IngestResponse};
+pub use sns::SnsAlertSink;
+pub use state::DynamoStateStore;

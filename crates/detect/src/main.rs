@@ -1,1 +1,22 @@
-fn main() {}
+//! The detect Lambda function: one detection run per scheduled event.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use okta_itdr_aws::handlers::{wall_clock, DetectHandler};
+use okta_itdr_aws::{logging, runtime, DetectSettings};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init();
+    let settings = match DetectSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let handler = DetectHandler::from_sdk_config(&settings, &sdk);
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event, wall_clock()).await
+    }))
+    .await
+}

@@ -1,0 +1,294 @@
+//! The functions' settings, read from their environment once per cold start.
+//!
+//! Every variable is validated up front so a misconfigured deployment fails at
+//! initialisation with a message naming the variable, never mid-invocation.
+
+use std::fmt;
+
+use okta_itdr_core::detect::config::ConfigError as DetectionsError;
+use okta_itdr_core::detect::DetectConfig;
+use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
+
+pub const ACTIVITY_TABLE: &str = "ACTIVITY_TABLE";
+pub const STATE_TABLE: &str = "STATE_TABLE";
+pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const HOUR_SHARDS: &str = "HOUR_SHARDS";
+pub const RETENTION_DAYS: &str = "RETENTION_DAYS";
+pub const BASELINE_DAYS: &str = "BASELINE_DAYS";
+pub const USERNAME_HASH_KEY: &str = "USERNAME_HASH_KEY";
+pub const DETECTIONS_CONFIG: &str = "DETECTIONS_CONFIG";
+
+pub const DEFAULT_HOUR_SHARDS: u16 = 16;
+pub const MAX_HOUR_SHARDS: u16 = 256;
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+pub const MAX_DAYS: u32 = 3650;
+/// The deployment template requires at least this many characters.
+pub const MIN_HASH_KEY_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("environment variable {USERNAME_HASH_KEY} must be at least {min} characters long, got {got}")]
+    WeakHashKey { min: usize, got: usize },
+    #[error("environment variable {DETECTIONS_CONFIG}: {0}")]
+    Detections(#[from] DetectionsError),
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The ingest function's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestSettings {
+    pub activity_table: String,
+    pub hour_shards: u16,
+    pub retention_days: u32,
+    pub username_hash_key: Secret,
+}
+
+/// The detect function's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectSettings {
+    pub activity_table: String,
+    pub state_table: String,
+    pub alert_topic_arn: String,
+    pub hour_shards: u16,
+    /// How long findings and their delivery records are kept.
+    pub retention_days: u32,
+    /// `DETECTIONS_CONFIG` (or the defaults), with `BASELINE_DAYS` applied.
+    pub detect: DetectConfig,
+}
+
+impl IngestSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let key = lookup(USERNAME_HASH_KEY)
+            .filter(|k| !k.is_empty())
+            .ok_or(ConfigError::Missing(USERNAME_HASH_KEY))?;
+        let got = key.chars().count();
+        if got < MIN_HASH_KEY_LEN {
+            return Err(ConfigError::WeakHashKey {
+                min: MIN_HASH_KEY_LEN,
+                got,
+            });
+        }
+        Ok(IngestSettings {
+            activity_table: required(&lookup, ACTIVITY_TABLE)?,
+            hour_shards: hour_shards(&lookup)?,
+            retention_days: days(&lookup, RETENTION_DAYS, DEFAULT_RETENTION_DAYS)?,
+            username_hash_key: Secret(key),
+        })
+    }
+
+    pub fn normalizer(&self) -> Result<Normalizer, ConfigError> {
+        let hasher =
+            UsernameHasher::new(self.username_hash_key.expose().as_bytes()).map_err(|e| {
+                ConfigError::WeakHashKey {
+                    min: e.min.max(MIN_HASH_KEY_LEN),
+                    got: e.got,
+                }
+            })?;
+        Ok(Normalizer::new(hasher))
+    }
+}
+
+impl DetectSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut detect = match lookup(DETECTIONS_CONFIG).filter(|t| !t.trim().is_empty()) {
+            Some(text) => DetectConfig::from_json(&text)?,
+            None => DetectConfig::default(),
+        };
+        if lookup(BASELINE_DAYS).is_some() {
+            detect.baseline_days = days(&lookup, BASELINE_DAYS, detect.baseline_days)?;
+        }
+        Ok(DetectSettings {
+            activity_table: required(&lookup, ACTIVITY_TABLE)?,
+            state_table: required(&lookup, STATE_TABLE)?,
+            alert_topic_arn: required(&lookup, ALERT_TOPIC_ARN)?,
+            hour_shards: hour_shards(&lookup)?,
+            retention_days: days(&lookup, RETENTION_DAYS, DEFAULT_RETENTION_DAYS)?,
+            detect,
+        })
+    }
+}
+
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    let value = lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    value.ok_or(ConfigError::Missing(name))
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    let Some(text) = lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(default);
+    };
+    let invalid = || ConfigError::Invalid {
+        name,
+        reason: format!("expected a whole number from 1 to {max}, got {text:?}"),
+    };
+    let n: u32 = text.parse().map_err(|_| invalid())?;
+    if n == 0 || n > max {
+        return Err(invalid());
+    }
+    Ok(n)
+}
+
+fn hour_shards(lookup: &impl Fn(&str) -> Option<String>) -> Result<u16, ConfigError> {
+    let n = number(
+        lookup,
+        HOUR_SHARDS,
+        u32::from(DEFAULT_HOUR_SHARDS),
+        u32::from(MAX_HOUR_SHARDS),
+    )?;
+    // `number` bounds it by MAX_HOUR_SHARDS, which fits.
+    Ok(u16::try_from(n).unwrap_or(MAX_HOUR_SHARDS))
+}
+
+fn days(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    number(lookup, name, default, MAX_DAYS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn ingest_settings_with_defaults() {
+        let s =
+            IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act"), (USERNAME_HASH_KEY, KEY)]))
+                .unwrap();
+        assert_eq!(s.activity_table, "act");
+        assert_eq!(s.hour_shards, 16);
+        assert_eq!(s.retention_days, 90);
+        assert!(s.normalizer().is_ok());
+        assert!(
+            !format!("{s:?}").contains(KEY),
+            "the key must not show in debug output"
+        );
+    }
+
+    #[test]
+    fn hash_key_is_required_and_long() {
+        assert_eq!(
+            IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act")])),
+            Err(ConfigError::Missing(USERNAME_HASH_KEY))
+        );
+        let short = IngestSettings::from_lookup(env(&[
+            (ACTIVITY_TABLE, "act"),
+            (USERNAME_HASH_KEY, "short-key"),
+        ]))
+        .unwrap_err();
+        assert_eq!(short, ConfigError::WeakHashKey { min: 32, got: 9 });
+        assert!(!short.to_string().contains("short-key"));
+    }
+
+    #[test]
+    fn numbers_are_validated() {
+        for bad in ["0", "-1", "x", "257"] {
+            let err = IngestSettings::from_lookup(env(&[
+                (ACTIVITY_TABLE, "a"),
+                (USERNAME_HASH_KEY, KEY),
+                (HOUR_SHARDS, bad),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: HOUR_SHARDS,
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        let err = IngestSettings::from_lookup(env(&[
+            (ACTIVITY_TABLE, "a"),
+            (USERNAME_HASH_KEY, KEY),
+            (RETENTION_DAYS, "ninety"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(RETENTION_DAYS));
+    }
+
+    #[test]
+    fn detect_settings() {
+        let base = [
+            (ACTIVITY_TABLE, "act"),
+            (STATE_TABLE, "state"),
+            (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:1:t"),
+        ];
+        let s = DetectSettings::from_lookup(env(&base)).unwrap();
+        assert_eq!(s.detect, DetectConfig::default());
+
+        let mut with = base.to_vec();
+        with.push((BASELINE_DAYS, "45"));
+        with.push((DETECTIONS_CONFIG, r#"{"disabled":["account_locked"]}"#));
+        let s = DetectSettings::from_lookup(env(&with)).unwrap();
+        assert_eq!(s.detect.baseline_days, 45);
+        assert!(!s.detect.enabled("account_locked"));
+
+        let mut bad = base.to_vec();
+        bad.push((DETECTIONS_CONFIG, r#"{"disabled":["nope"]}"#));
+        assert!(matches!(
+            DetectSettings::from_lookup(env(&bad)),
+            Err(ConfigError::Detections(_))
+        ));
+        assert_eq!(
+            DetectSettings::from_lookup(env(&base[..2])),
+            Err(ConfigError::Missing(ALERT_TOPIC_ARN))
+        );
+    }
+}

@@ -1,0 +1,537 @@
+//! The Lambda handlers. Each takes its clock as a parameter, so tests can run
+//! them at any time; the binaries pass the wall clock.
+//!
+//! Logging rule: one line per event or run, with identifiers and outcomes only.
+//! Never an actor's login, typed username or any other event content: for
+//! unknown users that text is often a password.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use okta_itdr_core::detect::run::{Detector, RunError, RunReport};
+use okta_itdr_core::ingest::{
+    IngestError, IngestSettings as CoreIngestSettings, Ingested, Ingestor, Rejection,
+};
+use okta_itdr_core::ports::{ActivityStore, AlertSink, PutOutcome, StateStore, StoreError};
+use okta_itdr_core::time::{parse_rfc3339_ms, Millis};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::activity::DynamoActivityStore;
+use crate::config::{ConfigError, DetectSettings, IngestSettings};
+use crate::sns::SnsAlertSink;
+use crate::state::DynamoStateStore;
+
+/// Why an invocation failed. Failing makes Lambda retry the event and, for
+/// ingest, finally send it to the dead-letter queue.
+///
+/// The text (and the `Debug` form, which the Lambda runtime logs) never quotes
+/// event content: serde's messages quote offending values, so quoted text in a
+/// rejection is redacted.
+#[derive(thiserror::Error)]
+pub enum HandlerError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error("event rejected: {}", rejection_text(.0))]
+    Rejected(Rejection),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Run(#[from] RunError),
+}
+
+impl std::fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {self}", self.error_type())
+    }
+}
+
+impl HandlerError {
+    /// The `errorType` Lambda reports.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::Rejected(_) => "Rejected",
+            HandlerError::Store(_) | HandlerError::Run(RunError::Store(_)) => "StoreError",
+            HandlerError::Run(RunError::Publish { .. }) => "PublishError",
+        }
+    }
+
+    /// Whether the same invocation may succeed later.
+    pub fn retryable(&self) -> bool {
+        match self {
+            HandlerError::InvalidEvent(_) | HandlerError::Rejected(_) => false,
+            HandlerError::Store(e) | HandlerError::Run(RunError::Store(e)) => e.retryable,
+            HandlerError::Run(RunError::Publish { .. }) => true,
+        }
+    }
+}
+
+impl From<IngestError> for HandlerError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Rejected(r) => HandlerError::Rejected(r),
+            IngestError::Store(s) => HandlerError::Store(s),
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The wall clock, for the binaries.
+pub fn wall_clock() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+// ------------------------------------------------------------------ ingest
+
+/// What the ingest function returns for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResponse {
+    pub uuid: String,
+    pub event_type: String,
+    /// `stored` or `duplicate`.
+    pub outcome: &'static str,
+    pub records: usize,
+    pub late: bool,
+}
+
+impl From<&Ingested> for IngestResponse {
+    fn from(i: &Ingested) -> Self {
+        IngestResponse {
+            uuid: i.uuid.clone(),
+            event_type: i.event_type.clone(),
+            outcome: match i.outcome {
+                PutOutcome::Stored => "stored",
+                PutOutcome::Duplicate => "duplicate",
+            },
+            records: i.records,
+            late: i.late,
+        }
+    }
+}
+
+pub struct IngestHandler<S> {
+    ingestor: Ingestor<S>,
+}
+
+impl IngestHandler<DynamoActivityStore> {
+    pub fn from_settings(
+        settings: &IngestSettings,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Result<Self, ConfigError> {
+        let store = DynamoActivityStore::new(
+            dynamodb,
+            settings.activity_table.clone(),
+            settings.hour_shards,
+        );
+        let core = CoreIngestSettings {
+            retention_days: settings.retention_days,
+        };
+        Ok(IngestHandler::new(Ingestor::new(
+            settings.normalizer()?,
+            store,
+            core,
+        )))
+    }
+
+    pub fn from_sdk_config(
+        settings: &IngestSettings,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, ConfigError> {
+        Self::from_settings(settings, aws_sdk_dynamodb::Client::new(sdk))
+    }
+}
+
+impl<S: ActivityStore> IngestHandler<S> {
+    pub fn new(ingestor: Ingestor<S>) -> Self {
+        IngestHandler { ingestor }
+    }
+
+    pub fn ingestor(&self) -> &Ingestor<S> {
+        &self.ingestor
+    }
+
+    /// Ingests one EventBridge event that arrived at `now`.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Value>,
+        now: Millis,
+    ) -> Result<IngestResponse, HandlerError> {
+        self.handle_payload(event.payload, now).await
+    }
+
+    pub async fn handle_payload(
+        &self,
+        payload: Value,
+        now: Millis,
+    ) -> Result<IngestResponse, HandlerError> {
+        let envelope = match parse_envelope(payload) {
+            Ok(e) => e,
+            Err(error) => {
+                tracing::warn!(outcome = "rejected", reason = "not_eventbridge", "{error}");
+                return Err(error);
+            }
+        };
+        let ids = SafeIds::of(&envelope.detail);
+        let eb_id = envelope.id.as_deref().and_then(|t| safe_token(t, 64));
+        let result = self
+            .ingestor
+            .ingest_envelope(
+                Some(&envelope.source),
+                Some(&envelope.detail_type),
+                envelope.detail,
+                now,
+            )
+            .await;
+        match result {
+            Ok(ingested) => {
+                let response = IngestResponse::from(&ingested);
+                tracing::info!(
+                    uuid = %response.uuid,
+                    eventType = %response.event_type,
+                    outcome = response.outcome,
+                    records = response.records,
+                    late = response.late,
+                    eventbridge_id = eb_id,
+                    "event ingested"
+                );
+                Ok(response)
+            }
+            Err(IngestError::Rejected(r)) => {
+                tracing::warn!(
+                    uuid = ids.uuid.as_deref(),
+                    eventType = ids.event_type.as_deref(),
+                    outcome = "rejected",
+                    reason = r.code(),
+                    source = safe_token(&envelope.source, 128),
+                    detail_type = safe_token(&envelope.detail_type, 128),
+                    eventbridge_id = eb_id,
+                    "event rejected"
+                );
+                Err(HandlerError::Rejected(r))
+            }
+            Err(IngestError::Store(e)) => {
+                tracing::error!(
+                    uuid = ids.uuid.as_deref(),
+                    eventType = ids.event_type.as_deref(),
+                    outcome = "failed",
+                    retryable = e.retryable,
+                    error = %e,
+                    eventbridge_id = eb_id,
+                    "event not stored"
+                );
+                Err(HandlerError::Store(e))
+            }
+        }
+    }
+}
+
+/// Reads the EventBridge envelope, saying which field is wrong without quoting
+/// any value.
+fn parse_envelope(payload: Value) -> Result<EventBridgeEvent<Value>, HandlerError> {
+    let invalid =
+        |why: String| HandlerError::InvalidEvent(format!("not an EventBridge event: {why}"));
+    let Some(fields) = payload.as_object() else {
+        return Err(invalid(format!(
+            "expected a JSON object, got {}",
+            json_type(&payload)
+        )));
+    };
+    for (name, must_be_text) in [("source", true), ("detail-type", true), ("detail", false)] {
+        match fields.get(name) {
+            None => return Err(invalid(format!("missing field {name}"))),
+            Some(v) if must_be_text && !v.is_string() => {
+                return Err(invalid(format!(
+                    "field {name} is {}, not a string",
+                    json_type(v)
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let bad_optional = ["version", "id", "account", "region", "time", "resources"]
+        .into_iter()
+        .find(|f| match fields.get(*f) {
+            None | Some(Value::Null) | Some(Value::String(_)) if *f != "resources" => false,
+            Some(Value::Array(items)) if *f == "resources" => !items.iter().all(Value::is_string),
+            None | Some(Value::Null) => false,
+            Some(_) => true,
+        });
+    if let Some(field) = bad_optional {
+        return Err(invalid(format!("field {field} has the wrong type")));
+    }
+    // What is left to fail is the content of `time`.
+    serde_json::from_value(payload)
+        .map_err(|_| invalid("field time is not an RFC 3339 timestamp".into()))
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A rejection as text. The routing fields (source, detail-type) are shown;
+/// a `detail` that does not parse is described without its quoted values.
+fn rejection_text(r: &Rejection) -> String {
+    match r {
+        Rejection::NotLogEvent(_) => redact_quoted(&r.to_string()),
+        _ => r.to_string(),
+    }
+}
+
+/// Replaces every double-quoted span with `"…"`.
+pub fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if inside {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    out.push_str("…\"");
+                    inside = false;
+                }
+                _ => escaped = false,
+            }
+        } else {
+            out.push(c);
+            if c == '"' {
+                inside = true;
+            }
+        }
+    }
+    if inside {
+        out.push_str("…\"");
+    }
+    out
+}
+
+/// Identifiers of an event for logs, only when they look like identifiers.
+struct SafeIds {
+    uuid: Option<String>,
+    event_type: Option<String>,
+}
+
+impl SafeIds {
+    fn of(detail: &Value) -> Self {
+        let field = |name: &str| {
+            let text = detail.get(name).and_then(Value::as_str)?;
+            safe_token(text, 64).map(str::to_owned)
+        };
+        SafeIds {
+            uuid: field("uuid"),
+            event_type: field("eventType"),
+        }
+    }
+}
+
+/// `text` if it is a short token of letters, digits, spaces and `.-_/:`.
+fn safe_token(text: &str, max: usize) -> Option<&str> {
+    let ok = !text.is_empty()
+        && text.len() <= max
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':' | ' '));
+    ok.then_some(text)
+}
+
+// ------------------------------------------------------------------ detect
+
+pub struct DetectHandler<A, S, K> {
+    detector: Detector<A, S, K>,
+}
+
+pub type LambdaDetector = DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink>;
+
+impl DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink> {
+    pub fn from_settings(
+        settings: &DetectSettings,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sns: aws_sdk_sns::Client,
+    ) -> Self {
+        let activity = DynamoActivityStore::new(
+            dynamodb.clone(),
+            settings.activity_table.clone(),
+            settings.hour_shards,
+        );
+        let state = DynamoStateStore::new(
+            dynamodb,
+            settings.state_table.clone(),
+            settings.detect.baseline_days,
+            settings.retention_days,
+        );
+        let sink = SnsAlertSink::new(sns, settings.alert_topic_arn.clone());
+        DetectHandler::new(Detector::new(
+            activity,
+            state,
+            sink,
+            settings.detect.clone(),
+        ))
+    }
+
+    pub fn from_sdk_config(settings: &DetectSettings, sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_settings(
+            settings,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+        )
+    }
+}
+
+impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
+    pub fn new(detector: Detector<A, S, K>) -> Self {
+        DetectHandler { detector }
+    }
+
+    pub fn detector(&self) -> &Detector<A, S, K> {
+        &self.detector
+    }
+
+    /// One detector run. The clock is the scheduled event's `time`, so a
+    /// delayed or retried invocation analyses what its schedule meant; without
+    /// one (a manual invocation), `wall_clock`.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Value>,
+        wall_clock: Millis,
+    ) -> Result<RunReport, HandlerError> {
+        self.handle_payload(&event.payload, wall_clock).await
+    }
+
+    pub async fn handle_payload(
+        &self,
+        payload: &Value,
+        wall_clock: Millis,
+    ) -> Result<RunReport, HandlerError> {
+        let now = run_clock(payload, wall_clock)
+            .inspect_err(|e| tracing::error!(outcome = "failed", "{e}"))?;
+        match self.detector.run(now).await {
+            Ok(report) => {
+                tracing::info!(
+                    outcome = "completed",
+                    hours = report.hours.len(),
+                    first_hour = report.hours.first().map(String::as_str).unwrap_or(""),
+                    last_hour = report.hours.last().map(String::as_str).unwrap_or(""),
+                    late_hours = report.late_hours.len(),
+                    records = report.records,
+                    findings = report.findings,
+                    published = report.published,
+                    suppressed = report.suppressed,
+                    already_known = report.already_known,
+                    retried = report.retried,
+                    next_hour = %report.next_hour,
+                    caught_up = report.caught_up,
+                    "detection run"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                let error = HandlerError::from(e);
+                tracing::error!(outcome = "failed", retryable = error.retryable(), error = %error, "detection run failed");
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The clock of a run: the event's RFC 3339 `time`, else `wall_clock`.
+pub fn run_clock(payload: &Value, wall_clock: Millis) -> Result<Millis, HandlerError> {
+    match payload.get("time") {
+        None | Some(Value::Null) => Ok(wall_clock),
+        Some(Value::String(text)) => parse_rfc3339_ms(text).ok_or_else(|| {
+            let shown = safe_token(text, 40).unwrap_or("<unprintable>");
+            HandlerError::InvalidEvent(format!("time {shown:?} is not an RFC 3339 timestamp"))
+        }),
+        Some(_) => Err(HandlerError::InvalidEvent("time is not a string".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn run_clock_prefers_the_event_time() {
+        assert_eq!(
+            run_clock(&json!({"time": "2026-11-10T15:05:00Z"}), 1).unwrap(),
+            parse_rfc3339_ms("2026-11-10T15:05:00Z").unwrap()
+        );
+        assert_eq!(run_clock(&json!({}), 42).unwrap(), 42);
+        assert_eq!(run_clock(&json!(null), 42).unwrap(), 42);
+        assert!(matches!(
+            run_clock(&json!({"time": "yesterday"}), 1),
+            Err(HandlerError::InvalidEvent(_))
+        ));
+        assert!(matches!(
+            run_clock(&json!({"time": 5}), 1),
+            Err(HandlerError::InvalidEvent(_))
+        ));
+    }
+
+    #[test]
+    fn safe_tokens() {
+        assert_eq!(
+            safe_token("aws.partner/okta.com/acme/x", 128),
+            Some("aws.partner/okta.com/acme/x")
+        );
+        assert_eq!(safe_token("Winter2026!Pass", 64), None);
+        assert_eq!(safe_token("", 64), None);
+    }
+
+    #[test]
+    fn envelope_problems_name_the_field_not_the_value() {
+        let err = |v: Value| parse_envelope(v).unwrap_err().to_string();
+        assert!(err(json!({"source": "x", "detail": {}})).contains("missing field detail-type"));
+        assert!(err(json!({"source": "x", "detail-type": "y"})).contains("missing field detail"));
+        let e = err(json!({"source": "hunter2secret", "detail-type": 5, "detail": {}}));
+        assert!(e.contains("detail-type is a number"), "{e}");
+        assert!(err(json!("hunter2secret")).contains("expected a JSON object, got a string"));
+        let e =
+            err(json!({"source": "x", "detail-type": "y", "detail": {}, "time": "hunter2secret"}));
+        assert!(e.contains("time is not an RFC 3339 timestamp"), "{e}");
+        let e = err(json!({"source": "x", "detail-type": "y", "detail": {}, "resources": "arn"}));
+        assert!(e.contains("resources has the wrong type"), "{e}");
+        for v in [
+            json!("hunter2secret"),
+            json!({"source": "hunter2secret", "detail-type": [], "detail": 1}),
+        ] {
+            assert!(!err(v).contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn rejections_do_not_quote_event_content() {
+        let malformed =
+            okta_itdr_core::event::LogEvent::from_value(json!("Winter2026!Pass")).unwrap_err();
+        let e = HandlerError::Rejected(Rejection::NotLogEvent(malformed));
+        assert!(!e.to_string().contains("Winter2026"), "{e}");
+        assert!(!format!("{e:?}").contains("Winter2026"), "{e:?}");
+        assert!(
+            format!("{e:?}").starts_with("Rejected: event rejected"),
+            "{e:?}"
+        );
+        let source = HandlerError::Rejected(Rejection::NotOktaSource("aws.ec2".into()));
+        assert!(source.to_string().contains("\"aws.ec2\""), "{source}");
+        assert_eq!(redact_quoted(r#"a "b\"c" d "e"#), r#"a "…" d "…""#);
+    }
+}

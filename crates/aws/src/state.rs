@@ -1,0 +1,548 @@
+//! [`StateStore`] on the DynamoDB state table.
+//!
+//! | item | pk | sk | other attributes |
+//! | --- | --- | --- | --- |
+//! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms) |
+//! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + baseline days + 7 days |
+//! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `expires_at` |
+//! | pending index | `PENDING` | `<uid>` | `expires_at` |
+//! | last delivery | `S#<detection>#<principal>` | `last` | `doc` (StoredFinding JSON), `expires_at` |
+//!
+//! A finding and its pending index entry are written in one transaction, so a
+//! claimed finding can never be missing from the index (and so never lost if the
+//! publish after the claim fails); delivering it updates the finding, the
+//! last-delivery record and the index together.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use futures::{StreamExt, TryStreamExt};
+use okta_itdr_core::alert::{Status, StoredFinding};
+use okta_itdr_core::detect::baseline::Baseline;
+use okta_itdr_core::ports::{Claim, StateStore, StoreError, Watermark};
+use okta_itdr_core::time::{Hour, DAY};
+
+use crate::sdk::{
+    backoff, get_n, get_s, json_problem, key, n, s, store_error, Item, BATCH_ATTEMPTS,
+};
+
+/// BatchGetItem takes at most 100 keys, BatchWriteItem 25 requests.
+const GET_CHUNK: usize = 100;
+const WRITE_CHUNK: usize = 25;
+const CONCURRENCY: usize = 4;
+/// Baselines outlive their period by a week so a quiet week forgets nothing.
+const BASELINE_GRACE_DAYS: i64 = 7;
+
+const WATERMARK_PK: &str = "WATERMARK";
+const WATERMARK_SK: &str = "detect";
+const BASELINE_SK: &str = "baseline";
+const FINDING_SK: &str = "finding";
+const PENDING_PK: &str = "PENDING";
+const LAST_SK: &str = "last";
+
+pub fn baseline_key(identity: &str) -> String {
+    format!("B#{identity}")
+}
+
+pub fn finding_key(uid: &str) -> String {
+    format!("F#{uid}")
+}
+
+pub fn last_delivered_key(detection: &str, principal: &str) -> String {
+    format!("S#{detection}#{principal}")
+}
+
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "pending",
+        Status::Delivered => "delivered",
+        Status::Suppressed => "suppressed",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoStateStore {
+    client: Client,
+    table: String,
+    baseline_days: u32,
+    retention_days: u32,
+}
+
+impl DynamoStateStore {
+    /// `baseline_days` sets how long baselines live; `retention_days` how long
+    /// findings and their delivery records do.
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        baseline_days: u32,
+        retention_days: u32,
+    ) -> Self {
+        DynamoStateStore {
+            client,
+            table: table.into(),
+            baseline_days,
+            retention_days,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn err(
+        &self,
+        operation: &'static str,
+        message: impl std::fmt::Display,
+        retryable: bool,
+    ) -> StoreError {
+        StoreError::new(
+            operation,
+            format!("table {}: {message}", self.table),
+            retryable,
+        )
+    }
+
+    fn sdk_err<E>(&self, operation: &'static str, e: &SdkError<E, HttpResponse>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let base = store_error(operation, e);
+        self.err(operation, base.message, base.retryable)
+    }
+
+    fn finding_expiry(&self, f: &StoredFinding) -> i64 {
+        (f.last_seen.max(crate::handlers::wall_clock()) + i64::from(self.retention_days) * DAY)
+            / 1000
+    }
+
+    fn finding_doc(
+        &self,
+        operation: &'static str,
+        f: &StoredFinding,
+    ) -> Result<String, StoreError> {
+        serde_json::to_string(f).map_err(|e| {
+            self.err(
+                operation,
+                format!("serialising finding {}: {}", f.uid, json_problem(&e)),
+                false,
+            )
+        })
+    }
+
+    fn read_finding(
+        &self,
+        operation: &'static str,
+        item: &Item,
+    ) -> Result<StoredFinding, StoreError> {
+        let doc = get_s(item, "doc")
+            .ok_or_else(|| self.err(operation, "a finding item has no doc", false))?;
+        serde_json::from_str(doc).map_err(|e| {
+            self.err(
+                operation,
+                format!("unreadable finding: {}", json_problem(&e)),
+                false,
+            )
+        })
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<Put, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned));
+        put.build()
+            .map_err(|e| self.err("TransactWriteItems", e, false))
+    }
+
+    fn finding_item(&self, f: &StoredFinding, doc: &str) -> Item {
+        let mut item = key(finding_key(&f.uid), FINDING_SK);
+        item.insert("doc".into(), s(doc));
+        item.insert("status".into(), s(status_text(f.status)));
+        item.insert("expires_at".into(), n(self.finding_expiry(f)));
+        item
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.sdk_err("GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, HttpResponse>> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads items by key with BatchGetItem (consistent reads), resending
+    /// unprocessed keys with backoff.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let chunks: Vec<Vec<Item>> = keys.chunks(GET_CHUNK).map(<[Item]>::to_vec).collect();
+        let parts: Vec<Vec<Item>> = futures::stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut attempt = 0;
+        while !keys.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| self.err("BatchGetItem", e, false))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| self.sdk_err("BatchGetItem", &e))?;
+            if let Some(mut responses) = out.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                attempt += 1;
+                if attempt >= BATCH_ATTEMPTS {
+                    return Err(self.err(
+                        "BatchGetItem",
+                        format!(
+                            "{} keys still unprocessed after {attempt} attempts",
+                            keys.len()
+                        ),
+                        true,
+                    ));
+                }
+                backoff(attempt).await;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn batch_write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        while !requests.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| self.sdk_err("BatchWriteItem", &e))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            if !requests.is_empty() {
+                attempt += 1;
+                if attempt >= BATCH_ATTEMPTS {
+                    return Err(self.err(
+                        "BatchWriteItem",
+                        format!(
+                            "{} writes still unprocessed after {attempt} attempts",
+                            requests.len()
+                        ),
+                        true,
+                    ));
+                }
+                backoff(attempt).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StateStore for DynamoStateStore {
+    async fn load_watermark(&self) -> Result<Option<Watermark>, StoreError> {
+        let Some(item) = self.get(WATERMARK_PK.into(), WATERMARK_SK).await? else {
+            return Ok(None);
+        };
+        match (
+            get_n(&item, "next_hour"),
+            get_n(&item, "late_checked_until"),
+        ) {
+            (Some(h), Some(l)) => Ok(Some(Watermark {
+                next_hour: Hour(h),
+                late_checked_until: l,
+            })),
+            _ => Err(self.err(
+                "GetItem",
+                "the watermark item lacks next_hour or late_checked_until",
+                false,
+            )),
+        }
+    }
+
+    async fn save_watermark(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(WATERMARK_PK, WATERMARK_SK)))
+            .item("next_hour", n(next.next_hour.0))
+            .item("late_checked_until", n(next.late_checked_until));
+        put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(old) => put
+                .condition_expression("next_hour = :h AND late_checked_until = :l")
+                .expression_attribute_values(":h", n(old.next_hour.0))
+                .expression_attribute_values(":l", n(old.late_checked_until)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                let was = expected
+                    .map(|w| format!("next hour {}", w.next_hour.label()))
+                    .unwrap_or_else(|| "no watermark".into());
+                Err(self.err(
+                    "PutItem",
+                    format!("another detector run moved the watermark (expected {was})"),
+                    false,
+                ))
+            }
+            Err(e) => Err(self.sdk_err("PutItem", &e)),
+        }
+    }
+
+    async fn load_baselines(
+        &self,
+        identities: &[String],
+    ) -> Result<HashMap<String, Baseline>, StoreError> {
+        // BatchGetItem refuses duplicate keys.
+        let mut unique: Vec<&String> = identities.iter().collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let keys = unique
+            .iter()
+            .map(|id| key(baseline_key(id), BASELINE_SK))
+            .collect();
+        let mut out = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let Some(identity) = get_s(&item, "pk").and_then(|pk| pk.strip_prefix("B#")) else {
+                continue;
+            };
+            match get_s(&item, "doc").map(serde_json::from_str::<Baseline>) {
+                Some(Ok(b)) => {
+                    out.insert(identity.to_owned(), b);
+                }
+                // The baseline is relearned; better than stopping detection.
+                Some(Err(e)) => {
+                    tracing::warn!(table = %self.table, problem = %json_problem(&e), "ignoring an unreadable baseline")
+                }
+                None => {
+                    tracing::warn!(table = %self.table, "ignoring a baseline item without a doc")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn save_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError> {
+        // One write per identity (BatchWriteItem refuses duplicate keys): the last wins.
+        let latest: BTreeMap<&str, &Baseline> =
+            baselines.iter().map(|b| (b.identity.as_str(), b)).collect();
+        let mut requests = Vec::with_capacity(latest.len());
+        for (identity, b) in latest {
+            let doc = serde_json::to_string(b).map_err(|e| {
+                self.err(
+                    "BatchWriteItem",
+                    format!("serialising a baseline: {}", json_problem(&e)),
+                    false,
+                )
+            })?;
+            let expires_at =
+                (b.last_seen + (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS) * DAY) / 1000;
+            let mut item = key(baseline_key(identity), BASELINE_SK);
+            item.insert("doc".into(), s(doc));
+            item.insert("expires_at".into(), n(expires_at));
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| self.err("BatchWriteItem", e, false))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let chunks: Vec<Vec<WriteRequest>> = requests
+            .chunks(WRITE_CHUNK)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        futures::stream::iter(chunks)
+            .map(|chunk| self.batch_write_chunk(chunk))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_finding(&self, finding: &StoredFinding) -> Result<Claim, StoreError> {
+        let doc = self.finding_doc("TransactWriteItems", finding)?;
+        let claim = self.put(
+            self.finding_item(finding, &doc),
+            Some("attribute_not_exists(pk)"),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().put(claim).build()];
+        if finding.status == Status::Pending {
+            let mut pending = key(PENDING_PK, finding.uid.clone());
+            pending.insert("expires_at".into(), n(self.finding_expiry(finding)));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(pending, None)?)
+                    .build(),
+            );
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Claim::New),
+            Err(e) => {
+                let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    e.as_service_error()
+                else {
+                    return Err(self.sdk_err("TransactWriteItems", &e));
+                };
+                // Cancelled: most likely the finding exists. Read it to be sure.
+                if let Some(item) = self.get(finding_key(&finding.uid), FINDING_SK).await? {
+                    return Ok(Claim::Existing(self.read_finding("GetItem", &item)?));
+                }
+                let reasons: Vec<&str> = cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code())
+                    .collect();
+                Err(self.err(
+                    "TransactWriteItems",
+                    format!(
+                        "claim of finding {} cancelled ({})",
+                        finding.uid,
+                        reasons.join(", ")
+                    ),
+                    true,
+                ))
+            }
+        }
+    }
+
+    async fn update_finding(&self, finding: &StoredFinding) -> Result<(), StoreError> {
+        let doc = self.finding_doc("TransactWriteItems", finding)?;
+        let mut items = vec![TransactWriteItem::builder()
+            .put(self.put(self.finding_item(finding, &doc), None)?)
+            .build()];
+        if finding.status == Status::Delivered {
+            let mut last = key(
+                last_delivered_key(&finding.detection, &finding.principal),
+                LAST_SK,
+            );
+            last.insert("doc".into(), s(doc));
+            last.insert("expires_at".into(), n(self.finding_expiry(finding)));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(last, None)?)
+                    .build(),
+            );
+        }
+        if finding.status != Status::Pending {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(PENDING_PK, finding.uid.clone())))
+                .build()
+                .map_err(|e| self.err("TransactWriteItems", e, false))?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        self.transact(items)
+            .await
+            .map_err(|e| self.sdk_err("TransactWriteItems", &e))
+    }
+
+    async fn pending_findings(&self) -> Result<Vec<StoredFinding>, StoreError> {
+        let mut uids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(PENDING_PK))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_err("Query", &e))?;
+            uids.extend(
+                out.items
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|i| get_s(i, "sk").map(str::to_owned)),
+            );
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let keys = uids
+            .iter()
+            .map(|uid| key(finding_key(uid), FINDING_SK))
+            .collect();
+        let mut findings = Vec::with_capacity(uids.len());
+        for item in self.batch_get(keys).await? {
+            match self.read_finding("BatchGetItem", &item) {
+                Ok(f) if f.status == Status::Pending => findings.push(f),
+                Ok(_) => {}
+                // One unreadable finding must not stop every later run.
+                Err(e) => tracing::warn!(
+                    pk = get_s(&item, "pk").unwrap_or("?"),
+                    error = %e,
+                    "skipping an unreadable pending finding"
+                ),
+            }
+        }
+        findings.sort_by(|a, b| (a.first_seen, &a.uid).cmp(&(b.first_seen, &b.uid)));
+        Ok(findings)
+    }
+
+    async fn last_delivered(
+        &self,
+        detection: &str,
+        principal: &str,
+    ) -> Result<Option<StoredFinding>, StoreError> {
+        match self
+            .get(last_delivered_key(detection, principal), LAST_SK)
+            .await?
+        {
+            Some(item) => Ok(Some(self.read_finding("GetItem", &item)?)),
+            None => Ok(None),
+        }
+    }
+}

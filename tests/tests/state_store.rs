@@ -1,0 +1,242 @@
+//! The detector's state in DynamoDB (moto): watermark, baselines, findings.
+
+use std::collections::BTreeMap;
+
+use okta_itdr_core::alert::{Alert, Status, StoredFinding};
+use okta_itdr_core::detect::baseline::{Baseline, SignInPoint};
+use okta_itdr_core::detect::Severity;
+use okta_itdr_core::ports::{Claim, StateStore, Watermark};
+use okta_itdr_core::time::{Hour, DAY};
+use okta_itdr_e2e::{at, TestEnv};
+
+fn finding(uid: &str, detection: &str, principal: &str, t: i64) -> StoredFinding {
+    StoredFinding {
+        uid: uid.to_owned(),
+        detection: detection.to_owned(),
+        principal: principal.to_owned(),
+        status: Status::Pending,
+        first_seen: t,
+        last_seen: t,
+        repeats: 0,
+        suppressed_by: None,
+        alert: Alert {
+            uid: uid.to_owned(),
+            subject: format!("[HIGH] {detection}: {principal}"),
+            body: format!(r#"{{"class_uid":2004,"finding_info":{{"uid":"{uid}"}}}}"#),
+            severity: Severity::High,
+            detection: detection.to_owned(),
+            principal: principal.to_owned(),
+            time: t,
+        },
+    }
+}
+
+fn baseline(i: usize) -> Baseline {
+    let t = at("2026-11-01T08:00:00Z") + i as i64 * 60_000;
+    let mut b = Baseline::new(&format!("00u{i:05}"), t);
+    b.last_seen = t + DAY;
+    b.countries = BTreeMap::from([("United States".to_owned(), t)]);
+    b.asns = BTreeMap::from([("7922".to_owned(), t)]);
+    b.devices = BTreeMap::from([(format!("dt-{i}"), t)]);
+    b.last_sign_in = Some(SignInPoint {
+        at: t,
+        lat: 37.77,
+        lon: -122.42,
+        proxy: false,
+    });
+    b
+}
+
+#[tokio::test]
+async fn watermark_saves_are_conditional() {
+    let env = TestEnv::new("state-wm").await;
+    let store = env.state_store();
+    assert_eq!(store.load_watermark().await.expect("load"), None);
+
+    let first = Watermark {
+        next_hour: Hour::of(at("2026-11-10T10:00:00Z")),
+        late_checked_until: at("2026-11-10T11:05:00Z"),
+    };
+    let second = Watermark {
+        next_hour: first.next_hour.next(),
+        late_checked_until: at("2026-11-10T12:05:00Z"),
+    };
+    let third = Watermark {
+        next_hour: second.next_hour.next(),
+        late_checked_until: at("2026-11-10T13:05:00Z"),
+    };
+
+    store
+        .save_watermark(&first, None)
+        .await
+        .expect("first save");
+    let clash = store
+        .save_watermark(&second, None)
+        .await
+        .expect_err("a second first save");
+    assert!(!clash.retryable);
+    store
+        .save_watermark(&second, Some(&first))
+        .await
+        .expect("advance");
+    let stale = store
+        .save_watermark(&third, Some(&first))
+        .await
+        .expect_err("stale expectation");
+    assert!(!stale.retryable, "{stale}");
+    assert!(
+        stale
+            .to_string()
+            .contains("another detector run moved the watermark"),
+        "{stale}"
+    );
+    assert_eq!(store.load_watermark().await.expect("load"), Some(second));
+}
+
+#[tokio::test]
+async fn baselines_round_trip_in_batches() {
+    let env = TestEnv::new("state-baselines").await;
+    let store = env.state_store();
+    let baselines: Vec<Baseline> = (0..230).map(baseline).collect();
+    store.save_baselines(&baselines).await.expect("save");
+
+    let mut wanted: Vec<String> = baselines.iter().map(|b| b.identity.clone()).collect();
+    wanted.push("00unever".into());
+    wanted.push(baselines[0].identity.clone()); // duplicates are fine
+    let loaded = store.load_baselines(&wanted).await.expect("load");
+    assert_eq!(loaded.len(), baselines.len());
+    for b in &baselines {
+        assert_eq!(loaded.get(&b.identity), Some(b), "{}", b.identity);
+    }
+    assert!(store
+        .load_baselines(&[])
+        .await
+        .expect("load none")
+        .is_empty());
+
+    // Saving again overwrites; the last of duplicates wins.
+    let mut changed = baselines[7].clone();
+    changed.countries.insert("Canada".into(), changed.last_seen);
+    store
+        .save_baselines(&[baselines[7].clone(), changed.clone()])
+        .await
+        .expect("save again");
+    let loaded = store
+        .load_baselines(std::slice::from_ref(&changed.identity))
+        .await
+        .expect("load");
+    assert_eq!(loaded.get(&changed.identity), Some(&changed));
+
+    // TTL: last seen + baseline days (30) + a week.
+    let item = env
+        .partition(&env.state_table, &format!("B#{}", changed.identity))
+        .await
+        .remove(0);
+    let ttl: i64 = item["expires_at"]
+        .as_n()
+        .expect("expires_at")
+        .parse()
+        .expect("number");
+    assert_eq!(ttl, (changed.last_seen + 37 * DAY) / 1000);
+}
+
+#[tokio::test]
+async fn findings_are_claimed_once_and_delivered() {
+    let env = TestEnv::new("state-findings").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:03:00Z");
+    let f = finding("a1b2c3", "mfa_push_bombing", "00ubob", t);
+
+    assert_eq!(store.claim_finding(&f).await.expect("claim"), Claim::New);
+    assert_eq!(
+        store.claim_finding(&f).await.expect("claim again"),
+        Claim::Existing(f.clone())
+    );
+    assert_eq!(
+        store.pending_findings().await.expect("pending"),
+        vec![f.clone()]
+    );
+    assert_eq!(
+        store
+            .last_delivered("mfa_push_bombing", "00ubob")
+            .await
+            .expect("last"),
+        None
+    );
+
+    let mut delivered = f.clone();
+    delivered.status = Status::Delivered;
+    store.update_finding(&delivered).await.expect("deliver");
+    assert!(store.pending_findings().await.expect("pending").is_empty());
+    assert_eq!(
+        store
+            .last_delivered("mfa_push_bombing", "00ubob")
+            .await
+            .expect("last"),
+        Some(delivered.clone())
+    );
+    assert_eq!(
+        store.claim_finding(&f).await.expect("claim after delivery"),
+        Claim::Existing(delivered.clone())
+    );
+
+    // A repeat folded into the delivered one.
+    let repeat = finding("d4e5f6", "mfa_push_bombing", "00ubob", t + 3_600_000);
+    assert_eq!(
+        store.claim_finding(&repeat).await.expect("claim"),
+        Claim::New
+    );
+    let mut suppressed = repeat.clone();
+    suppressed.status = Status::Suppressed;
+    suppressed.suppressed_by = Some(f.uid.clone());
+    store.update_finding(&suppressed).await.expect("suppress");
+    let mut folded = delivered.clone();
+    folded.repeats = 1;
+    folded.last_seen = repeat.last_seen;
+    store.update_finding(&folded).await.expect("fold");
+    assert!(store.pending_findings().await.expect("pending").is_empty());
+    assert_eq!(
+        store
+            .last_delivered("mfa_push_bombing", "00ubob")
+            .await
+            .expect("last"),
+        Some(folded)
+    );
+    assert_eq!(
+        store.claim_finding(&repeat).await.expect("claim"),
+        Claim::Existing(suppressed)
+    );
+    assert_eq!(
+        store
+            .last_delivered("brute_force_user", "00ubob")
+            .await
+            .expect("last"),
+        None
+    );
+
+    let item = env.partition(&env.state_table, "F#a1b2c3").await.remove(0);
+    assert_eq!(item["status"].as_s().map(String::as_str), Ok("delivered"));
+    assert!(item.contains_key("expires_at"));
+}
+
+#[tokio::test]
+async fn many_pending_findings_are_all_returned() {
+    let env = TestEnv::new("state-pending").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:00:00Z");
+    let findings: Vec<StoredFinding> = (0..130)
+        .map(|i| {
+            finding(
+                &format!("uid{i:04}"),
+                "brute_force_user",
+                &format!("00u{i}"),
+                t + i,
+            )
+        })
+        .collect();
+    for f in &findings {
+        assert_eq!(store.claim_finding(f).await.expect("claim"), Claim::New);
+    }
+    let pending = store.pending_findings().await.expect("pending");
+    assert_eq!(pending, findings, "every pending finding, oldest first");
+}
