@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Every check and test of okta-itdr, from a fresh clone. Installs what it needs
+# (a Python venv with moto and cfn-lint under .venv/), starts moto's server on a
+# free localhost port for the AWS wire-API tests, and stops it on exit.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$root/.venv"
+moto_pin="moto[server]==5.2.1"
+cfn_lint_pin="cfn-lint==1.51.0"
+ocsf_pin="py-ocsf-models==0.10.0"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python tools (moto, cfn-lint) in .venv"
+if ! "$venv/bin/python" -c 'import moto, cfnlint, py_ocsf_models' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" "$cfn_lint_pin" "$ocsf_pin"
+fi
+"$venv/bin/cfn-lint" --version
+
+step "Rust toolchain"
+cargo --version
+for tool in rustfmt cargo-clippy; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: install it with 'rustup component add ${tool#cargo-}'" >&2; exit 1; }
+done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cfn-lint template.yaml"
+"$venv/bin/cfn-lint" template.yaml
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "moto server"
+port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+moto_log="$(mktemp -t okta-itdr-moto.XXXXXX.log)"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$moto_pid" 2>/dev/null || { echo "moto_server exited:" >&2; cat "$moto_log" >&2; exit 1; }
+  sleep 0.2
+done
+echo "moto listening on 127.0.0.1:$port"
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+# The OCSF validator (tests/ocsf/validate.py) runs with this interpreter.
+export OKTA_ITDR_PYTHON="$venv/bin/python"
+
+step "cargo test (unit, property, integration against moto, end-to-end binaries)"
+cargo test --workspace --locked --no-fail-fast
