@@ -1,0 +1,47 @@
+//! The errors the commands end with, and their exit statuses.
+
+use std::io;
+use std::path::PathBuf;
+
+use okta_itdr_core::detect::config::ConfigError;
+use okta_itdr_core::normalize::WeakKey;
+use okta_itdr_core::replay::ReplayError;
+
+use crate::input::InputError;
+
+/// Exit statuses: 0 success, 1 an error, 2 a usage error (from the argument
+/// parser), 3 inputs were skipped under `--strict`.
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_STRICT: u8 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{}: {source}", path.display())]
+    ReadConfig { path: PathBuf, source: io::Error },
+    #[error("{}: {source}", path.display())]
+    Config { path: PathBuf, source: ConfigError },
+    #[error("environment variable {var}: {source}")]
+    HashKey { var: String, source: WeakKey },
+    #[error("replay failed: {0}")]
+    Replay(#[from] ReplayError),
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+    #[error("{0} input record(s) skipped (--strict)")]
+    Strict(u64),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Strict(_) => EXIT_STRICT,
+            _ => EXIT_ERROR,
+        }
+    }
+
+    /// The reader of our output went away (`| head`): stop quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}

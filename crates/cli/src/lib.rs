@@ -1,0 +1,33 @@
+//! `okta-itdr`: replay Okta System Log exports through the same ingest and
+//! detection code the deployed functions run, on an in-process store.
+
+pub mod args;
+pub mod error;
+pub mod input;
+pub mod merge;
+pub mod output;
+pub mod reorder;
+pub mod replay_cmd;
+
+use args::{Cli, Command, DetectionsArgs, Format};
+use error::CliError;
+use replay_cmd::Io;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
+    match cli.command {
+        Command::Replay(args) => replay_cmd::run(&args, io).map(|_| ()),
+        Command::Detections(args) => detections(&args, io),
+    }
+}
+
+/// `okta-itdr detections`: the catalog with the effective configuration.
+pub fn detections(args: &DetectionsArgs, io: Io<'_>) -> Result<(), CliError> {
+    let config = replay_cmd::load_config(args.config.as_deref())?;
+    match Format::resolve(args.format, io.stdout_terminal) {
+        Format::Table => output::detections_table(&config, io.out)?,
+        Format::Json => output::detections_json(&config, io.out)?,
+    }
+    io.out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! Rendering: alert and timeline tables, JSON Lines, the replay summary and the
+//! detection catalog. Text from the logs is attacker-controlled: table cells are
+//! stripped of control characters so nothing can drive the terminal.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use okta_itdr_core::alert::{alert_time, Alert};
+use okta_itdr_core::detect::catalog::Kind;
+use okta_itdr_core::detect::{DetectConfig, Severity, CATALOG};
+use okta_itdr_core::record::{ActivityRecord, Role};
+use okta_itdr_core::replay::ReplayStats;
+use okta_itdr_core::time::format_rfc3339_ms;
+use serde_json::json;
+
+const MAX_CELL: usize = 60;
+const MAX_LAST_CELL: usize = 160;
+
+/// A plain text table: columns padded to the widest cell (capped).
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&'static str]) -> Self {
+        Table {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        let last = self.headers.len().saturating_sub(1);
+        let cells = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| clip(&clean(&c), if i == last { MAX_LAST_CELL } else { MAX_CELL }))
+            .collect();
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn write(&self, w: &mut dyn Write) -> io::Result<()> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        let line = |cells: &mut dyn Iterator<Item = &str>, w: &mut dyn Write| -> io::Result<()> {
+            let mut out = String::new();
+            for (i, cell) in cells.enumerate() {
+                if i > 0 {
+                    out.push_str("  ");
+                }
+                out.push_str(cell);
+                if i + 1 < widths.len() {
+                    out.push_str(&" ".repeat(widths[i] - cell.chars().count()));
+                }
+            }
+            writeln!(w, "{}", out.trim_end())
+        };
+        line(&mut self.headers.iter().copied(), w)?;
+        for row in &self.rows {
+            line(&mut row.iter().map(String::as_str), w)?;
+        }
+        Ok(())
+    }
+}
+
+/// One line, no control characters.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Informational => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// The OCSF `message` of an alert: its one-line summary.
+pub fn alert_message(a: &Alert) -> String {
+    serde_json::from_str::<serde_json::Value>(&a.body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| a.subject.clone())
+}
+
+/// Alerts as a table, oldest first.
+pub fn alerts_table(alerts: &[Alert], w: &mut dyn Write) -> io::Result<()> {
+    if alerts.is_empty() {
+        return writeln!(w, "No alerts.");
+    }
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.time, &a.detection, &a.principal).cmp(&(b.time, &b.detection, &b.principal))
+    });
+    let mut t = Table::new(&["TIME", "SEVERITY", "DETECTION", "PRINCIPAL", "SUMMARY"]);
+    for a in sorted {
+        t.row(vec![
+            alert_time(a),
+            severity_word(a.severity).to_owned(),
+            a.detection.clone(),
+            a.principal.clone(),
+            alert_message(a),
+        ]);
+    }
+    t.write(w)
+}
+
+/// What one replay did, for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub files: usize,
+    pub ignored_files: usize,
+    /// Records looked at: events plus skipped.
+    pub records: u64,
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub replay: ReplayStats,
+    pub alerts: BTreeMap<Severity, usize>,
+    /// Events that arrived after a newer one had left the reorder window.
+    pub behind_window: u64,
+    pub reorder_window_hours: u32,
+}
+
+impl Summary {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn alerts_total(&self) -> usize {
+        self.alerts.values().sum()
+    }
+}
+
+pub fn summary(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let files = if s.ignored_files > 0 {
+        format!(
+            "{} read, {} ignored (not *.json, *.jsonl, *.ndjson, or .gz of them)",
+            s.files, s.ignored_files
+        )
+    } else {
+        format!("{} read", s.files)
+    };
+    rows.push(("files", files));
+    rows.push(("records", format!("{} read", s.records)));
+    rows.push((
+        "events",
+        format!(
+            "{} ingested, {} duplicates, {} late",
+            s.replay.events, s.replay.duplicates, s.replay.late
+        ),
+    ));
+    let skipped = if s.skipped.is_empty() {
+        "0".to_owned()
+    } else {
+        let by: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        format!("{} ({})", s.skipped_total(), by.join(", "))
+    };
+    rows.push(("skipped", skipped));
+    rows.push((
+        "detector",
+        format!(
+            "{} hourly runs, {} hours analysed",
+            s.replay.runs, s.replay.hours
+        ),
+    ));
+    let alerts = if s.alerts.is_empty() {
+        "0".to_owned()
+    } else {
+        let by: Vec<String> = s
+            .alerts
+            .iter()
+            .rev()
+            .map(|(k, v)| format!("{} {v}", severity_word(*k)))
+            .collect();
+        format!("{} ({})", s.alerts_total(), by.join(", "))
+    };
+    rows.push(("alerts", alerts));
+    writeln!(w, "Summary")?;
+    for (k, v) in rows {
+        writeln!(w, "  {k:<9} {v}")?;
+    }
+    if s.behind_window > 0 {
+        writeln!(
+            w,
+            "  note: {} events were more than {} h older than events already replayed and were taken as late arrivals; is the input in time order? (--reorder-window-hours)",
+            s.behind_window, s.reorder_window_hours
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether a record belongs to the timeline asked for: its identity key, or the
+/// identity's login (case-insensitive) as actor, token owner or target.
+pub fn timeline_matches(r: &ActivityRecord, wanted: &str) -> bool {
+    let wanted = wanted.trim();
+    if r.identity == wanted || r.identity.eq_ignore_ascii_case(wanted) {
+        return true;
+    }
+    let eq = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(wanted));
+    match r.role {
+        Role::Actor | Role::Owner => eq(&r.actor.login) || eq(&r.actor.id),
+        Role::Target => r
+            .targets
+            .iter()
+            .any(|t| t.id.as_deref() == Some(r.identity.as_str()) && eq(&t.login)),
+    }
+}
+
+/// One record per event: an event can reach a timeline through two records (an
+/// API token's own and its owner's).
+pub fn dedup_timeline(mut records: Vec<ActivityRecord>) -> Vec<ActivityRecord> {
+    records.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+    records.dedup_by(|b, a| a.uuid == b.uuid);
+    records
+}
+
+fn role_word(r: Role) -> &'static str {
+    match r {
+        Role::Actor => "actor",
+        Role::Target => "target",
+        Role::Owner => "token owner",
+    }
+}
+
+fn join(parts: &[Option<&str>], sep: &str) -> String {
+    parts
+        .iter()
+        .flatten()
+        .filter(|p| !p.trim().is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+pub fn timeline_table(records: &[ActivityRecord], w: &mut dyn Write) -> io::Result<()> {
+    let Some(first) = records.first() else {
+        return writeln!(w, "No activity for that identity.");
+    };
+    writeln!(
+        w,
+        "Timeline of {} ({} events)",
+        clean(first.identity_label()),
+        records.len()
+    )?;
+    let mut t = Table::new(&[
+        "TIME",
+        "EVENT TYPE",
+        "OUTCOME",
+        "ROLE",
+        "IP",
+        "LOCATION",
+        "CLIENT",
+    ]);
+    for r in records {
+        let n = &r.network;
+        let c = &r.client;
+        t.row(vec![
+            format_rfc3339_ms(r.published),
+            r.event_type.clone(),
+            r.outcome.as_str().to_owned(),
+            role_word(r.role).to_owned(),
+            n.ip.clone().unwrap_or_default(),
+            join(&[n.country.as_deref(), n.city.as_deref()], " / "),
+            join(&[c.browser.as_deref(), c.os.as_deref()], " / "),
+        ]);
+    }
+    t.write(w)
+}
+
+pub fn timeline_json(records: &[ActivityRecord], w: &mut dyn Write) -> io::Result<()> {
+    for r in records {
+        serde_json::to_writer(&mut *w, r)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn threshold_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+pub fn detections_table(config: &DetectConfig, w: &mut dyn Write) -> io::Result<()> {
+    let mut t = Table::new(&[
+        "ID",
+        "SEVERITY",
+        "KIND",
+        "MITRE ATT&CK",
+        "THRESHOLDS",
+        "ENABLED",
+    ]);
+    for d in CATALOG {
+        let thresholds: Vec<String> = config
+            .thresholds_of(d)
+            .iter()
+            .map(|(n, v)| format!("{n}={}", threshold_text(*v)))
+            .collect();
+        t.row(vec![
+            d.id.to_owned(),
+            severity_word(d.severity).to_owned(),
+            if d.kind == Kind::Single {
+                "event"
+            } else {
+                "windowed"
+            }
+            .to_owned(),
+            d.mitre.join(", "),
+            if thresholds.is_empty() {
+                "-".to_owned()
+            } else {
+                thresholds.join(" ")
+            },
+            if config.enabled(d.id) { "yes" } else { "no" }.to_owned(),
+        ]);
+    }
+    t.write(w)
+}
+
+pub fn detections_json(config: &DetectConfig, w: &mut dyn Write) -> io::Result<()> {
+    for d in CATALOG {
+        let thresholds: serde_json::Map<String, serde_json::Value> = config
+            .thresholds_of(d)
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), json!(v)))
+            .collect();
+        let v = json!({
+            "id": d.id,
+            "title": d.title,
+            "description": d.description,
+            "severity": severity_word(d.severity),
+            "kind": if d.kind == Kind::Single { "event" } else { "windowed" },
+            "mitre": d.mitre,
+            "thresholds": thresholds,
+            "enabled": config.enabled(d.id),
+        });
+        serde_json::to_writer(&mut *w, &v)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_strip_control_characters() {
+        let mut t = Table::new(&["A", "BB"]);
+        t.row(vec!["x\u{1b}[31m".into(), "long value".into()]);
+        t.row(vec!["yyyyyy".into(), "z".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "A       BB\nx [31m  long value\nyyyyyy  z\n");
+    }
+
+    #[test]
+    fn the_catalog_lists_every_detection_with_effective_thresholds() {
+        let cfg = DetectConfig::from_json(
+            r#"{"disabled":["account_locked"],"thresholds":{"brute_force_user.failures":15}}"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        detections_json(&cfg, &mut out).unwrap();
+        let rows: Vec<serde_json::Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), CATALOG.len());
+        let bf = rows.iter().find(|r| r["id"] == "brute_force_user").unwrap();
+        assert_eq!(bf["thresholds"]["failures"], 15.0);
+        assert_eq!(
+            rows.iter().find(|r| r["id"] == "account_locked").unwrap()["enabled"],
+            false
+        );
+        let mut table = Vec::new();
+        detections_table(&cfg, &mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(table.contains("failures=15 window_minutes=60"), "{table}");
+        assert_eq!(table.lines().count(), CATALOG.len() + 1);
+    }
+}
