@@ -158,7 +158,7 @@ impl Renderer {
             .map(|m| m.mitre)
             .unwrap_or_default()
             .iter()
-            .map(|t| json!({"technique": {"uid": t}, "version": "15.1"}))
+            .map(|t| crate::mitre::ocsf_attack(t))
             .collect();
         json!({
             "class_uid": 2004,

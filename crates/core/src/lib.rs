@@ -9,6 +9,7 @@ pub mod detect;
 pub mod event;
 pub mod ingest;
 pub mod memory;
+pub mod mitre;
 pub mod normalize;
 pub mod ports;
 pub mod record;
