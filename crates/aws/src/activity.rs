@@ -11,7 +11,6 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
