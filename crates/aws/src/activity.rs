@@ -99,11 +99,7 @@ impl DynamoActivityStore {
         message: impl std::fmt::Display,
         retryable: bool,
     ) -> StoreError {
-        StoreError::new(
-            operation,
-            format!("table {}: {message}", self.table),
-            retryable,
-        )
+        crate::sdk::table_error(&self.table, operation, message, retryable)
     }
 
     fn sdk_err<E>(

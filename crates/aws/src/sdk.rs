@@ -137,3 +137,13 @@ pub(crate) fn json_problem(e: &serde_json::Error) -> String {
         e.column()
     )
 }
+
+/// A store error that names the table it concerns.
+pub fn table_error(
+    table: &str,
+    operation: &'static str,
+    message: impl std::fmt::Display,
+    retryable: bool,
+) -> StoreError {
+    StoreError::new(operation, format!("table {table}: {message}"), retryable)
+}

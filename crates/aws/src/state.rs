@@ -101,11 +101,7 @@ impl DynamoStateStore {
         message: impl std::fmt::Display,
         retryable: bool,
     ) -> StoreError {
-        StoreError::new(
-            operation,
-            format!("table {}: {message}", self.table),
-            retryable,
-        )
+        crate::sdk::table_error(&self.table, operation, message, retryable)
     }
 
     fn sdk_err<E>(&self, operation: &'static str, e: &SdkError<E, HttpResponse>) -> StoreError

@@ -21,6 +21,7 @@
 //! --all-targets` runs it) a small log is used. `OKTA_ITDR_BENCH_WRITE=FILE`
 //! (and `OKTA_ITDR_BENCH_EVENTS=N`) only writes the log, for profiling.
 
+use okta_itdr_core::testkit::Rng;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,49 +51,6 @@ const KEY: &[u8] = b"bench-username-hash-key-0123456789";
 const USERS: usize = 5_000;
 
 // ------------------------------------------------------------------ generator
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-    fn hex(&mut self, len: usize) -> String {
-        let mut s = String::with_capacity(len);
-        while s.len() < len {
-            write!(s, "{:016x}", self.next()).unwrap();
-        }
-        s.truncate(len);
-        s
-    }
-    fn uuid(&mut self) -> String {
-        let h = self.hex(32);
-        format!(
-            "{}-{}-4{}-8{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[13..16],
-            &h[17..20],
-            &h[20..]
-        )
-    }
-    fn token(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| ALPHABET[self.below(ALPHABET.len() as u64) as usize] as char)
-            .collect()
-    }
-}
 
 struct City {
     city: &'static str,
@@ -315,7 +273,7 @@ fn plan(rng: &mut Rng, users: &[User], start: Millis, n: usize) -> Vec<Planned> 
         let weekend = day % 7 >= 5;
         for (u, user) in users.iter().enumerate() {
             let sessions = if weekend {
-                u64::from(rng.chance(150))
+                u64::from(rng.per_mille(150))
             } else {
                 1 + rng.below(3)
             };
@@ -333,11 +291,11 @@ fn plan(rng: &mut Rng, users: &[User], start: Millis, n: usize) -> Vec<Planned> 
                     });
                     *t += gap;
                 };
-                if rng.chance(30) {
+                if rng.per_mille(30) {
                     push(Kind::SignInFail, 20 * SECOND, &mut t);
                 }
                 push(Kind::Policy, SECOND, &mut t);
-                if rng.chance(20) {
+                if rng.per_mille(20) {
                     push(Kind::MfaDeny, 30 * SECOND, &mut t);
                 }
                 push(Kind::Mfa, 2 * SECOND, &mut t);
@@ -350,11 +308,11 @@ fn plan(rng: &mut Rng, users: &[User], start: Millis, n: usize) -> Vec<Planned> 
                         &mut t,
                     );
                 }
-                if rng.chance(300) {
+                if rng.per_mille(300) {
                     push(Kind::SignOut, 0, &mut t);
                 }
             }
-            if rng.chance(2) {
+            if rng.per_mille(2) {
                 let t = day_start + rng.below(DAY as u64) as i64;
                 out.push(Planned {
                     t,
@@ -362,7 +320,7 @@ fn plan(rng: &mut Rng, users: &[User], start: Millis, n: usize) -> Vec<Planned> 
                     kind: Kind::Unknown(rng.below(1_000_000) as u32),
                 });
             }
-            if u < 20 && rng.chance(300) {
+            if u < 20 && rng.per_mille(300) {
                 let t = day_start + 15 * HOUR + rng.below(6 * HOUR as u64) as i64;
                 out.push(Planned {
                     t,

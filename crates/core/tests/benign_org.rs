@@ -6,6 +6,7 @@
 //! tokens on two cloud networks), so the same harness fires when the thresholds
 //! are set too low, and fires every windowed detection once attacks are added.
 
+use okta_itdr_core::testkit::Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -44,27 +45,6 @@ const APPS: [&str; 15] = [
     "Zendesk",
     "Expensify",
 ];
-
-/// xorshift64*: deterministic and small.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
 
 struct City {
     name: &'static str,

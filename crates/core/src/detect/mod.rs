@@ -271,6 +271,13 @@ pub fn history_requests(
 pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
     let mut findings = single::evaluate(a);
     findings.extend(windowed::evaluate(a));
+    sort_findings(&mut findings);
+    findings
+}
+
+/// The order findings are reported and published in: by time, then detection
+/// and principal, so runs are reproducible.
+pub(crate) fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|x, y| {
         (x.first_seen, &x.detection, &x.principal.identity).cmp(&(
             y.first_seen,
@@ -278,7 +285,6 @@ pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
             &y.principal.identity,
         ))
     });
-    findings
 }
 
 /// Whether one event, on its own, matches a detection: for single-event detections,

@@ -152,12 +152,6 @@ fn one_per_principal(mut hits: Vec<Hit>) -> Vec<Finding> {
             && later.finding.principal.identity == first.finding.principal.identity
     });
     let mut findings: Vec<Finding> = hits.into_iter().map(|h| h.finding).collect();
-    findings.sort_by(|x, y| {
-        (x.first_seen, &x.detection, &x.principal.identity).cmp(&(
-            y.first_seen,
-            &y.detection,
-            &y.principal.identity,
-        ))
-    });
+    super::sort_findings(&mut findings);
     findings
 }
