@@ -287,6 +287,13 @@ pub(crate) fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
+/// Okta writes `unknown` (any case) where it has no value, for a client it cannot
+/// tell or a reason it does not give: such text is no value to show or compare.
+pub(crate) fn known(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unknown"))
+}
+
 /// Whether one event, on its own, matches a detection: for single-event detections,
 /// that it fires; for windowed ones, that it counts toward the window.
 pub fn matches_event(config: &DetectConfig, detection: &str, record: &ActivityRecord) -> bool {

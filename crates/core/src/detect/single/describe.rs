@@ -41,11 +41,7 @@ pub(super) fn took_effect(r: &ActivityRecord) -> bool {
     !r.outcome.is_failure()
 }
 
-/// Okta writes `unknown` where it has no value.
-pub(super) fn known(v: Option<&str>) -> Option<&str> {
-    v.map(str::trim)
-        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unknown"))
-}
+pub(super) use crate::detect::known;
 
 /// The outcome reason contains `needle`, ignoring case.
 pub(super) fn reason_contains(r: &ActivityRecord, needle: &str) -> bool {

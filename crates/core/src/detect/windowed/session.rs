@@ -9,6 +9,7 @@ use super::super::{Analysis, FindingPrincipal};
 use super::index::{Index, SESSION_USE};
 use super::window::{self, Hit, Window};
 use super::SESSION_HIJACK;
+use crate::detect::known;
 use crate::record::{ActivityRecord, Category, IdentityKind};
 use crate::time::{Millis, MINUTE};
 
@@ -42,12 +43,6 @@ fn session_of(r: &ActivityRecord) -> Option<&str> {
         .or(r.client.session_id.as_deref())
 }
 
-/// Okta says `UNKNOWN` for clients it cannot tell: not a value to compare.
-fn known(v: &Option<String>) -> Option<&str> {
-    v.as_deref()
-        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("unknown"))
-}
-
 fn differ(x: Option<&str>, y: Option<&str>) -> bool {
     matches!((x, y), (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y))
 }
@@ -64,8 +59,8 @@ impl<'a> Use<'a> {
     fn of(r: &'a ActivityRecord) -> Self {
         Use {
             asn: r.network.asn,
-            os: known(&r.client.os),
-            browser: known(&r.client.browser),
+            os: known(r.client.os.as_deref()),
+            browser: known(r.client.browser.as_deref()),
         }
     }
 
@@ -162,8 +157,8 @@ fn hijacks<'g>(
                 "{} (AS{}, {}/{})",
                 r.network.ip.as_deref().unwrap_or("?"),
                 r.network.asn.unwrap_or_default(),
-                known(&r.client.browser).unwrap_or("?"),
-                known(&r.client.os).unwrap_or("?")
+                known(r.client.browser.as_deref()).unwrap_or("?"),
+                known(r.client.os.as_deref()).unwrap_or("?")
             );
             if uses.len() < MAX_USES && !uses.contains(&u) {
                 uses.push(u);
