@@ -66,7 +66,10 @@ async fn events_are_readable_by_identity_and_by_hour() {
         )
         .await
         .expect("timeline");
-    let summary: Vec<(String, Role)> = timeline.iter().map(|r| (r.uuid.clone(), r.role)).collect();
+    let summary: Vec<(String, Role)> = timeline
+        .iter()
+        .map(|r| (r.uuid.to_string(), r.role))
+        .collect();
     assert_eq!(
         summary,
         vec![
@@ -102,7 +105,7 @@ async fn events_are_readable_by_identity_and_by_hour() {
                 Role::Actor,
                 "only actor records are indexed by hour"
             );
-            r.uuid
+            r.uuid.to_string()
         })
         .collect();
     in_hour.sort();

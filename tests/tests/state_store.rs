@@ -1,9 +1,7 @@
 //! The detector's state in DynamoDB (moto): watermark, baselines, findings.
 
-use std::collections::BTreeMap;
-
 use okta_itdr_core::alert::{Alert, Status, StoredFinding};
-use okta_itdr_core::detect::baseline::{Baseline, SignInPoint};
+use okta_itdr_core::detect::baseline::{Baseline, Seen, SignInPoint};
 use okta_itdr_core::detect::Severity;
 use okta_itdr_core::ports::{Claim, StateStore, Watermark};
 use okta_itdr_core::time::{Hour, DAY};
@@ -35,9 +33,9 @@ fn baseline(i: usize) -> Baseline {
     let t = at("2026-11-01T08:00:00Z") + i as i64 * 60_000;
     let mut b = Baseline::new(&format!("00u{i:05}"), t);
     b.last_seen = t + DAY;
-    b.countries = BTreeMap::from([("United States".to_owned(), t)]);
-    b.asns = BTreeMap::from([("7922".to_owned(), t)]);
-    b.devices = BTreeMap::from([(format!("dt-{i}"), t)]);
+    b.countries = Seen::from([("United States".to_owned(), t)]);
+    b.asns = Seen::from([("7922".to_owned(), t)]);
+    b.devices = Seen::from([(format!("dt-{i}"), t)]);
     b.last_sign_in = Some(SignInPoint {
         at: t,
         lat: 37.77,
@@ -116,7 +114,7 @@ async fn baselines_round_trip_in_batches() {
 
     // Saving again overwrites; the last of duplicates wins.
     let mut changed = baselines[7].clone();
-    changed.countries.insert("Canada".into(), changed.last_seen);
+    changed.countries.insert("Canada", changed.last_seen);
     store
         .save_baselines(&[baselines[7].clone(), changed.clone()])
         .await

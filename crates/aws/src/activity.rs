@@ -10,14 +10,15 @@
 //! stable hash of the event uuid, and the detector queries them concurrently.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
-use okta_itdr_core::ports::{ActivityStore, PutOutcome, StoreError};
-use okta_itdr_core::record::{ActivityRecord, Role};
+use okta_itdr_core::ports::{ActivityStore, PutOutcome, Scope, StoreError};
+use okta_itdr_core::record::{ActivityRecord, Interner, Role};
 use okta_itdr_core::time::{format_rfc3339_ms, Hour, Millis};
 
 use crate::sdk::{get_n, get_s, n, s, store_error, Item};
@@ -62,6 +63,11 @@ pub fn late_partition(arrival_hour: Hour) -> String {
 
 /// Reads a `rec` attribute: the record as [`ActivityRecord::encode`] stores it
 /// (deflated JSON, so a typical item and its index entry are one write unit each).
+/// A poisoned lock only means a panic elsewhere mid-update of plain data.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub fn decode_record(value: &AttributeValue) -> Result<ActivityRecord, String> {
     match value {
         AttributeValue::B(blob) => ActivityRecord::decode(blob.as_ref()).map_err(|e| e.to_string()),
@@ -74,6 +80,8 @@ pub struct DynamoActivityStore {
     client: Client,
     table: String,
     shards: u16,
+    /// Shared values of the records read, across the hours of a detector run.
+    interner: Arc<Mutex<Interner>>,
 }
 
 impl DynamoActivityStore {
@@ -82,6 +90,7 @@ impl DynamoActivityStore {
             client,
             table: table.into(),
             shards: hour_shards.max(1),
+            interner: Arc::default(),
         }
     }
 
@@ -128,7 +137,7 @@ impl DynamoActivityStore {
             .item("expires_at", n(expires_at))
             .condition_expression("attribute_not_exists(pk)");
         if r.role == Role::Actor {
-            let shard = shard_of(&r.uuid, self.shards);
+            let shard = r.uuid.with_str(|uuid| shard_of(uuid, self.shards));
             put = put
                 .item("hour_pk", s(hour_partition(Hour::of(r.published), shard)))
                 .item("hour_sk", s(sk));
@@ -145,12 +154,12 @@ impl DynamoActivityStore {
         }
     }
 
-    /// Every page of a query.
-    async fn query_all(
+    /// Every page of a query, handed over one at a time.
+    async fn query_pages(
         &self,
         build: impl Fn() -> QueryFluentBuilder,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
+        mut page: impl FnMut(Vec<Item>),
+    ) -> Result<(), StoreError> {
         let mut start = None;
         loop {
             let out = build()
@@ -158,12 +167,44 @@ impl DynamoActivityStore {
                 .send()
                 .await
                 .map_err(|e| self.sdk_err("Query", &e))?;
-            items.extend(out.items.unwrap_or_default());
+            page(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
+                _ => return Ok(()),
             }
         }
+    }
+
+    async fn query_all(
+        &self,
+        build: impl Fn() -> QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        self.query_pages(build, |page| items.extend(page)).await?;
+        Ok(items)
+    }
+
+    /// Appends the records of a query that `scope` keeps to `out`, decoded and
+    /// interned page by page: a busy hour is a million items, and only the
+    /// shared records are kept.
+    async fn query_records(
+        &self,
+        build: impl Fn() -> QueryFluentBuilder,
+        scope: Scope,
+        out: &Mutex<&mut Vec<ActivityRecord>>,
+    ) -> Result<(), StoreError> {
+        self.query_pages(build, |items| {
+            let mut decoded = self.records(items);
+            decoded.retain(|r| scope.keeps(r));
+            {
+                let mut interner = lock(&self.interner);
+                for r in &mut decoded {
+                    interner.intern(r);
+                }
+            }
+            lock(out).append(&mut decoded);
+        })
+        .await
     }
 
     fn records(&self, items: Vec<Item>) -> Vec<ActivityRecord> {
@@ -189,19 +230,27 @@ impl DynamoActivityStore {
         out
     }
 
-    async fn hour_shard(&self, hour: Hour, shard: u16) -> Result<Vec<ActivityRecord>, StoreError> {
+    async fn hour_shard(
+        &self,
+        hour: Hour,
+        shard: u16,
+        scope: Scope,
+        out: &Mutex<&mut Vec<ActivityRecord>>,
+    ) -> Result<(), StoreError> {
         let partition = hour_partition(hour, shard);
-        let items = self
-            .query_all(|| {
+        self.query_records(
+            || {
                 self.client
                     .query()
                     .table_name(&self.table)
                     .index_name(BY_HOUR_INDEX)
                     .key_condition_expression("hour_pk = :p")
                     .expression_attribute_values(":p", s(partition.clone()))
-            })
-            .await?;
-        Ok(self.records(items))
+            },
+            scope,
+            out,
+        )
+        .await
     }
 
     async fn late_in(
@@ -319,13 +368,22 @@ impl ActivityStore for DynamoActivityStore {
         Ok(hours.into_iter().collect())
     }
 
-    async fn hour_activity(&self, hour: Hour) -> Result<Vec<ActivityRecord>, StoreError> {
-        let parts: Vec<Vec<ActivityRecord>> = futures::stream::iter(0..self.shards)
-            .map(|shard| self.hour_shard(hour, shard))
+    async fn read_hour(
+        &self,
+        hour: Hour,
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> Result<(), StoreError> {
+        // Values no record holds any more (an earlier run's) are let go of here;
+        // the rest are shared with the hours already read.
+        lock(&self.interner).forget_unused();
+        let out = Mutex::new(out);
+        futures::stream::iter(0..self.shards)
+            .map(|shard| self.hour_shard(hour, shard, scope, &out))
             .buffer_unordered(CONCURRENCY)
-            .try_collect()
+            .try_collect::<Vec<()>>()
             .await?;
-        Ok(parts.into_iter().flatten().collect())
+        Ok(())
     }
 
     async fn identity_activity(
@@ -340,8 +398,9 @@ impl ActivityStore for DynamoActivityStore {
         // Sort keys are `<time>#<uuid>`, so BETWEEN the bare times selects [from, to):
         // `<from>#…` sorts after `<from>`, `<to>#…` after `<to>`.
         let (lo, hi) = (format_rfc3339_ms(from), format_rfc3339_ms(to));
-        let items = self
-            .query_all(|| {
+        let mut records = Vec::new();
+        self.query_records(
+            || {
                 self.client
                     .query()
                     .table_name(&self.table)
@@ -349,9 +408,12 @@ impl ActivityStore for DynamoActivityStore {
                     .expression_attribute_values(":p", s(identity_partition(identity)))
                     .expression_attribute_values(":lo", s(lo.clone()))
                     .expression_attribute_values(":hi", s(hi.clone()))
-            })
-            .await?;
-        Ok(self.records(items))
+            },
+            Scope::All,
+            &Mutex::new(&mut records),
+        )
+        .await?;
+        Ok(records)
     }
 }
 

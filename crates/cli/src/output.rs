@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use okta_itdr_core::alert::{alert_time, Alert};
 use okta_itdr_core::detect::catalog::Kind;
 use okta_itdr_core::detect::{DetectConfig, Severity, CATALOG};
-use okta_itdr_core::record::{ActivityRecord, Role};
+use okta_itdr_core::record::{ActivityRecord, Role, Text};
 use okta_itdr_core::replay::ReplayStats;
 use okta_itdr_core::time::format_rfc3339_ms;
 use serde_json::json;
@@ -219,7 +219,7 @@ pub fn timeline_matches(r: &ActivityRecord, wanted: &str) -> bool {
     if r.identity == wanted || r.identity.eq_ignore_ascii_case(wanted) {
         return true;
     }
-    let eq = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(wanted));
+    let eq = |v: &Option<Text>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(wanted));
     match r.role {
         Role::Actor | Role::Owner => eq(&r.actor.login) || eq(&r.actor.id),
         Role::Target => r
@@ -279,10 +279,10 @@ pub fn timeline_table(records: &[ActivityRecord], w: &mut dyn Write) -> io::Resu
         let c = &r.client;
         t.row(vec![
             format_rfc3339_ms(r.published),
-            r.event_type.clone(),
-            r.outcome.as_str().to_owned(),
+            r.event.event_type.to_string(),
+            r.event.outcome.as_str().to_owned(),
             role_word(r.role).to_owned(),
-            n.ip.clone().unwrap_or_default(),
+            n.ip.as_deref().unwrap_or_default().to_owned(),
             join(&[n.country.as_deref(), n.city.as_deref()], " / "),
             join(&[c.browser.as_deref(), c.os.as_deref()], " / "),
         ]);

@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::alert::{Alert, Status, StoredFinding};
 use crate::detect::baseline::Baseline;
 use crate::ports::{
-    ActivityStore, AlertSink, Claim, PutOutcome, SinkError, StateStore, StoreError, Watermark,
+    ActivityStore, AlertSink, Claim, PutOutcome, Scope, SinkError, StateStore, StoreError,
+    Watermark,
 };
-use crate::record::{ActivityRecord, Role};
+use crate::record::{ActivityRecord, Interner, Role};
 use crate::time::{Hour, Millis};
 
 type Keep = dyn Fn(&ActivityRecord) -> bool + Send + Sync;
@@ -34,6 +35,8 @@ struct Inner {
     delivered: HashMap<(String, String), StoredFinding>,
     /// Records kept whatever their age (the CLI's `--timeline`).
     kept: Vec<Arc<ActivityRecord>>,
+    /// Stored records share their repeated values.
+    interner: Interner,
 }
 
 #[derive(Default)]
@@ -71,6 +74,7 @@ impl MemoryStore {
             *timeline = timeline.split_off(&bound);
             !timeline.is_empty()
         });
+        inner.interner.forget_unused();
     }
 
     /// Kept records (see [`MemoryStore::keeping`]), oldest first.
@@ -100,15 +104,16 @@ impl ActivityStore for MemoryStore {
         records: &[ActivityRecord],
         _expires_at: i64,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let mut stored = false;
         for r in records {
             let key = r.sort_key();
-            let timeline = inner.timelines.entry(r.identity.clone()).or_default();
+            let timeline = inner.timelines.entry(r.identity.to_string()).or_default();
             if timeline.contains_key(&key) {
                 continue;
             }
-            let rec = Arc::new(r.clone());
+            let rec = Arc::new(inner.interner.record(r.clone()));
             timeline.insert(key, rec.clone());
             stored = true;
             if r.role == Role::Actor {
@@ -156,17 +161,21 @@ impl ActivityStore for MemoryStore {
         ready(Ok(hours))
     }
 
-    fn hour_activity(
+    fn read_hour(
         &self,
         hour: Hour,
-    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
-        let records = self
-            .lock()
-            .hours
-            .get(&hour)
-            .map(|v| v.iter().map(|r| (**r).clone()).collect())
-            .unwrap_or_default();
-        ready(Ok(records))
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        if let Some(records) = self.lock().hours.get(&hour) {
+            out.extend(
+                records
+                    .iter()
+                    .filter(|r| scope.keeps(r))
+                    .map(|r| (**r).clone()),
+            );
+        }
+        ready(Ok(()))
     }
 
     fn identity_activity(

@@ -47,6 +47,23 @@ pub enum PutOutcome {
     Duplicate,
 }
 
+/// Which of an hour's actor records a read keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Outcome FAILURE or DENY: all the detector needs of older context hours.
+    Failures,
+}
+
+impl Scope {
+    pub fn keeps(self, r: &ActivityRecord) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Failures => r.event.outcome.is_failure(),
+        }
+    }
+}
+
 /// Where activity lives: per-identity timelines plus an hour index over actor records.
 pub trait ActivityStore: Send + Sync {
     /// Writes one event's records idempotently: a record whose key exists is left
@@ -74,11 +91,27 @@ pub trait ActivityStore: Send + Sync {
         to: Millis,
     ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send;
 
+    /// Appends the actor records published in `hour` that `scope` keeps to `out`,
+    /// in no particular order, with their repeated values shared. Appending
+    /// lets the detector hold a busy hour once, not once read and once merged.
+    fn read_hour(
+        &self,
+        hour: Hour,
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// All actor records published in `hour`, in no particular order.
     fn hour_activity(
         &self,
         hour: Hour,
-    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::new();
+            self.read_hour(hour, Scope::All, &mut out).await?;
+            Ok(out)
+        }
+    }
 
     /// One identity's timeline (every role) published in `[from, to)`, oldest first.
     fn identity_activity(
@@ -188,11 +221,13 @@ impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send {
         (**self).late_hours(from, to)
     }
-    fn hour_activity(
+    fn read_hour(
         &self,
         hour: Hour,
-    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
-        (**self).hour_activity(hour)
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).read_hour(hour, scope, out)
     }
     fn identity_activity(
         &self,

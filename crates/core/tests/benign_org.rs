@@ -608,7 +608,10 @@ impl Store {
             if r.role == Role::Actor {
                 by_hour.entry(Hour::of(r.published)).or_default().push(i);
             }
-            by_identity.entry(r.identity.clone()).or_default().push(i);
+            by_identity
+                .entry(r.identity.to_string())
+                .or_default()
+                .push(i);
         }
         Store {
             records,
@@ -634,7 +637,7 @@ impl Store {
                 .by_hour
                 .range(context..=hour)
                 .flat_map(|(_, idx)| idx.iter().map(|&i| &self.records[i]))
-                .filter(|r| r.published >= hour.start() - HOUR || r.outcome.is_failure())
+                .filter(|r| r.published >= hour.start() - HOUR || r.event.outcome.is_failure())
                 .cloned()
                 .collect();
             let mut histories: HashMap<String, Vec<ActivityRecord>> = HashMap::new();
@@ -670,7 +673,7 @@ impl Store {
                 .filter(|r| Hour::of(r.published) == hour && Baseline::learns_from(r))
             {
                 baselines
-                    .entry(r.identity.clone())
+                    .entry(r.identity.to_string())
                     .or_insert_with(|| Baseline::new(&r.identity, r.published))
                     .observe(r);
             }
@@ -714,7 +717,7 @@ fn the_org_is_big_and_busy_enough_to_mean_something() {
     assert!(days >= 5, "{days} days");
     let count = |f: &dyn Fn(&ActivityRecord) -> bool| actors.iter().filter(|r| f(r)).count();
     assert!(
-        count(&|r| r.is("user.session.start") && r.outcome.is_failure()) > 100,
+        count(&|r| r.is("user.session.start") && r.event.outcome.is_failure()) > 100,
         "typos and forgotten passwords"
     );
     assert!(

@@ -136,7 +136,7 @@ proptest! {
         let mutated = mutate(base, path, replacement);
         if let Ok(event) = LogEvent::from_value(mutated.clone()) {
             let records = normalizer().normalize(&event);
-            prop_assert_eq!(records[0].uuid.as_str(), event.uuid.as_str());
+            prop_assert_eq!(records[0].uuid.to_string(), event.uuid.as_str());
             // Round trip through the storage form.
             for r in &records {
                 let text = serde_json::to_string(r).unwrap();
@@ -195,5 +195,5 @@ fn wrongly_typed_leaves_are_tolerated() {
     assert_eq!(r.network.lat, Some(37.5));
     assert_eq!(r.network.zone, None);
     assert!(r.risk.threat_suspected);
-    assert_eq!(r.outcome.as_str(), "SOMETHING_NEW");
+    assert_eq!(r.event.outcome.as_str(), "SOMETHING_NEW");
 }

@@ -92,9 +92,9 @@ fn sign_in_keeps_who_where_how_and_okta_signals() {
     let r = &recs[0];
     assert_eq!(r.identity_kind, IdentityKind::User);
     assert!(r.identity.starts_with("00u"));
-    assert_eq!(r.event_type, "user.session.start");
+    assert_eq!(r.event.event_type, "user.session.start");
     assert_eq!(r.category, Category::SignIn);
-    assert_eq!(r.outcome, Outcome::Success);
+    assert_eq!(r.event.outcome, Outcome::Success);
     assert_eq!(r.actor.login.as_deref(), Some("alice@acme.com"));
     assert_eq!(r.network.city.as_deref(), Some("San Francisco"));
     assert_eq!(r.network.country.as_deref(), Some("United States"));

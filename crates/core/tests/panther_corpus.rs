@@ -257,9 +257,10 @@ fn agreement(kind: Kind) {
                 case.test,
                 case.expected,
                 ours,
-                record.event_type,
-                record.outcome.as_str(),
+                record.event.event_type,
+                record.event.outcome.as_str(),
                 record
+                    .event
                     .reason
                     .as_deref()
                     .map(|r| format!(", reason {r:?}"))

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::record::{ActivityRecord, IdentityKind, Network};
+use crate::record::{ActivityRecord, IdentityKind, Network, Text};
 use crate::time::{Hour, Millis, HOUR};
 
 pub use baseline::Baseline;
@@ -94,11 +94,11 @@ impl FindingPrincipal {
     /// The acting identity of a record (its timeline owner).
     pub fn of_record(r: &ActivityRecord) -> Self {
         FindingPrincipal {
-            identity: r.identity.clone(),
+            identity: r.identity.to_string(),
             kind: PrincipalKind::Identity(r.identity_kind),
             login: Some(r.identity_label().to_owned()).filter(|l| *l != r.identity),
             name: match r.role {
-                crate::record::Role::Actor => r.actor.name.clone(),
+                crate::record::Role::Actor => owned(&r.actor.name),
                 _ => None,
             },
         }
@@ -108,10 +108,10 @@ impl FindingPrincipal {
     pub fn target_user(r: &ActivityRecord) -> Option<Self> {
         let t = r.target_of_kind("User")?;
         Some(FindingPrincipal {
-            identity: t.id.clone()?,
+            identity: owned(&t.id)?,
             kind: PrincipalKind::Identity(IdentityKind::User),
-            login: t.login.clone(),
-            name: t.name.clone(),
+            login: owned(&t.login),
+            name: owned(&t.name),
         })
     }
 
@@ -204,9 +204,9 @@ impl Finding {
             anchor: r.published,
             first_seen: r.published,
             last_seen: r.published,
-            evidence: vec![r.uuid.clone()],
+            evidence: vec![r.uuid.to_string()],
             endpoints: if r.network.ip.is_some() {
-                vec![r.network.clone()]
+                vec![Network::clone(&r.network)]
             } else {
                 Vec::new()
             },
@@ -285,6 +285,10 @@ pub(crate) fn sort_findings(findings: &mut [Finding]) {
             &y.principal.identity,
         ))
     });
+}
+
+fn owned(text: &Option<Text>) -> Option<String> {
+    text.as_deref().map(str::to_owned)
 }
 
 /// Okta writes `unknown` (any case) where it has no value, for a client it cannot

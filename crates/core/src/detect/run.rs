@@ -5,14 +5,14 @@
 //! The run's clock is a parameter, so a run is deterministic and replayable: the
 //! Lambda passes the scheduled event's time, the CLI a simulated schedule.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, CONTEXT};
 use crate::alert::{Renderer, Status, StoredFinding};
-use crate::ports::{ActivityStore, AlertSink, Claim, StateStore, StoreError, Watermark};
-use crate::record::ActivityRecord;
+use crate::ports::{ActivityStore, AlertSink, Claim, Scope, StateStore, StoreError, Watermark};
+use crate::record::{ActivityRecord, Text};
 use crate::time::{Hour, Millis, HOUR, MINUTE};
 
 /// Late markers are re-read this far back, so a marker written while the previous
@@ -61,11 +61,16 @@ struct Window {
     loaded: BTreeSet<Hour>,
 }
 
-/// Context older than an hour before the analysed hour is only needed by the
-/// longest lookback (a credential attack before a success), which reads failures.
-/// Dropping the rest keeps a busy org's run within a modest Lambda's memory.
-fn keep_as_context(r: &ActivityRecord, hour: Hour) -> bool {
-    r.published >= hour.start() - HOUR || r.outcome.is_failure()
+/// What the analysis of `hour` needs of hour `h`. Context older than an hour
+/// before the analysed hour is only needed by the longest lookback (a credential
+/// attack before a success), which reads failures. Dropping the rest keeps a
+/// busy org's run within a modest Lambda's memory.
+fn context_scope(h: Hour, hour: Hour) -> Scope {
+    if h.start() >= hour.start() - HOUR {
+        Scope::All
+    } else {
+        Scope::Failures
+    }
 }
 
 /// Per-run bookkeeping for publishing.
@@ -167,20 +172,24 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         let first = Hour::of(hour.start() - CONTEXT);
         // Keep only the context this hour needs; the next hour reuses it.
         window.records.retain(|r| {
-            r.published >= first.start() && r.published < hour.end() && keep_as_context(r, hour)
+            r.published >= first.start()
+                && r.published < hour.end()
+                && context_scope(Hour::of(r.published), hour).keeps(r)
         });
         window.loaded.retain(|h| *h >= first && *h <= hour);
         for h in (first.0..=hour.0).map(Hour) {
             if window.loaded.insert(h) {
-                let fetched = self.activity.hour_activity(h).await?;
-                window
-                    .records
-                    .extend(fetched.into_iter().filter(|r| keep_as_context(r, hour)));
+                let scope = context_scope(h, hour);
+                self.activity
+                    .read_hour(h, scope, &mut window.records)
+                    .await?;
             }
         }
+        // In place: a stable sort would borrow half the window again. Equal keys
+        // are copies of one event, which the dedup drops.
         window
             .records
-            .sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+            .sort_unstable_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
         window.records.dedup_by(|a, b| a.uuid == b.uuid);
         let records = &window.records;
         let in_hour: Vec<&ActivityRecord> = records
@@ -189,7 +198,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             .collect();
         tally.report.records += in_hour.len();
 
-        let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.clone()).collect();
+        let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.to_string()).collect();
         identities.sort_unstable();
         identities.dedup();
         let mut baselines = self.state.load_baselines(&identities).await?;
@@ -221,22 +230,27 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
 
         // Baselines learn the hour only after its findings are claimed: a crash in
         // between re-analyses against the old baseline.
-        let mut changed: Vec<Baseline> = Vec::new();
+        let mut changed: HashSet<Text> = HashSet::new();
         for r in in_hour {
             if !Baseline::learns_from(r) {
                 continue;
             }
-            let b = baselines
-                .entry(r.identity.clone())
-                .or_insert_with(|| Baseline::new(&r.identity, r.published));
+            let b = match baselines.get_mut(r.identity.as_str()) {
+                Some(b) => b,
+                None => baselines
+                    .entry(r.identity.to_string())
+                    .or_insert_with(|| Baseline::new(&r.identity, r.published)),
+            };
             if b.observe(r) || b.first_seen == r.published {
-                if let Some(pos) = changed.iter().position(|c| c.identity == r.identity) {
-                    changed[pos] = b.clone();
-                } else {
-                    changed.push(b.clone());
-                }
+                changed.insert(r.identity.clone());
             }
         }
+        // The hour's baselines are not needed after this: move, do not copy.
+        let mut changed: Vec<Baseline> = changed
+            .iter()
+            .filter_map(|id| baselines.remove(id.as_str()))
+            .collect();
+        changed.sort_by(|a, b| a.identity.cmp(&b.identity));
         for b in &mut changed {
             b.prune(hour.end(), self.config.baseline_days);
         }

@@ -7,10 +7,12 @@
 pub mod category;
 pub mod secrets;
 
+use std::sync::Arc;
+
 use crate::event::{Actor, LogEvent};
 use crate::record::{
-    ActivityRecord, ClientInfo, Details, IdentityKind, Network, Outcome, Principal, RiskSignals,
-    Role,
+    ActivityRecord, ClientInfo, Details, EventKind, IdentityKind, Network, Outcome, Principal,
+    RiskSignals, Role, Text, Uuid,
 };
 
 pub use category::categorize;
@@ -64,10 +66,10 @@ impl Normalizer {
         let api_token_id = token_id(event);
 
         let network = Network {
-            ip: client.ip_address.clone(),
-            country: geo.country,
-            state: geo.state,
-            city: geo.city,
+            ip: text(client.ip_address.clone()),
+            country: text(geo.country),
+            state: text(geo.state),
+            city: text(geo.city),
             lat: coordinate(loc.lat, 90.0),
             lon: coordinate(loc.lon, 180.0),
             asn: sec.as_number,
@@ -76,22 +78,22 @@ impl Normalizer {
                 || debug
                     .and_then(|d| d.tunnels.as_deref())
                     .is_some_and(|t| t.len() > 2),
-            zone: client.zone,
+            zone: text(client.zone),
         };
         let client_info = ClientInfo {
             user_agent: ua.raw_user_agent.map(|s| cap(s, MAX_USER_AGENT)),
-            os: ua.os,
-            browser: ua.browser,
-            device: client.device,
-            device_id: raw.device.as_ref().and_then(|d| d.id.clone()),
-            dt_hash: debug.and_then(|d| d.dt_hash.clone()),
-            session_id: auth.external_session_id.filter(|s| s != "unknown"),
-            root_session_id: auth.root_session_id.filter(|s| s != "unknown"),
-            credential_type: auth.credential_type,
+            os: text(ua.os),
+            browser: text(ua.browser),
+            device: text(client.device),
+            device_id: text(raw.device.as_ref().and_then(|d| d.id.clone())),
+            dt_hash: text(debug.and_then(|d| d.dt_hash.clone())),
+            session_id: text(auth.external_session_id.filter(|s| s != "unknown")),
+            root_session_id: text(auth.root_session_id.filter(|s| s != "unknown")),
+            credential_type: text(auth.credential_type),
         };
         let signals = RiskSignals {
-            behaviors: behaviors.positives().map(str::to_owned).collect(),
-            risk_level: risk.level,
+            behaviors: behaviors.positives().map(Text::from).collect(),
+            risk_level: text(risk.level),
             risk_reasons: risk.reasons.map(|s| cap(s, MAX_TEXT)),
             threat_suspected: debug.and_then(|d| d.threat_suspected).unwrap_or(false),
         };
@@ -106,14 +108,14 @@ impl Normalizer {
             privilege_granted: debug
                 .and_then(|d| d.privilege_granted.clone())
                 .map(|s| cap(s, MAX_TEXT)),
-            grant_type: debug.and_then(|d| d.grant_type.clone()),
+            grant_type: text(debug.and_then(|d| d.grant_type.clone())),
             // Scope lists run long; the admin ones (`okta.*.manage`) can come last.
             scopes: debug
                 .and_then(|d| d.granted_scopes.clone())
                 .map(|s| cap(s, MAX_SCOPES)),
-            api_token_id: api_token_id.clone(),
-            client_id: debug.and_then(|d| d.client_id.clone()),
-            factor: debug.and_then(|d| d.factor.clone()),
+            api_token_id: text(api_token_id.clone()),
+            client_id: text(debug.and_then(|d| d.client_id.clone())),
+            factor: text(debug.and_then(|d| d.factor.clone())),
             request_uri: debug
                 .and_then(|d| d.request_uri.clone())
                 .map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
@@ -122,22 +124,24 @@ impl Normalizer {
         };
         let outcome = raw.outcome.clone().unwrap_or_default();
         let primary = ActivityRecord {
-            identity: identity.clone(),
+            identity: identity.as_str().into(),
             identity_kind,
             role: Role::Actor,
-            uuid: event.uuid.clone(),
+            uuid: Uuid::parse(&event.uuid),
             published: event.published,
-            event_type: event.event_type.clone(),
             category: categorize(&event.event_type),
-            outcome: Outcome::parse(outcome.result.as_deref()),
-            reason: outcome.reason.map(|s| cap(s, MAX_TEXT)),
-            severity: raw.severity.clone(),
-            actor,
-            targets,
-            network,
-            client: client_info,
-            risk: signals,
-            details,
+            event: Arc::new(EventKind {
+                event_type: event.event_type.as_str().into(),
+                outcome: Outcome::parse(outcome.result.as_deref()),
+                reason: outcome.reason.map(|s| cap(s, MAX_TEXT)),
+                severity: text(raw.severity.clone()),
+            }),
+            actor: Arc::new(actor),
+            targets: Arc::new(targets),
+            network: Arc::new(network),
+            client: Arc::new(client_info),
+            risk: Arc::new(signals),
+            details: Arc::new(details),
             username_secret_like,
         };
 
@@ -146,7 +150,7 @@ impl Normalizer {
         if identity_kind == IdentityKind::ApiToken {
             if let Some(owner) = actor_raw.id.as_deref().filter(|id| is_known_id(id)) {
                 records.push(ActivityRecord {
-                    identity: owner.to_owned(),
+                    identity: owner.into(),
                     identity_kind: IdentityKind::User,
                     role: Role::Owner,
                     ..primary.clone()
@@ -163,7 +167,7 @@ impl Normalizer {
                 Some(id) if is_user && is_known_id(id) && !seen.contains(&id) => {
                     seen.push(id);
                     records.push(ActivityRecord {
-                        identity: id.to_owned(),
+                        identity: id.into(),
                         identity_kind: IdentityKind::User,
                         role: Role::Target,
                         ..primary.clone()
@@ -204,20 +208,20 @@ impl Normalizer {
     /// A principal as stored. Any field that repeats the unknown actor's typed
     /// text is replaced by its hash, wherever Okta echoed it.
     fn principal(&self, a: &Actor, untrusted: Option<&str>) -> Principal {
-        let scrub = |v: &Option<String>| -> Option<String> {
+        let scrub = |v: &Option<String>| -> Option<Text> {
             let v = v.as_deref()?;
             match untrusted {
                 Some(typed)
                     if !typed.trim().is_empty() && v.trim().eq_ignore_ascii_case(typed.trim()) =>
                 {
-                    Some(self.hasher.hash(v))
+                    Some(self.hasher.hash(v).into())
                 }
                 _ => Some(cap(v.to_owned(), MAX_TEXT)),
             }
         };
         Principal {
             id: scrub(&a.id),
-            kind: a.kind.clone(),
+            kind: text(a.kind.clone()),
             login: scrub(&a.alternate_id),
             name: scrub(&a.display_name),
         }
@@ -250,7 +254,11 @@ fn strip_query(uri: &str) -> &str {
     uri.split(['?', '#']).next().unwrap_or(uri)
 }
 
-fn cap(mut s: String, max: usize) -> String {
+fn text(v: Option<String>) -> Option<Text> {
+    v.map(Text::from)
+}
+
+fn cap(mut s: String, max: usize) -> Text {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
@@ -258,5 +266,5 @@ fn cap(mut s: String, max: usize) -> String {
         }
         s.truncate(end);
     }
-    s
+    s.into()
 }

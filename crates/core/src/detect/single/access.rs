@@ -5,7 +5,7 @@ use super::describe::{
     type_ends_with, user_label,
 };
 use crate::detect::{DetectionMeta, Finding, FindingPrincipal};
-use crate::record::{ActivityRecord, Category};
+use crate::record::{ActivityRecord, Category, Text};
 
 // --- fastpass_phishing_blocked ------------------------------------------------
 
@@ -13,7 +13,7 @@ const FASTPASS_DECLINED: &str = "FastPass declined phishing attempt";
 
 pub(super) fn fastpass_phishing_blocked(r: &ActivityRecord) -> bool {
     is_one_of(r, &["user.authentication.auth_via_mfa"])
-        && r.outcome.is_failure()
+        && r.event.outcome.is_failure()
         && reason_contains(r, FASTPASS_DECLINED)
 }
 
@@ -37,7 +37,7 @@ pub(super) fn threatinsight_threat(r: &ActivityRecord) -> bool {
 }
 
 pub(super) fn threatinsight_threat_finding(meta: &DetectionMeta, r: &ActivityRecord) -> Finding {
-    let threat = known(r.reason.as_deref()).unwrap_or("a threat");
+    let threat = known(r.event.reason.as_deref()).unwrap_or("a threat");
     let source = match (
         known(r.network.ip.as_deref()),
         known(r.network.country.as_deref()),
@@ -48,7 +48,7 @@ pub(super) fn threatinsight_threat_finding(meta: &DetectionMeta, r: &ActivityRec
     };
     let summary = format!(
         "Okta ThreatInsight flagged requests from {source}: {threat} (outcome {})",
-        r.outcome.as_str()
+        r.event.outcome.as_str()
     );
     // ThreatInsight names the source address as the actor when no user is known.
     let ip_actor = r
@@ -62,7 +62,7 @@ pub(super) fn threatinsight_threat_finding(meta: &DetectionMeta, r: &ActivityRec
     };
     Finding::from_record(meta, principal, r, summary)
         .fact("threat", threat)
-        .fact("outcome", r.outcome.as_str())
+        .fact("outcome", r.event.outcome.as_str())
 }
 
 // --- user_reported_suspicious_activity ----------------------------------------
@@ -86,7 +86,7 @@ pub(super) fn user_reported_suspicious_activity_finding(
 // --- proxy_sign_in ------------------------------------------------------------
 
 pub(super) fn proxy_sign_in(r: &ActivityRecord) -> bool {
-    is_one_of(r, &["user.session.start"]) && r.outcome.is_success() && r.network.proxy
+    is_one_of(r, &["user.session.start"]) && r.event.outcome.is_success() && r.network.proxy
 }
 
 pub(super) fn proxy_sign_in_finding(meta: &DetectionMeta, r: &ActivityRecord) -> Finding {
@@ -141,10 +141,16 @@ pub(super) fn admin_console_new_device_and_ip_finding(
         "{} reached the Okta Admin Console from a device and an IP Okta had not seen for them{} (policy outcome {})",
         actor_label(r),
         origin(r),
-        r.outcome.as_str()
+        r.event.outcome.as_str()
     );
-    Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary)
-        .fact("behaviors", r.risk.behaviors.clone())
+    Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary).fact(
+        "behaviors",
+        r.risk
+            .behaviors
+            .iter()
+            .map(Text::as_str)
+            .collect::<Vec<_>>(),
+    )
 }
 
 // --- password_in_username -----------------------------------------------------
@@ -154,7 +160,7 @@ pub(super) fn admin_console_new_device_and_ip_finding(
 pub(super) fn password_in_username(r: &ActivityRecord) -> bool {
     r.username_secret_like
         && matches!(r.category, Category::SignIn | Category::Mfa)
-        && !r.outcome.is_success()
+        && !r.event.outcome.is_success()
 }
 
 pub(super) fn password_in_username_finding(meta: &DetectionMeta, r: &ActivityRecord) -> Finding {
@@ -163,7 +169,7 @@ pub(super) fn password_in_username_finding(meta: &DetectionMeta, r: &ActivityRec
         origin(r)
     );
     Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary)
-        .fact("outcome", r.outcome.as_str())
+        .fact("outcome", r.event.outcome.as_str())
 }
 
 // --- refresh_token_reuse ------------------------------------------------------
@@ -236,9 +242,9 @@ pub(super) fn account_locked_finding(meta: &DetectionMeta, r: &ActivityRecord) -
         principal.label(),
         origin(r)
     );
-    let mut f =
-        Finding::from_record(meta, principal, r, summary).fact("event_type", r.event_type.as_str());
-    if let Some(reason) = known(r.reason.as_deref()) {
+    let mut f = Finding::from_record(meta, principal, r, summary)
+        .fact("event_type", r.event.event_type.as_str());
+    if let Some(reason) = known(r.event.reason.as_deref()) {
         f = f.fact("reason", reason);
     }
     f
@@ -256,7 +262,7 @@ pub(super) fn rate_limit_violation(r: &ActivityRecord) -> bool {
 }
 
 pub(super) fn rate_limit_violation_finding(meta: &DetectionMeta, r: &ActivityRecord) -> Finding {
-    let scope = r.event_type.split('.').nth(1).unwrap_or("org");
+    let scope = r.event.event_type.split('.').nth(1).unwrap_or("org");
     let on = r
         .targets
         .iter()
@@ -273,8 +279,8 @@ pub(super) fn rate_limit_violation_finding(meta: &DetectionMeta, r: &ActivityRec
         origin(r)
     );
     let mut f = Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary)
-        .fact("event_type", r.event_type.as_str());
-    if let Some(reason) = known(r.reason.as_deref()) {
+        .fact("event_type", r.event.event_type.as_str());
+    if let Some(reason) = known(r.event.reason.as_deref()) {
         f = f.fact("reason", reason);
     }
     f

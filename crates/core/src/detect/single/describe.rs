@@ -7,19 +7,22 @@ use crate::record::{ActivityRecord, IdentityKind, Principal};
 /// Whether the event is one of `types` (Okta's event types are lower case, but
 /// exports do not always keep them so).
 pub(super) fn is_one_of(r: &ActivityRecord, types: &[&str]) -> bool {
-    types.iter().any(|t| r.event_type.eq_ignore_ascii_case(t))
+    types
+        .iter()
+        .any(|t| r.event.event_type.eq_ignore_ascii_case(t))
 }
 
 /// Whether the event type starts with `prefix`, ignoring case.
 pub(super) fn type_starts_with(r: &ActivityRecord, prefix: &str) -> bool {
-    r.event_type
+    r.event
+        .event_type
         .get(..prefix.len())
         .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 /// Whether the event type ends with `suffix`, ignoring case.
 pub(super) fn type_ends_with(r: &ActivityRecord, suffix: &str) -> bool {
-    let t = &r.event_type;
+    let t = &r.event.event_type;
     t.len() >= suffix.len()
         && t.get(t.len() - suffix.len()..)
             .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
@@ -27,7 +30,11 @@ pub(super) fn type_ends_with(r: &ActivityRecord, suffix: &str) -> bool {
 
 /// The last dotted segment of the event type: `update` for `policy.rule.update`.
 pub(super) fn action(r: &ActivityRecord) -> &str {
-    r.event_type.rsplit('.').next().unwrap_or(&r.event_type)
+    r.event
+        .event_type
+        .rsplit('.')
+        .next()
+        .unwrap_or(&r.event.event_type)
 }
 
 /// Whether the last segment of the event type is one of `actions`.
@@ -38,14 +45,14 @@ pub(super) fn action_is(r: &ActivityRecord, actions: &[&str]) -> bool {
 /// Okta records a change that did not happen as FAILURE or DENY. Anything else,
 /// including an event whose outcome an export lost, took effect.
 pub(super) fn took_effect(r: &ActivityRecord) -> bool {
-    !r.outcome.is_failure()
+    !r.event.outcome.is_failure()
 }
 
 pub(super) use crate::detect::known;
 
 /// The outcome reason contains `needle`, ignoring case.
 pub(super) fn reason_contains(r: &ActivityRecord, needle: &str) -> bool {
-    r.reason.as_deref().is_some_and(|t| {
+    r.event.reason.as_deref().is_some_and(|t| {
         t.to_ascii_lowercase()
             .contains(&needle.to_ascii_lowercase())
     })

@@ -113,7 +113,7 @@ pub(super) fn mfa_factor_reset_finding(meta: &DetectionMeta, r: &ActivityRecord)
     if let Some(factor) = factor {
         f = f.fact("factor", factor);
     }
-    if let Some(reason) = known(r.reason.as_deref()) {
+    if let Some(reason) = known(r.event.reason.as_deref()) {
         f = f.fact("reason", reason);
     }
     f
@@ -173,7 +173,7 @@ pub(super) fn okta_support_reset_finding(meta: &DetectionMeta, r: &ActivityRecor
     let whose = target(r, "User")
         .map(|u| format!("{}'s", user_label(u)))
         .unwrap_or_else(|| "a user's".to_owned());
-    let what = match r.event_type.to_ascii_lowercase().as_str() {
+    let what = match r.event.event_type.to_ascii_lowercase().as_str() {
         "user.account.reset_password" => format!("reset {whose} password"),
         "user.account.update_password" => format!("changed {whose} password"),
         "user.mfa.attempt_bypass" => format!("bypassed {whose} MFA"),
@@ -185,7 +185,7 @@ pub(super) fn okta_support_reset_finding(meta: &DetectionMeta, r: &ActivityRecor
     };
     let summary = format!("Okta support ({OKTA_SUPPORT}) {what}{}", origin(r));
     Finding::from_record(meta, target_user_or_actor(r), r, summary)
-        .fact("event_type", r.event_type.as_str())
+        .fact("event_type", r.event.event_type.as_str())
 }
 
 // --- app_password_revealed ----------------------------------------------------
@@ -245,7 +245,10 @@ fn admin_scopes(r: &ActivityRecord) -> Vec<&str> {
 
 pub(super) fn service_app_admin_scope_grant(r: &ActivityRecord) -> bool {
     let token_grant = type_starts_with(r, "app.oauth2.")
-        && r.event_type.to_ascii_lowercase().contains(".token.grant");
+        && r.event
+            .event_type
+            .to_ascii_lowercase()
+            .contains(".token.grant");
     let client_credentials = r
         .details
         .grant_type

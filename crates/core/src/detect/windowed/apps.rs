@@ -12,11 +12,13 @@ use crate::record::ActivityRecord;
 use crate::time::Millis;
 
 pub(super) fn counts_for_rapid_access(r: &ActivityRecord) -> bool {
-    r.event_type == "user.authentication.sso" && r.outcome.is_success() && app_of(r).is_some()
+    r.event.event_type == "user.authentication.sso"
+        && r.event.outcome.is_success()
+        && app_of(r).is_some()
 }
 
 pub(super) fn counts_for_unauthorized(r: &ActivityRecord) -> bool {
-    r.event_type == "app.generic.unauth_app_access_attempt"
+    r.event.event_type == "app.generic.unauth_app_access_attempt"
 }
 
 /// The app instance an event is about: its id, else its name.

@@ -20,13 +20,15 @@ pub(super) fn counts_for_country(r: &ActivityRecord) -> bool {
 /// A request made with an API token, whose network is known. Failed requests
 /// teach the baseline nothing, so they are not judged against it either.
 pub(super) fn counts_for_token(r: &ActivityRecord) -> bool {
-    r.identity_kind == IdentityKind::ApiToken && r.network.asn.is_some() && !r.outcome.is_failure()
+    r.identity_kind == IdentityKind::ApiToken
+        && r.network.asn.is_some()
+        && !r.event.outcome.is_failure()
 }
 
 /// The identity's baseline, if it is old enough at `r`'s time.
 fn established<'a>(a: &Analysis<'a>, r: &ActivityRecord) -> Option<&'a Baseline> {
     a.baselines
-        .get(&r.identity)
+        .get(r.identity.as_str())
         .filter(|b| b.established(r.published, a.config.baseline_min_days))
 }
 
@@ -72,7 +74,7 @@ fn new_country(a: &Analysis<'_>, r: &ActivityRecord) -> Option<Hit> {
         return None;
     }
     let principal = FindingPrincipal::of_record(r);
-    let known: Vec<&str> = b.countries.keys().map(String::as_str).collect();
+    let known: Vec<&str> = b.countries.keys().collect();
     let summary = format!(
         "{} signed in from {}, a country not seen for them before (known: {})",
         principal.label(),
@@ -111,7 +113,7 @@ fn new_token_network(a: &Analysis<'_>, r: &ActivityRecord) -> Option<Hit> {
         principal.label(),
         window::place(r)
     );
-    let known: Vec<&str> = b.asns.keys().map(String::as_str).collect();
+    let known: Vec<&str> = b.asns.keys().collect();
     let f = window::finding(API_TOKEN_NEW_NETWORK, principal, r.published, summary, [r])
         .fact("asn", asn)
         .fact("known_asns", known)

@@ -82,7 +82,7 @@ impl<'a> SourceWindow<'a> {
 
 impl<'a> Window<'a> for SourceWindow<'a> {
     fn push(&mut self, pos: usize, r: &'a ActivityRecord) -> bool {
-        if !r.outcome.is_failure() {
+        if !r.event.outcome.is_failure() {
             // A success: this identity's failures so far were its own typos.
             self.set_open(&r.identity, 0).forgiven_before = pos;
             return false;
@@ -99,7 +99,7 @@ impl<'a> Window<'a> for SourceWindow<'a> {
     }
 
     fn pop(&mut self, pos: usize, r: &'a ActivityRecord) {
-        if !r.outcome.is_failure() {
+        if !r.event.outcome.is_failure() {
             return;
         }
         if let Some(open) = self
@@ -113,7 +113,7 @@ impl<'a> Window<'a> for SourceWindow<'a> {
     }
 
     fn counts(&self, r: &ActivityRecord) -> bool {
-        r.outcome.is_failure()
+        r.event.outcome.is_failure()
     }
 }
 
@@ -320,7 +320,7 @@ pub(super) fn evaluate(a: &Analysis<'_>, ix: &Index<'_>, hits: &mut Vec<Hit>) {
     for (key, group, principal) in sources {
         let failures = group
             .iter()
-            .filter(|&&p| a.records[p as usize].outcome.is_failure())
+            .filter(|&&p| a.records[p as usize].event.outcome.is_failure())
             .count();
         let mut goals: Vec<(&'static str, Goal, Millis)> = Vec::with_capacity(2);
         if key.0 == On::Ip && by_ip {
@@ -389,7 +389,7 @@ fn sources<'a>(
 /// Whether a sign-in comes from a device and a network the identity's
 /// established baseline knows: the user, not whoever attacked them.
 fn familiar(a: &Analysis<'_>, s: &ActivityRecord) -> bool {
-    let Some(b) = a.baselines.get(&s.identity) else {
+    let Some(b) = a.baselines.get(s.identity.as_str()) else {
         return false;
     };
     b.established(s.published, a.config.baseline_min_days)
@@ -426,7 +426,7 @@ fn attack_then_success(
         }
         let established = a
             .baselines
-            .get(&s.identity)
+            .get(s.identity.as_str())
             .is_some_and(|b| b.established(s.published, a.config.baseline_min_days));
         let mut best: Option<(&Attack, Trigger)> = None;
         for (on, key) in keys {

@@ -39,7 +39,7 @@ pub(super) fn classify(r: &ActivityRecord) -> u16 {
             flags |= flag;
         }
     };
-    match r.event_type.as_str() {
+    match r.event.event_type.as_str() {
         "user.session.start" => {
             check(FAILED_SIGN_IN, failed_sign_in(r));
             check(SIGN_IN, successful_sign_in(r));

@@ -10,7 +10,7 @@ use super::MASS_LOCKOUT;
 use crate::record::ActivityRecord;
 
 pub(super) fn counts(r: &ActivityRecord) -> bool {
-    r.event_type == "user.account.lock" || r.event_type == "user.account.lock.limit"
+    r.event.event_type == "user.account.lock" || r.event.event_type == "user.account.lock.limit"
 }
 
 /// The user locked out: the event's user target, else its actor.

@@ -12,17 +12,17 @@ pub(super) const APPROVED_TITLE: &str = "MFA push bombing then approval";
 
 /// A push the user denied, or (Identity Engine) a push verification that failed.
 pub(super) fn is_push_denial(r: &ActivityRecord) -> bool {
-    r.event_type == "user.mfa.okta_verify.deny_push"
-        || (r.event_type == "user.authentication.auth_via_mfa"
-            && r.outcome.is_failure()
+    r.event.event_type == "user.mfa.okta_verify.deny_push"
+        || (r.event.event_type == "user.authentication.auth_via_mfa"
+            && r.event.outcome.is_failure()
             && is_push(r))
 }
 
 /// A successful MFA verification: after a bombing, the push someone gave in to.
 pub(super) fn is_mfa_approval(r: &ActivityRecord) -> bool {
-    r.outcome.is_success()
-        && (r.event_type == "user.authentication.auth_via_mfa"
-            || r.event_type == "user.mfa.okta_verify")
+    r.event.outcome.is_success()
+        && (r.event.event_type == "user.authentication.auth_via_mfa"
+            || r.event.event_type == "user.mfa.okta_verify")
 }
 
 fn is_push(r: &ActivityRecord) -> bool {
@@ -109,7 +109,7 @@ pub(super) fn evaluate(a: &Analysis<'_>, ix: &Index<'_>, hits: &mut Vec<Hit>) {
             )
             .fact("denials", n)
             .fact("approved", true)
-            .fact("approval_event", ap.uuid.clone());
+            .fact("approval_event", ap.uuid.to_string());
             f.title = APPROVED_TITLE.to_owned();
             f.severity = Severity::Critical;
             Hit {

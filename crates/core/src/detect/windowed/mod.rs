@@ -119,15 +119,15 @@ pub fn history_requests(
 
 /// `user.session.start`: Okta's sign-in event, success or failure.
 fn is_sign_in(r: &ActivityRecord) -> bool {
-    r.event_type == "user.session.start"
+    r.event.event_type == "user.session.start"
 }
 
 fn failed_sign_in(r: &ActivityRecord) -> bool {
-    is_sign_in(r) && r.outcome.is_failure()
+    is_sign_in(r) && r.event.outcome.is_failure()
 }
 
 fn successful_sign_in(r: &ActivityRecord) -> bool {
-    is_sign_in(r) && r.outcome.is_success()
+    is_sign_in(r) && r.event.outcome.is_success()
 }
 
 /// Keeps, per detection and principal, the finding whose pattern completed

@@ -21,9 +21,9 @@ use crate::time::{Hour, Millis, HOUR, MINUTE};
 
 /// The user whose factors someone else reset.
 pub(super) fn reset_target(r: &ActivityRecord) -> Option<&str> {
-    if !(r.event_type == "user.mfa.factor.reset_all"
-        || r.event_type == "user.mfa.factor.deactivate")
-        || !r.outcome.is_success()
+    if !(r.event.event_type == "user.mfa.factor.reset_all"
+        || r.event.event_type == "user.mfa.factor.deactivate")
+        || !r.event.outcome.is_success()
     {
         return None;
     }
@@ -34,15 +34,16 @@ pub(super) fn reset_target(r: &ActivityRecord) -> Option<&str> {
 
 /// The user who reached the Admin Console, or was granted an admin role.
 pub(super) fn access_subject(r: &ActivityRecord) -> Option<&str> {
-    if !r.outcome.is_success() {
+    if !r.event.outcome.is_success() {
         return None;
     }
-    match r.event_type.as_str() {
+    match r.event.event_type.as_str() {
         "user.account.privilege.grant" => r.target_of_kind("User")?.id.as_deref(),
         "user.session.access_admin_app" | "policy.evaluate_sign_on" | "user.authentication.sso"
             if r.role == Role::Actor
                 && r.identity_kind == IdentityKind::User
-                && (r.event_type == "user.session.access_admin_app" || to_admin_console(r)) =>
+                && (r.event.event_type == "user.session.access_admin_app"
+                    || to_admin_console(r)) =>
         {
             Some(&r.identity)
         }
@@ -166,7 +167,7 @@ fn finding(user: &str, reset: &ActivityRecord, access: &ActivityRecord) -> Optio
         .unwrap_or("someone");
     let minutes = (access.published - reset.published) / MINUTE;
     let what = match access.details.privilege_granted.as_deref() {
-        _ if access.event_type != "user.account.privilege.grant" => {
+        _ if access.event.event_type != "user.account.privilege.grant" => {
             "reached the Okta Admin Console".to_owned()
         }
         Some(role) => format!("was granted {role}"),
@@ -185,8 +186,8 @@ fn finding(user: &str, reset: &ActivityRecord, access: &ActivityRecord) -> Optio
         [reset, access],
     )
     .fact("reset_by", by)
-    .fact("reset_event", reset.event_type.clone())
-    .fact("access_event", access.event_type.clone())
+    .fact("reset_event", reset.event.event_type.as_str())
+    .fact("access_event", access.event.event_type.as_str())
     .fact("minutes_after_reset", minutes);
     Some(Hit {
         trigger: access.published,

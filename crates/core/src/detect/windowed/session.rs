@@ -31,7 +31,7 @@ pub(super) fn counts(r: &ActivityRecord) -> bool {
                 | Category::Admin
                 | Category::UserLifecycle
         )
-        && !r.outcome.is_failure()
+        && !r.event.outcome.is_failure()
         && (session_of(r).is_some() || r.client.dt_hash.is_some())
         && r.network.asn.is_some()
 }

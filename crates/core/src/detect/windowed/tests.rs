@@ -1,11 +1,11 @@
 //! Every windowed detection: what fires, the benign look-alike that must not,
 //! hour boundaries, re-analysis, configuration.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::super::{Analysis, Baseline, DetectConfig, Finding, Severity, CONTEXT};
 use super::*;
-use crate::detect::baseline::SignInPoint;
+use crate::detect::baseline::{Seen, SignInPoint};
 use crate::event::LogEvent;
 use crate::record::{ActivityRecord, Role};
 use crate::testkit::{at, normalizer, Ev};
@@ -57,7 +57,7 @@ impl Lab {
                     && r.published >= hour.start() - CONTEXT
                     && r.published < hour.end()
             })
-            .filter(|r| r.published >= hour.start() - HOUR || r.outcome.is_failure())
+            .filter(|r| r.published >= hour.start() - HOUR || r.event.outcome.is_failure())
             .cloned()
             .collect();
         records.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
@@ -108,7 +108,7 @@ impl Lab {
                 .collect();
             for r in in_hour.iter().filter(|r| Baseline::learns_from(r)) {
                 self.baselines
-                    .entry(r.identity.clone())
+                    .entry(r.identity.to_string())
                     .or_insert_with(|| Baseline::new(&r.identity, r.published))
                     .observe(r);
             }
@@ -195,9 +195,9 @@ fn known(identity: &str, days: i64, now: &str) -> Baseline {
     let now = at(now);
     let mut b = Baseline::new(identity, now - days * DAY);
     b.last_seen = now - HOUR;
-    b.countries.insert("United States".into(), now - HOUR);
-    b.asns.insert("7922".into(), now - HOUR);
-    b.devices.insert("dt-alice-mac".into(), now - HOUR);
+    b.countries.insert("United States", now - HOUR);
+    b.asns.insert("7922", now - HOUR);
+    b.devices.insert("dt-alice-mac", now - HOUR);
     b
 }
 
@@ -453,12 +453,12 @@ fn a_success_from_the_spraying_address_is_critical() {
     assert_eq!(f.anchor, spray.anchor, "anchored on the attack");
     assert_eq!(f.facts["attack"], PASSWORD_SPRAY);
     assert_eq!(
-        f.evidence.last().unwrap(),
-        &lab.records
+        lab.records
             .iter()
-            .find(|r| r.is("user.session.start") && r.outcome.is_success())
+            .find(|r| r.is("user.session.start") && r.event.outcome.is_success())
             .unwrap()
-            .uuid
+            .uuid,
+        *f.evidence.last().unwrap()
     );
     // Carol's later successes the same hour do not make another.
     lab.add(st_petersburg(sign_in("carol")).at(&t("14:40:00")));
@@ -1083,7 +1083,7 @@ fn an_api_token_used_from_a_new_network() {
     lab.add(token_call(9009, &t("15:10:00")))
         .add(token_call(9009, &t("15:20:00")));
     let mut b = known("00Tsync", 30, &t("15:00:00"));
-    b.asns = BTreeMap::from([("16509".to_owned(), at(&t("14:00:00")))]);
+    b.asns = Seen::from([("16509", at(&t("14:00:00")))]);
     lab.baseline(b.clone());
     let f = only(&lab.hour(&t("15:00:00")), API_TOKEN_NEW_NETWORK);
     assert_eq!(f.principal.identity, "00Tsync");
@@ -1663,7 +1663,7 @@ fn classifying_by_event_type_agrees_with_every_predicate() {
             index::classify(r),
             index::classify_exhaustively(r),
             "{} {:?}",
-            r.event_type,
+            r.event.event_type,
             r.role
         );
     }

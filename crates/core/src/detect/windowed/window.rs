@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::super::{catalog, Analysis, DetectConfig, Finding, FindingPrincipal};
-use crate::record::ActivityRecord;
+use crate::record::{ActivityRecord, Network};
 use crate::time::{Millis, MINUTE};
 
 /// Evidence uuids kept per finding; the facts carry the full count.
@@ -215,11 +215,11 @@ pub(super) fn finding<'a>(
         f.last_seen = f.last_seen.max(r.published);
         events += 1;
         if f.evidence.len() < MAX_EVIDENCE {
-            f.evidence.push(r.uuid.clone());
+            f.evidence.push(r.uuid.to_string());
         }
         if let Some(ip) = r.network.ip.as_deref() {
             if ips.insert(ip) && f.endpoints.len() < MAX_ENDPOINTS {
-                f.endpoints.push(r.network.clone());
+                f.endpoints.push(Network::clone(&r.network));
             }
         }
     }

@@ -35,7 +35,7 @@ fn fires(id: &str, ev: &Ev) -> bool {
 /// predicate and the engine agree.
 fn finding(id: &str, ev: &Ev) -> Finding {
     let r = ev.record();
-    assert!(fires(id, ev), "{id} should fire on {}", r.event_type);
+    assert!(fires(id, ev), "{id} should fire on {}", r.event.event_type);
     let mut found: Vec<Finding> = run(&[r], &DetectConfig::default())
         .into_iter()
         .filter(|f| f.detection == id)
@@ -133,7 +133,10 @@ fn findings_only_for_records_in_the_analysed_hour() {
     let records = [before, first.clone(), last.clone(), after];
     let found = run(&records, &DetectConfig::default());
     let evidence: Vec<&str> = found.iter().map(|f| f.evidence[0].as_str()).collect();
-    assert_eq!(evidence, vec![first.uuid.as_str(), last.uuid.as_str()]);
+    assert_eq!(
+        evidence,
+        vec![first.uuid.to_string(), last.uuid.to_string()]
+    );
     assert_eq!(found[0].anchor, first.published);
     assert_eq!(
         (found[0].first_seen, found[0].last_seen),
@@ -162,8 +165,8 @@ fn findings_carry_the_catalog_wording_and_the_event() {
     let f = finding("api_token_created", &ev);
     let meta = catalog::find("api_token_created").unwrap();
     assert_eq!((f.severity, f.title.as_str()), (meta.severity, meta.title));
-    assert_eq!(f.evidence, vec![r.uuid.clone()]);
-    assert_eq!(f.endpoints, vec![r.network.clone()]);
+    assert_eq!(f.evidence, vec![r.uuid.to_string()]);
+    assert_eq!(f.endpoints, vec![(*r.network).clone()]);
     assert_eq!(f.principal.identity, "00ualice");
     assert_eq!(
         f.summary,
@@ -202,7 +205,7 @@ fn the_engine_and_the_predicate_agree() {
             .filter(|rule| matches(&DetectConfig::default(), rule.id, &r))
             .map(|rule| rule.id.to_owned())
             .collect();
-        assert_eq!(detections_of(ev), by_predicate, "{}", r.event_type);
+        assert_eq!(detections_of(ev), by_predicate, "{}", r.event.event_type);
     }
     let reset = detections_of(&events[1]);
     assert!(reset.contains("mfa_factor_reset") && reset.contains("okta_support_reset"));

@@ -4,12 +4,14 @@
 //! Only successful activity is learned: an attacker's failures must not teach the
 //! baseline their network. Each set is bounded so a baseline item stays small.
 
-use std::collections::BTreeMap;
+mod seen;
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::{ActivityRecord, Category, IdentityKind, Role};
+
 use crate::time::{Millis, DAY};
+pub use seen::Seen;
 
 /// Values kept per set; the least recently seen go first.
 pub const MAX_VALUES: usize = 48;
@@ -30,15 +32,15 @@ pub struct Baseline {
     pub last_seen: Millis,
     /// value → last seen, per attribute.
     #[serde(default)]
-    pub countries: BTreeMap<String, Millis>,
+    pub countries: Seen,
     #[serde(default)]
-    pub asns: BTreeMap<String, Millis>,
+    pub asns: Seen,
     #[serde(default)]
-    pub devices: BTreeMap<String, Millis>,
+    pub devices: Seen,
     #[serde(default)]
-    pub clients: BTreeMap<String, Millis>,
+    pub clients: Seen,
     #[serde(default)]
-    pub apps: BTreeMap<String, Millis>,
+    pub apps: Seen,
     #[serde(default)]
     pub last_sign_in: Option<SignInPoint>,
 }
@@ -62,8 +64,8 @@ impl Baseline {
     pub fn learns_from(r: &ActivityRecord) -> bool {
         r.role == Role::Actor
             && r.identity_kind != IdentityKind::UnknownUser
-            && (r.outcome.is_success()
-                || r.identity_kind == IdentityKind::ApiToken && !r.outcome.is_failure())
+            && (r.event.outcome.is_success()
+                || r.identity_kind == IdentityKind::ApiToken && !r.event.outcome.is_failure())
     }
 
     /// Learns from one record. Returns whether anything changed that is worth
@@ -128,7 +130,7 @@ impl Baseline {
             &mut self.clients,
             &mut self.apps,
         ] {
-            set.retain(|_, seen| *seen >= horizon);
+            set.retain(|_, seen| seen >= horizon);
         }
     }
 
@@ -157,7 +159,7 @@ fn day(t: Millis) -> i64 {
     t.div_euclid(DAY)
 }
 
-fn touch(set: &mut BTreeMap<String, Millis>, value: &str, t: Millis) -> bool {
+fn touch(set: &mut Seen, value: &str, t: Millis) -> bool {
     match set.get_mut(value) {
         Some(seen) if *seen >= t => false,
         Some(seen) => {
@@ -167,11 +169,9 @@ fn touch(set: &mut BTreeMap<String, Millis>, value: &str, t: Millis) -> bool {
         }
         None => {
             if set.len() >= MAX_VALUES {
-                if let Some(oldest) = set.iter().min_by_key(|(_, s)| **s).map(|(k, _)| k.clone()) {
-                    set.remove(&oldest);
-                }
+                set.remove_oldest();
             }
-            set.insert(value.to_owned(), t);
+            set.insert(value, t);
             true
         }
     }

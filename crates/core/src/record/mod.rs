@@ -4,9 +4,23 @@
 //! The record never carries a clear-text username of an unknown actor: that field
 //! is where users type their passwords. See [`crate::normalize::secrets`].
 
+mod intern;
+mod stored;
+mod uuid;
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::time::{format_rfc3339_ms, Millis};
+
+pub use intern::Interner;
+pub use uuid::Uuid;
+
+/// Record text: reference-counted, so the detector holds one copy of each value
+/// that repeats across an hour's events (identities, IPs, user agents, sessions).
+pub type Text = arcstr::ArcStr;
 
 /// How an identity appears on this record's timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,7 +77,7 @@ pub enum Outcome {
     Allow,
     Skipped,
     Unknown,
-    Other(String),
+    Other(Text),
 }
 
 impl Outcome {
@@ -77,7 +91,7 @@ impl Outcome {
             Some("ALLOW") => Outcome::Allow,
             Some("SKIPPED") => Outcome::Skipped,
             Some("UNKNOWN") => Outcome::Unknown,
-            Some(other) => Outcome::Other(other.to_owned()),
+            Some(other) => Outcome::Other(other.into()),
         }
     }
 
@@ -103,34 +117,34 @@ impl Outcome {
     }
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
 /// An actor or target as stored: the login of an unknown actor is a keyed hash.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Principal {
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub id: Option<String>,
+    pub id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub kind: Option<String>,
+    pub kind: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub login: Option<String>,
+    pub login: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub name: Option<String>,
+    pub name: Option<Text>,
 }
 
 /// Where the request came from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub ip: Option<String>,
+    pub ip: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub country: Option<String>,
+    pub country: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub state: Option<String>,
+    pub state: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub city: Option<String>,
+    pub city: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -138,46 +152,65 @@ pub struct Network {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub asn: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub as_org: Option<String>,
+    pub as_org: Option<Text>,
     #[serde(skip_serializing_if = "is_false", default)]
     pub proxy: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub zone: Option<String>,
+    pub zone: Option<Text>,
+}
+
+// Coordinates compare by bits for interning: equal values share one copy, and a
+// value that compares unequal to itself (never produced from JSON) just is not shared.
+impl Eq for Network {}
+
+impl Hash for Network {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.ip.hash(state);
+        self.country.hash(state);
+        self.state.hash(state);
+        self.city.hash(state);
+        self.lat.map(f64::to_bits).hash(state);
+        self.lon.map(f64::to_bits).hash(state);
+        self.asn.hash(state);
+        self.as_org.hash(state);
+        self.proxy.hash(state);
+        self.zone.hash(state);
+    }
 }
 
 /// How: the client software, device and session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClientInfo {
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub os: Option<String>,
+    pub os: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub browser: Option<String>,
+    pub browser: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub device: Option<String>,
+    pub device: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub device_id: Option<String>,
+    pub device_id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub dt_hash: Option<String>,
+    pub dt_hash: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub session_id: Option<String>,
+    pub session_id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub root_session_id: Option<String>,
+    pub root_session_id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub credential_type: Option<String>,
+    pub credential_type: Option<Text>,
 }
 
 /// Okta's own risk signals on the request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RiskSignals {
     /// Behaviours Okta judged POSITIVE (`New Device`, `New IP`, `Velocity`…).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub behaviors: Vec<String>,
+    pub behaviors: Vec<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub risk_level: Option<String>,
+    pub risk_level: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub risk_reasons: Option<String>,
+    pub risk_reasons: Option<Text>,
     #[serde(skip_serializing_if = "is_false", default)]
     pub threat_suspected: bool,
 }
@@ -189,59 +222,63 @@ impl RiskSignals {
 }
 
 /// Event-specific facts that detections key on; all short.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub privilege_granted: Option<String>,
+    pub privilege_granted: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub grant_type: Option<String>,
+    pub grant_type: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub scopes: Option<String>,
+    pub scopes: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub api_token_id: Option<String>,
+    pub api_token_id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub client_id: Option<String>,
+    pub client_id: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub factor: Option<String>,
+    pub factor: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub request_uri: Option<String>,
+    pub request_uri: Option<Text>,
     /// `changeDetails` of the targets, as compact JSON text, capped.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub changes: Option<String>,
+    pub changes: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub message: Option<String>,
+    pub message: Option<Text>,
+}
+
+/// What happened, apart from who, where and when: shared by every record of the
+/// same event type and result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKind {
+    pub event_type: Text,
+    pub outcome: Outcome,
+    pub reason: Option<Text>,
+    pub severity: Option<Text>,
 }
 
 /// One event on one identity's timeline.
+///
+/// Stored as a flat JSON document (see [`stored`]); in memory its repeated
+/// parts are shared, so a detector holding a million records holds each user's
+/// network, client, session and app list once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "stored::StoredRecord", into = "stored::StoredRecord")]
 pub struct ActivityRecord {
     /// The identity whose timeline this is (an Okta id, or `unknown:<hash>`).
-    pub identity: String,
+    pub identity: Text,
     pub identity_kind: IdentityKind,
     pub role: Role,
-    pub uuid: String,
+    pub uuid: Uuid,
     pub published: Millis,
-    pub event_type: String,
     pub category: Category,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub severity: Option<String>,
-    pub actor: Principal,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub targets: Vec<Principal>,
-    #[serde(default)]
-    pub network: Network,
-    #[serde(default)]
-    pub client: ClientInfo,
-    #[serde(default)]
-    pub risk: RiskSignals,
-    #[serde(default)]
-    pub details: Details,
+    pub event: Arc<EventKind>,
+    pub actor: Arc<Principal>,
+    pub targets: Arc<Vec<Principal>>,
+    pub network: Arc<Network>,
+    pub client: Arc<ClientInfo>,
+    pub risk: Arc<RiskSignals>,
+    pub details: Arc<Details>,
     /// The typed username of an unknown actor looked like a password. The text
     /// itself is not kept anywhere.
-    #[serde(skip_serializing_if = "is_false", default)]
     pub username_secret_like: bool,
 }
 
@@ -252,7 +289,7 @@ impl ActivityRecord {
     }
 
     pub fn is(&self, event_type: &str) -> bool {
-        self.event_type == event_type
+        self.event.event_type == event_type
     }
 
     /// A user-facing label for the identity: login, then name, then the key.
