@@ -13,18 +13,25 @@
 use okta_itdr_core::testkit::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap};
+use std::future::{ready, Future};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use okta_itdr_core::detect::baseline::SignInPoint;
+use okta_itdr_core::detect::baseline::{Seen, SignInPoint};
+use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::{
     analyze, history_requests, Analysis, Baseline, DetectConfig, Finding,
 };
+use okta_itdr_core::memory::{CollectingSink, MemoryStore};
 use okta_itdr_core::normalize::categorize;
+use okta_itdr_core::ports::{ActivityStore, PutOutcome, Scope, StateStore, StoreError, Watermark};
 use okta_itdr_core::record::{
-    ActivityRecord, ClientInfo, Details, IdentityKind, Network, Outcome, Principal, Role,
+    ActivityRecord, ClientInfo, Details, EventKind, IdentityKind, Interner, Network, Outcome,
+    Principal, Role, Text, Uuid,
 };
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE, SECOND};
 
@@ -205,10 +212,10 @@ impl Users {
 
 fn principal(id: &str, kind: &str, login: &str, name: &str) -> Principal {
     Principal {
-        id: Some(id.to_owned()),
-        kind: Some(kind.to_owned()),
-        login: Some(login.to_owned()),
-        name: Some(name.to_owned()),
+        id: Some(id.into()),
+        kind: Some(kind.into()),
+        login: Some(login.into()),
+        name: Some(name.into()),
     }
 }
 
@@ -219,32 +226,32 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
     let (asn, as_org) = Users::isp(u);
     let (ua, os, browser) = BROWSERS[u % BROWSERS.len()];
     let mut network = Network {
-        ip: Some(users.ips[u].clone()),
-        country: Some(country.to_owned()),
+        ip: Some(users.ips[u].as_str().into()),
+        country: Some(country.into()),
         state: None,
-        city: Some(city.to_owned()),
+        city: Some(city.into()),
         lat: Some(lat),
         lon: Some(lon),
         asn: Some(asn),
-        as_org: Some(as_org.to_owned()),
+        as_org: Some(as_org.into()),
         proxy: false,
         zone: None,
     };
-    let session = format!("102{u:06}s{}", s.t / (2 * HOUR));
+    let session: Text = format!("102{u:06}s{}", s.t / (2 * HOUR)).into();
     let mut client = ClientInfo {
-        user_agent: Some(ua.to_owned()),
-        os: Some(os.to_owned()),
-        browser: Some(browser.to_owned()),
-        device: Some("Computer".to_owned()),
+        user_agent: Some(ua.into()),
+        os: Some(os.into()),
+        browser: Some(browser.into()),
+        device: Some("Computer".into()),
         device_id: None,
-        dt_hash: Some(users.laptops[u].clone()),
+        dt_hash: Some(users.laptops[u].as_str().into()),
         session_id: Some(session.clone()),
         root_session_id: Some(session),
         credential_type: None,
     };
     let attacker = |network: &mut Network, client: &mut ClientInfo, ip: &str, asn: u64| {
         *network = Network {
-            ip: Some(ip.to_owned()),
+            ip: Some(ip.into()),
             country: Some("Netherlands".into()),
             city: Some("Amsterdam".into()),
             lat: Some(52.37),
@@ -257,8 +264,8 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
             Some("Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0".into());
         client.os = Some("Windows 10".into());
         client.browser = Some("FIREFOX".into());
-        client.dt_hash = Some(hex64(asn));
-        let session = format!("idx{}attacker{asn}", s.user);
+        client.dt_hash = Some(hex64(asn).into());
+        let session: Text = format!("idx{}attacker{asn}", s.user).into();
         client.session_id = Some(session.clone());
         client.root_session_id = Some(session);
     };
@@ -292,7 +299,7 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
         Kind::SignIn => "user.session.start",
         Kind::Typo => {
             outcome = Outcome::Failure;
-            reason = Some("INVALID_CREDENTIALS".to_owned());
+            reason = Some("INVALID_CREDENTIALS".into());
             client.session_id = None;
             client.root_session_id = None;
             "user.session.start"
@@ -327,7 +334,7 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
                 14061 + s.kind as u64,
             );
             outcome = Outcome::Failure;
-            reason = Some("INVALID_CREDENTIALS".to_owned());
+            reason = Some("INVALID_CREDENTIALS".into());
             "user.session.start"
         }
         Kind::Bomb | Kind::BombApproved => {
@@ -358,7 +365,7 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
         }
         Kind::Lock => {
             outcome = Outcome::Failure;
-            reason = Some("LOCKED_OUT".to_owned());
+            reason = Some("LOCKED_OUT".into());
             "user.account.lock"
         }
         Kind::Reset => {
@@ -383,22 +390,32 @@ fn record(users: &Users, s: &Spec, seq: usize) -> ActivityRecord {
         }
     };
     ActivityRecord {
-        identity: users.ids[u].clone(),
+        identity: users.ids[u].as_str().into(),
         identity_kind: IdentityKind::User,
         role: Role::Actor,
-        uuid: format!("{:08x}-5f2c-4b1e-9a7d-{seq:012x}", s.t / 1000 % 0xffff_ffff),
+        uuid: Uuid::parse(&format!(
+            "{:08x}-5f2c-4b1e-9a7d-{seq:012x}",
+            s.t / 1000 % 0xffff_ffff
+        )),
         published: s.t,
-        event_type: event_type.to_owned(),
         category: categorize(event_type),
-        outcome,
-        reason,
-        severity: Some("INFO".into()),
-        actor: principal(&users.ids[u], "User", &users.logins[u], &users.names[u]),
-        targets,
-        network,
-        client,
+        event: Arc::new(EventKind {
+            event_type: event_type.into(),
+            outcome,
+            reason,
+            severity: Some("INFO".into()),
+        }),
+        actor: Arc::new(principal(
+            &users.ids[u],
+            "User",
+            &users.logins[u],
+            &users.names[u],
+        )),
+        targets: Arc::new(targets),
+        network: Arc::new(network),
+        client: Arc::new(client),
         risk: Default::default(),
-        details,
+        details: Arc::new(details),
         username_secret_like: false,
     }
 }
@@ -517,12 +534,207 @@ fn attacks(start: Millis, out: &mut Vec<Spec>) {
     });
 }
 
+/// A user's history: their city, ISP, laptop and phone, browser and a few apps.
+fn baseline(users: &Users, u: usize) -> Baseline {
+    let seen = HOUR_START - 2 * HOUR;
+    let (_, country, lat, lon) = Users::city(u);
+    let (asn, _) = Users::isp(u);
+    let (_, os, browser) = BROWSERS[u % BROWSERS.len()];
+    let apps: Seen = (0..8).map(|k| (APPS[(u + k) % APPS.len()], seen)).collect();
+    Baseline {
+        identity: users.ids[u].clone(),
+        first_seen: HOUR_START - 60 * DAY,
+        last_seen: seen,
+        countries: Seen::from([(country.to_owned(), seen)]),
+        asns: Seen::from([(asn.to_string(), seen), ("21928".to_owned(), seen)]),
+        devices: Seen::from([
+            (users.laptops[u].clone(), seen),
+            (users.phones[u].clone(), seen),
+        ]),
+        clients: Seen::from([(format!("{browser}/{os}"), seen)]),
+        apps,
+        last_sign_in: Some(SignInPoint {
+            at: seen,
+            lat,
+            lon,
+            proxy: false,
+        }),
+    }
+}
+
+/// The activity table of a busy org as a detector run reads it: each hour's
+/// records are made when read (the same ones on every read) and interned as the
+/// DynamoDB adapter does. Identity timelines hold the rare events the engine
+/// asks histories for (a factor reset and its target's copy).
+struct Generated {
+    users: Users,
+    interner: Mutex<Interner>,
+    timelines: Mutex<HashMap<String, Vec<ActivityRecord>>>,
+}
+
+impl Generated {
+    fn specs(hour: Hour) -> Vec<Spec> {
+        let mut rng = Rng(0x0b5e_55ed ^ hour.0 as u64);
+        let mut specs = Vec::with_capacity(RECORDS_PER_HOUR + 100);
+        ordinary(&mut rng, hour.start(), RECORDS_PER_HOUR, false, &mut specs);
+        if hour.start() == HOUR_START {
+            attacks(HOUR_START, &mut specs);
+        }
+        specs
+    }
+
+    fn remember(&self, s: &Spec, r: &ActivityRecord) {
+        let mut timelines = self.timelines.lock().unwrap();
+        if matches!(s.kind, Kind::Reset | Kind::AdminConsole) {
+            let t = timelines.entry(r.identity.to_string()).or_default();
+            if !t.iter().any(|x| x.uuid == r.uuid) {
+                t.push(r.clone());
+            }
+        }
+        if s.kind == Kind::Reset {
+            let target = &self.users.ids[s.n as usize];
+            let t = timelines.entry(target.clone()).or_default();
+            if !t.iter().any(|x| x.uuid == r.uuid) {
+                t.push(ActivityRecord {
+                    identity: target.as_str().into(),
+                    role: Role::Target,
+                    ..r.clone()
+                });
+            }
+        }
+    }
+}
+
+impl ActivityStore for Generated {
+    fn put_event(
+        &self,
+        _records: &[ActivityRecord],
+        _expires_at: i64,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
+        ready(Ok(PutOutcome::Duplicate))
+    }
+
+    fn mark_late(
+        &self,
+        _event_hour: Hour,
+        _arrived: Millis,
+        _expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        ready(Ok(()))
+    }
+
+    fn late_hours(
+        &self,
+        _from: Millis,
+        _to: Millis,
+    ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send {
+        ready(Ok(Vec::new()))
+    }
+
+    fn read_hour(
+        &self,
+        hour: Hour,
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        // Unique uuids across hours: the hour in the high bits of the sequence.
+        let base = (hour.0 as usize) << 24;
+        let mut interner = self.interner.lock().unwrap();
+        interner.forget_unused();
+        for (i, s) in Self::specs(hour).iter().enumerate() {
+            let r = record(&self.users, s, base + i);
+            self.remember(s, &r);
+            if scope.keeps(&r) {
+                out.push(interner.record(r));
+            }
+        }
+        ready(Ok(()))
+    }
+
+    fn identity_activity(
+        &self,
+        identity: &str,
+        from: Millis,
+        to: Millis,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
+        let mut timeline: Vec<ActivityRecord> = self
+            .timelines
+            .lock()
+            .unwrap()
+            .get(identity)
+            .map(|t| {
+                t.iter()
+                    .filter(|r| r.published >= from && r.published < to)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        timeline.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+        ready(Ok(timeline))
+    }
+}
+
+/// One scheduled detector run over the busy hour, as the Lambda does it: read
+/// the hour and its context through the store port, load baselines, analyse,
+/// publish, save baselines. Returns what it found and the memory it needed.
+fn detector_run() -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let users = Users::new();
+    let state = MemoryStore::new();
+    let hour = Hour::of(HOUR_START);
+    let baselines: Vec<Baseline> = (0..USERS).map(|u| baseline(&users, u)).collect();
+    rt.block_on(state.save_baselines(&baselines))
+        .expect("baselines");
+    drop(baselines);
+    let watermark = Watermark {
+        next_hour: hour,
+        late_checked_until: hour.end(),
+    };
+    rt.block_on(state.save_watermark(&watermark, None))
+        .expect("watermark");
+    let store = Generated {
+        users,
+        interner: Mutex::default(),
+        timelines: Mutex::default(),
+    };
+    let detector = Detector::new(store, state, CollectingSink::new(), DetectConfig::default());
+
+    let resident = status_mb("VmRSS");
+    let reset = reset_peak();
+    let heap = restart_heap_peak();
+    let cpu = cpu_seconds();
+    let started = Instant::now();
+    let report = rt
+        .block_on(detector.run(hour.end() + 5 * MINUTE))
+        .expect("detector run");
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
+    let heap_peak = PEAK.load(Ordering::Relaxed) as f64 / 1e6 - heap;
+    let peak = status_mb("VmHWM");
+    format!(
+        "detector run: {} records in the hour, {} findings, {} published; {wall:.1} s ({cpu:.1} s CPU, records made as read); heap held at most {heap_peak:.0} MB; peak RSS {}",
+        report.records,
+        report.findings,
+        report.published,
+        if reset {
+            format!("{peak:.0} MB, {:.0} MB above the process before the run", peak - resident)
+        } else {
+            format!("{peak:.0} MB (the peak could not be reset)")
+        }
+    )
+}
+
 struct Input {
     hour: Hour,
     records: Vec<ActivityRecord>,
     baselines: HashMap<String, Baseline>,
     histories: HashMap<String, Vec<ActivityRecord>>,
     config: DetectConfig,
+    /// Heap held by the records (with the values they share) and the baselines.
+    records_mb: f64,
+    baselines_mb: f64,
 }
 
 impl Input {
@@ -554,45 +766,27 @@ impl Input {
         ordinary(&mut rng, HOUR_START, RECORDS_PER_HOUR, false, &mut specs);
         attacks(HOUR_START, &mut specs);
         specs.sort_by_key(|s| s.t);
+        let held = || HELD.load(Ordering::Relaxed) as f64 / 1e6;
+        let before_records = held();
+        // Built one by one and interned as they come, as the store hands them over.
+        let mut interner = Interner::default();
         let records: Vec<ActivityRecord> = specs
             .iter()
             .enumerate()
-            .map(|(i, s)| record(&users, s, i))
+            .map(|(i, s)| interner.record(record(&users, s, i)))
             .collect();
+        drop(interner);
+        let records_mb = held() - before_records;
         debug_assert!(records
             .windows(2)
             .all(|w| (w[0].published, &w[0].uuid) <= (w[1].published, &w[1].uuid)));
 
-        let seen = HOUR_START - 2 * HOUR;
         let mut baselines = HashMap::with_capacity(USERS);
         for u in 0..USERS {
-            let (_, country, lat, lon) = Users::city(u);
-            let (asn, _) = Users::isp(u);
-            let (_, os, browser) = BROWSERS[u % BROWSERS.len()];
-            let apps: BTreeMap<String, Millis> = (0..8)
-                .map(|k| (APPS[(u + k) % APPS.len()].to_owned(), seen))
-                .collect();
-            let b = Baseline {
-                identity: users.ids[u].clone(),
-                first_seen: HOUR_START - 60 * DAY,
-                last_seen: seen,
-                countries: BTreeMap::from([(country.to_owned(), seen)]),
-                asns: BTreeMap::from([(asn.to_string(), seen), ("21928".to_owned(), seen)]),
-                devices: BTreeMap::from([
-                    (users.laptops[u].clone(), seen),
-                    (users.phones[u].clone(), seen),
-                ]),
-                clients: BTreeMap::from([(format!("{browser}/{os}"), seen)]),
-                apps,
-                last_sign_in: Some(SignInPoint {
-                    at: seen,
-                    lat,
-                    lon,
-                    proxy: false,
-                }),
-            };
+            let b = baseline(&users, u);
             baselines.insert(users.ids[u].clone(), b);
         }
+        let baselines_mb = held() - before_records - records_mb;
         let config = DetectConfig::default();
         let hour = Hour::of(HOUR_START);
         // The timelines the engine asks for, from the records themselves (the
@@ -613,7 +807,7 @@ impl Input {
                         .any(|t| t.id.as_deref() == Some(req.identity.as_str()))
             }) {
                 timeline.push(ActivityRecord {
-                    identity: req.identity.clone(),
+                    identity: req.identity.as_str().into(),
                     role: Role::Target,
                     ..r.clone()
                 });
@@ -627,6 +821,8 @@ impl Input {
             baselines,
             histories,
             config,
+            records_mb,
+            baselines_mb,
         }
     }
 
@@ -707,6 +903,8 @@ fn tally(findings: &[Finding]) -> String {
 }
 
 fn bench(c: &mut Criterion) {
+    // First, while the process is small: the whole run as the Lambda does it.
+    println!("{}", detector_run());
     let started = Instant::now();
     let input = Input::build();
     let in_hour = input
@@ -721,6 +919,13 @@ fn bench(c: &mut Criterion) {
         started.elapsed().as_secs_f64(),
         status_mb("VmHWM"),
         status_mb("VmRSS")
+    );
+    println!(
+        "heap: records {:.0} MB ({:.0} bytes each, {} inline), baselines {:.0} MB",
+        input.records_mb,
+        input.records_mb * 1e6 / input.records.len() as f64,
+        std::mem::size_of::<ActivityRecord>(),
+        input.baselines_mb
     );
     let resident = status_mb("VmRSS");
     let reset = reset_peak();
