@@ -95,3 +95,24 @@ impl From<ActivityRecord> for StoredRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::Ev;
+
+    #[test]
+    fn the_stored_document_stays_flat() {
+        let r = Ev::new("user.session.start")
+            .user("00u1", "ann@acme.com")
+            .failure("INVALID_CREDENTIALS")
+            .record();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(doc["event_type"], "user.session.start");
+        assert_eq!(doc["outcome"], "failure");
+        assert_eq!(doc["reason"], "INVALID_CREDENTIALS");
+        assert!(doc.get("event").is_none());
+        let back: super::ActivityRecord = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, r);
+    }
+}
