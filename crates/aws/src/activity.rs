@@ -61,13 +61,13 @@ pub fn late_partition(arrival_hour: Hour) -> String {
     format!("LATE#{}", arrival_hour.label())
 }
 
-/// Reads a `rec` attribute: the record as [`ActivityRecord::encode`] stores it
-/// (deflated JSON, so a typical item and its index entry are one write unit each).
 /// A poisoned lock only means a panic elsewhere mid-update of plain data.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Reads a `rec` attribute: the record as [`ActivityRecord::encode`] stores it
+/// (deflated JSON, so a typical item and its index entry are one write unit each).
 pub fn decode_record(value: &AttributeValue) -> Result<ActivityRecord, String> {
     match value {
         AttributeValue::B(blob) => ActivityRecord::decode(blob.as_ref()).map_err(|e| e.to_string()),

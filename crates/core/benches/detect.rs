@@ -585,22 +585,22 @@ impl Generated {
 
     fn remember(&self, s: &Spec, r: &ActivityRecord) {
         let mut timelines = self.timelines.lock().unwrap();
-        if matches!(s.kind, Kind::Reset | Kind::AdminConsole) {
+        // Hours are read more than once: keep each event once per timeline.
+        let mut add = |r: ActivityRecord| {
             let t = timelines.entry(r.identity.to_string()).or_default();
             if !t.iter().any(|x| x.uuid == r.uuid) {
-                t.push(r.clone());
+                t.push(r);
             }
+        };
+        if matches!(s.kind, Kind::Reset | Kind::AdminConsole) {
+            add(r.clone());
         }
         if s.kind == Kind::Reset {
-            let target = &self.users.ids[s.n as usize];
-            let t = timelines.entry(target.clone()).or_default();
-            if !t.iter().any(|x| x.uuid == r.uuid) {
-                t.push(ActivityRecord {
-                    identity: target.as_str().into(),
-                    role: Role::Target,
-                    ..r.clone()
-                });
-            }
+            add(ActivityRecord {
+                identity: self.users.ids[s.n as usize].as_str().into(),
+                role: Role::Target,
+                ..r.clone()
+            });
         }
     }
 }

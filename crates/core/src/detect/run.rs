@@ -5,7 +5,7 @@
 //! The run's clock is a parameter, so a run is deterministic and replayable: the
 //! Lambda passes the scheduled event's time, the CLI a simulated schedule.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -230,7 +230,8 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
 
         // Baselines learn the hour only after its findings are claimed: a crash in
         // between re-analyses against the old baseline.
-        let mut changed: HashSet<Text> = HashSet::new();
+        // Ordered, so baselines are saved in the same order on every run.
+        let mut changed: BTreeSet<Text> = BTreeSet::new();
         for r in in_hour {
             if !Baseline::learns_from(r) {
                 continue;
@@ -250,7 +251,6 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             .iter()
             .filter_map(|id| baselines.remove(id.as_str()))
             .collect();
-        changed.sort_by(|a, b| a.identity.cmp(&b.identity));
         for b in &mut changed {
             b.prune(hour.end(), self.config.baseline_days);
         }

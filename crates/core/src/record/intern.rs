@@ -44,7 +44,7 @@ impl Interner {
     }
 
     pub fn intern(&mut self, r: &mut ActivityRecord) {
-        self.text(&mut r.identity);
+        text(&mut self.texts, &mut r.identity);
         share(&mut self.events, &mut r.event, |e| {
             text(&mut self.texts, &mut e.event_type);
             if let Outcome::Other(t) = &mut e.outcome {
@@ -141,10 +141,6 @@ impl Interner {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    fn text(&mut self, t: &mut Text) {
-        text(&mut self.texts, t);
     }
 }
 

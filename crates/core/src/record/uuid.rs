@@ -73,12 +73,6 @@ fn format_canonical(bytes: &[u8; 16]) -> [u8; 36] {
     out
 }
 
-impl From<&str> for Uuid {
-    fn from(text: &str) -> Self {
-        Uuid::parse(text)
-    }
-}
-
 impl fmt::Display for Uuid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.with_str(|s| f.write_str(s))

@@ -9,8 +9,8 @@ mod seen;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{ActivityRecord, Category, IdentityKind, Role};
-
 use crate::time::{Millis, DAY};
+
 pub use seen::Seen;
 
 /// Values kept per set; the least recently seen go first.
