@@ -10,6 +10,7 @@ pub mod activity;
 pub mod config;
 pub mod handlers;
 pub mod logging;
+pub mod metrics;
 pub mod runtime;
 pub mod sdk;
 pub mod sns;
