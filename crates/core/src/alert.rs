@@ -37,6 +37,19 @@ pub enum Status {
     Delivered,
     /// A repeat within the suppression period of a delivered alert.
     Suppressed,
+    /// A run claimed its delivery and is publishing it. Never published again:
+    /// a claim left unconfirmed past its lease is quarantined, not resent.
+    Delivering,
+    /// Given up on: publishing failed on every allowed attempt, or a claim was
+    /// never confirmed. Kept for the operator, with the reason; raises an alarm.
+    Quarantined,
+}
+
+impl Status {
+    /// Pending or being delivered: listed for later runs until settled.
+    pub fn awaits_delivery(self) -> bool {
+        matches!(self, Status::Pending | Status::Delivering)
+    }
 }
 
 /// The detector's record of a finding, keyed by uid.
@@ -54,6 +67,20 @@ pub struct StoredFinding {
     /// For a suppressed finding: the delivered finding it was folded into.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub suppressed_by: Option<String>,
+    /// Delivery attempts claimed so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// A pending finding whose publish failed is not retried before this time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_attempt: Option<Millis>,
+    /// The run that claimed the delivery, and when.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub claimed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub claimed_at: Option<Millis>,
+    /// Why the last attempt failed, or why the finding was quarantined.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_error: Option<String>,
     pub alert: Alert,
 }
 
@@ -68,6 +95,11 @@ impl StoredFinding {
             last_seen: f.last_seen,
             repeats: 0,
             suppressed_by: None,
+            attempts: 0,
+            next_attempt: None,
+            claimed_by: None,
+            claimed_at: None,
+            last_error: None,
             alert,
         }
     }

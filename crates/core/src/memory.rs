@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::alert::{Alert, Status, StoredFinding};
 use crate::detect::baseline::Baseline;
 use crate::ports::{
-    ActivityStore, AlertSink, Claim, PutOutcome, Scope, SinkError, StateStore, StoreError,
-    Watermark,
+    ActivityStore, AlertSink, Claim, Delivery, PutOutcome, Scope, SinkError, StateStore,
+    StoreError, StoreErrorKind, Watermark,
 };
 use crate::record::{ActivityRecord, Interner, Role};
 use crate::time::{Hour, Millis};
@@ -214,10 +214,10 @@ impl StateStore for MemoryStore {
             inner.watermark = Some(*next);
             Ok(())
         } else {
-            Err(StoreError::new(
+            Err(StoreError::of(
+                StoreErrorKind::Conflict,
                 "save_watermark",
                 "the watermark was moved by another run",
-                false,
             ))
         };
         ready(result)
@@ -274,7 +274,7 @@ impl StateStore for MemoryStore {
                 finding.clone(),
             );
         }
-        if finding.status != Status::Pending {
+        if !finding.status.awaits_delivery() {
             inner.pending.remove(&finding.uid);
         }
         ready(Ok(()))
@@ -290,6 +290,28 @@ impl StateStore for MemoryStore {
             .filter_map(|uid| inner.findings.get(uid).cloned())
             .collect();
         ready(Ok(pending))
+    }
+
+    fn claim_delivery(
+        &self,
+        uid: &str,
+        run: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
+        let mut inner = self.lock();
+        let result = match inner.findings.get_mut(uid) {
+            Some(f) if f.status == Status::Pending && f.next_attempt.is_none_or(|t| t <= now) => {
+                f.status = Status::Delivering;
+                f.attempts += 1;
+                f.claimed_by = Some(run.to_owned());
+                f.claimed_at = Some(now);
+                Delivery::Claimed {
+                    attempts: f.attempts,
+                }
+            }
+            _ => Delivery::Refused,
+        };
+        ready(Ok(result))
     }
 
     fn last_delivered(
@@ -311,6 +333,7 @@ impl StateStore for MemoryStore {
 pub struct CollectingSink {
     alerts: Mutex<Vec<Alert>>,
     failures_left: Mutex<usize>,
+    refused: Mutex<BTreeSet<String>>,
 }
 
 impl CollectingSink {
@@ -321,6 +344,14 @@ impl CollectingSink {
     /// The next `n` publishes fail.
     pub fn fail_next(&self, n: usize) {
         *self.failures_left.lock().unwrap_or_else(|p| p.into_inner()) = n;
+    }
+
+    /// Every publish of an alert for `principal` fails, until further notice.
+    pub fn refuse(&self, principal: &str) {
+        self.refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(principal.to_owned());
     }
 
     pub fn alerts(&self) -> Vec<Alert> {
@@ -339,8 +370,15 @@ impl CollectingSink {
 impl AlertSink for CollectingSink {
     fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), SinkError>> + Send {
         let mut left = self.failures_left.lock().unwrap_or_else(|p| p.into_inner());
-        let result = if *left > 0 {
-            *left -= 1;
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&alert.principal);
+        let result = if refused || *left > 0 {
+            if !refused {
+                *left -= 1;
+            }
             Err(SinkError {
                 uid: alert.uid.clone(),
                 message: "injected failure".into(),

@@ -10,23 +10,63 @@ use crate::detect::baseline::Baseline;
 use crate::record::ActivityRecord;
 use crate::time::{Hour, Millis};
 
-/// A storage failure. `retryable` says whether the same call may succeed later
-/// (throttling, timeouts, 5xx) or not (validation, permissions).
+/// What kind of storage failure happened. Whether a retry may help follows from
+/// the kind, so callers decide on retries without parsing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The store refused for load (throttling, request limits): retry later.
+    Throttled,
+    /// The store could not be reached or failed (timeouts, 5xx): retry later.
+    Unavailable,
+    /// A conditional write lost to another writer: the same call fails again.
+    Conflict,
+    /// The request or a stored document is malformed: retrying cannot help.
+    Invalid,
+    /// Anything else (permissions, configuration): not retried.
+    Other,
+}
+
+impl StoreErrorKind {
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            StoreErrorKind::Throttled | StoreErrorKind::Unavailable
+        )
+    }
+}
+
+/// A storage failure: the operation, a message safe to log, and its kind.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation}: {message}")]
 pub struct StoreError {
     pub operation: &'static str,
     pub message: String,
-    pub retryable: bool,
+    pub kind: StoreErrorKind,
 }
 
 impl StoreError {
-    pub fn new(operation: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+    pub fn of(kind: StoreErrorKind, operation: &'static str, message: impl Into<String>) -> Self {
         StoreError {
             operation,
             message: message.into(),
-            retryable,
+            kind,
         }
+    }
+
+    /// For call sites that only know whether a retry may succeed: a retryable
+    /// failure is `Unavailable`, any other `Other`.
+    pub fn new(operation: &'static str, message: impl Into<String>, retryable: bool) -> Self {
+        let kind = if retryable {
+            StoreErrorKind::Unavailable
+        } else {
+            StoreErrorKind::Other
+        };
+        StoreError::of(kind, operation, message)
+    }
+
+    /// Whether the same call may succeed later.
+    pub fn retryable(&self) -> bool {
+        self.kind.retryable()
     }
 }
 
@@ -141,6 +181,15 @@ pub enum Claim {
     Existing(StoredFinding),
 }
 
+/// The result of claiming the delivery of a pending finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// This run owns the delivery; `attempts` counts this one.
+    Claimed { attempts: u32 },
+    /// Another run claimed it first, or it is no longer pending or not yet due.
+    Refused,
+}
+
 /// The detector's own state: watermark, baselines, findings and suppression.
 pub trait StateStore: Send + Sync {
     fn load_watermark(&self) -> impl Future<Output = Result<Option<Watermark>, StoreError>> + Send;
@@ -176,10 +225,28 @@ pub trait StateStore: Send + Sync {
         finding: &StoredFinding,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Findings claimed but not yet delivered: a publish that failed earlier.
+    /// Findings claimed but not yet delivered (pending, or `Delivering` with no
+    /// confirmation): a publish that failed earlier, or a run that stopped.
     fn pending_findings(
         &self,
     ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send;
+
+    // ---- delivery protocol ----------------------------------------------
+
+    /// Claims the delivery of the finding `uid` for the run `run` at `now`, with
+    /// one conditional write: it succeeds only while the finding is pending and
+    /// due (no `next_attempt` after `now`), and moves it to `Delivering`. Of two
+    /// overlapping runs, one wins. The claim is the durable fact of delivery: a
+    /// finding claimed and never confirmed is not published again (see
+    /// [`crate::detect::run`]).
+    fn claim_delivery(
+        &self,
+        uid: &str,
+        run: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Delivery, StoreError>> + Send;
+
+    // ---- end of delivery protocol ---------------------------------------
 
     /// The last delivered finding for `(detection, principal)`, for suppression.
     fn last_delivered(
@@ -278,6 +345,14 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
         &self,
     ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send {
         (**self).pending_findings()
+    }
+    fn claim_delivery(
+        &self,
+        uid: &str,
+        run: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
+        (**self).claim_delivery(uid, run, now)
     }
     fn last_delivered(
         &self,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use okta_itdr_core::alert::Status;
-use okta_itdr_core::detect::run::{Detector, RunError};
+use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::ingest::{IngestSettings, Ingestor};
 use okta_itdr_core::memory::{CollectingSink, MemoryStore};
@@ -212,7 +212,7 @@ async fn repeats_within_the_suppression_period_update_the_delivered_alert() {
 }
 
 #[tokio::test]
-async fn a_failed_publish_keeps_the_watermark_and_is_delivered_next_run_once() {
+async fn a_failed_publish_does_not_hold_the_watermark_and_is_delivered_next_run_once() {
     let org = Org::new(DetectConfig::default())
         .start_at("2026-11-10T08:00:00Z")
         .await;
@@ -220,23 +220,29 @@ async fn a_failed_publish_keeps_the_watermark_and_is_delivered_next_run_once() {
         .await;
     org.ingest_on_time(&token_created("b", "2026-11-10T08:20:00Z"))
         .await;
-    let wm_before = org.store.load_watermark().await.unwrap();
     org.sink.fail_next(1);
-    let err = org
+    let first = org
         .detector
         .run(scheduled("2026-11-10T09:00:00Z"))
         .await
-        .unwrap_err();
-    assert!(matches!(err, RunError::Publish { failed: 1, .. }), "{err}");
+        .unwrap();
+    assert_eq!((first.failed, first.pending, first.published), (1, 1, 1));
     assert_eq!(
-        org.store.load_watermark().await.unwrap(),
-        wm_before,
-        "watermark unchanged"
+        org.store.load_watermark().await.unwrap().unwrap().next_hour,
+        Hour::of(at("2026-11-10T09:00:00Z")),
+        "the watermark moved past the hour"
     );
     assert_eq!(org.sink.alerts().len(), 1);
-    let retry = org
+    // Not due a minute later: the retry waits for the next scheduled run.
+    let early = org
         .detector
         .run(scheduled("2026-11-10T09:00:00Z") + MINUTE)
+        .await
+        .unwrap();
+    assert_eq!((early.retried, early.pending), (0, 1));
+    let retry = org
+        .detector
+        .run(scheduled("2026-11-10T10:00:00Z"))
         .await
         .unwrap();
     assert_eq!(retry.retried, 1);

@@ -41,6 +41,16 @@ pub struct DetectConfig {
     pub late_horizon_hours: u32,
     /// Evidence event uuids listed in an alert, at most.
     pub max_evidence: usize,
+    /// Publish attempts of one finding before it is quarantined.
+    pub max_delivery_attempts: u32,
+    /// The wait after the first failed publish; it doubles with every further
+    /// failure, up to a day. Runs are hourly, so the default retries on the
+    /// next run (a run's clock is its schedule: exactly an hour later).
+    pub delivery_retry_minutes: u32,
+    /// A delivery claimed and never confirmed after this long is in doubt: the
+    /// publish may have happened, so it is quarantined rather than resent. At
+    /// least the detect function's timeout.
+    pub delivery_lease_minutes: u32,
 }
 
 impl Default for DetectConfig {
@@ -55,6 +65,9 @@ impl Default for DetectConfig {
             max_hours_per_run: 12,
             late_horizon_hours: 24,
             max_evidence: 50,
+            max_delivery_attempts: 5,
+            delivery_retry_minutes: 55,
+            delivery_lease_minutes: 15,
         }
     }
 }
@@ -87,6 +100,11 @@ impl DetectConfig {
         if self.max_hours_per_run == 0 || self.first_run_hours == 0 {
             return Err(ConfigError::Invalid(
                 "max_hours_per_run and first_run_hours must be at least 1".into(),
+            ));
+        }
+        if self.max_delivery_attempts == 0 || self.delivery_lease_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_delivery_attempts and delivery_lease_minutes must be at least 1".into(),
             ));
         }
         Ok(())

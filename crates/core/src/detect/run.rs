@@ -4,14 +4,31 @@
 //!
 //! The run's clock is a parameter, so a run is deterministic and replayable: the
 //! Lambda passes the scheduled event's time, the CLI a simulated schedule.
+//!
+//! Progress under faults:
+//! - the watermark is saved after every analysed hour, so a run that stops
+//!   (deadline, crash) keeps what it finished;
+//! - a run starts no new hour when its [`Budget`] says the invocation deadline
+//!   is near, and returns success with the rest left to the next run;
+//! - a publish that fails never fails the run or holds the watermark: the
+//!   finding stays pending, is retried by later runs with a doubling delay, and
+//!   after `max_delivery_attempts` is quarantined;
+//! - delivery is claimed with a conditional write before publishing
+//!   ([`StateStore::claim_delivery`]), so of two overlapping runs one publishes.
+//!   The claim is the durable fact: a claimed delivery whose confirmation never
+//!   landed is quarantined after its lease, never sent again (at most once).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, CONTEXT};
 use crate::alert::{Renderer, Status, StoredFinding};
-use crate::ports::{ActivityStore, AlertSink, Claim, Scope, StateStore, StoreError, Watermark};
+use crate::ports::{
+    ActivityStore, AlertSink, Claim, Delivery, Scope, StateStore, StoreError, StoreErrorKind,
+    Watermark,
+};
 use crate::record::{ActivityRecord, Text};
 use crate::time::{Hour, Millis, HOUR, MINUTE};
 
@@ -36,14 +53,73 @@ pub struct RunReport {
     pub retried: usize,
     pub next_hour: String,
     pub caught_up: bool,
+    /// Complete hours not yet analysed after this run (the watermark's lag).
+    pub lag_hours: i64,
+    /// Publish attempts that failed in this run.
+    pub failed: usize,
+    /// Findings left waiting for a later attempt at the end of this run.
+    pub pending: usize,
+    /// Findings quarantined by this run (uids): given up on, for an operator.
+    pub quarantined: Vec<String>,
+    /// The run stopped starting hours because its deadline was near.
+    pub stopped_early: bool,
+    /// Another run moved the watermark first; this one stopped and left the
+    /// rest to it.
+    pub superseded: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("detector storage: {0}")]
     Store(#[from] StoreError),
-    #[error("{failed} alert(s) could not be published (first error: {first}); they stay pending and the watermark did not move")]
-    Publish { failed: usize, first: String },
+}
+
+/// How long a run may keep starting hours. The Lambda handler turns the
+/// invocation deadline into one; the CLI and tests run unbounded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budget {
+    stop_at: Option<Instant>,
+}
+
+impl Budget {
+    pub fn unlimited() -> Self {
+        Budget { stop_at: None }
+    }
+
+    /// No hour is started that would, at the pace of the slowest hour so far,
+    /// end after `stop_at` (the deadline less what finishing a run takes).
+    pub fn until(stop_at: Instant) -> Self {
+        Budget {
+            stop_at: Some(stop_at),
+        }
+    }
+
+    /// Whether an hour expected to take `estimate` may start now. The first
+    /// hour of a run always may while any time is left, so every run makes
+    /// progress.
+    pub fn allows(&self, estimate: Duration) -> bool {
+        match self.stop_at {
+            None => true,
+            Some(stop) => Instant::now() + estimate < stop,
+        }
+    }
+}
+
+/// Who is running and for how long.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// Names the run in delivery claims (the Lambda request id).
+    pub id: String,
+    pub budget: Budget,
+}
+
+impl RunContext {
+    pub fn unlimited(id: impl Into<String>) -> Self {
+        RunContext {
+            id: id.into(),
+            budget: Budget::unlimited(),
+        }
+    }
 }
 
 pub struct Detector<A, S, K> {
@@ -74,11 +150,12 @@ fn context_scope(h: Hour, hour: Hour) -> Scope {
 }
 
 /// Per-run bookkeeping for publishing.
-#[derive(Default)]
-struct Tally {
+struct Tally<'a> {
     report: RunReport,
-    failed: usize,
-    first_error: Option<String>,
+    now: Millis,
+    run: &'a str,
+    /// Uids waiting for a later attempt (a set: one finding can be met twice).
+    pending: BTreeSet<String>,
 }
 
 impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
@@ -104,19 +181,29 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         &self.state
     }
 
+    /// A run without a deadline (the CLI, tests).
     pub async fn run(&self, now: Millis) -> Result<RunReport, RunError> {
+        self.run_with(now, &RunContext::unlimited(format!("run@{now}")))
+            .await
+    }
+
+    pub async fn run_with(&self, now: Millis, ctx: &RunContext) -> Result<RunReport, RunError> {
         let current = Hour::of(now);
         let stored = self.state.load_watermark().await?;
-        let wm = stored.unwrap_or(Watermark {
+        let mut wm = stored.unwrap_or(Watermark {
             next_hour: Hour(current.0 - i64::from(self.config.first_run_hours)),
             late_checked_until: now,
         });
-        let mut tally = Tally::default();
+        let mut saved = stored;
+        let mut tally = Tally {
+            report: RunReport::default(),
+            now,
+            run: &ctx.id,
+            pending: BTreeSet::new(),
+        };
 
         for pending in self.state.pending_findings().await? {
-            if self.deliver(pending, &mut tally).await? {
-                tally.report.retried += 1;
-            }
+            self.resume(pending, &mut tally).await?;
         }
 
         let last = Hour((wm.next_hour.0 + i64::from(self.config.max_hours_per_run)).min(current.0));
@@ -137,37 +224,81 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         hours.extend(fresh.iter().map(|h| (*h, false)));
         hours.sort();
         let mut window = Window::default();
+        let mut slowest = Duration::ZERO;
         for (hour, is_late) in hours {
+            if !ctx.budget.allows(slowest) {
+                tally.report.stopped_early = true;
+                break;
+            }
+            let started = Instant::now();
             self.analyse_hour(hour, &mut window, &mut tally).await?;
             let label = hour.label();
             if is_late {
                 tally.report.late_hours.push(label);
             } else {
                 tally.report.hours.push(label);
+                // Saved hour by hour: whatever stops this run keeps what it finished.
+                let next = Watermark {
+                    next_hour: Hour(hour.0 + 1),
+                    late_checked_until: wm.late_checked_until,
+                };
+                if !self
+                    .save_progress(&next, saved.as_ref(), &mut tally)
+                    .await?
+                {
+                    break;
+                }
+                wm = next;
+                saved = Some(next);
             }
+            slowest = slowest.max(started.elapsed());
         }
 
-        if tally.failed > 0 {
-            return Err(RunError::Publish {
-                failed: tally.failed,
-                first: tally.first_error.unwrap_or_default(),
-            });
+        // Late markers count as handled only once every late hour was re-checked.
+        if !tally.report.stopped_early && !tally.report.superseded {
+            let next = Watermark {
+                next_hour: wm.next_hour,
+                late_checked_until: now,
+            };
+            if saved != Some(next)
+                && self
+                    .save_progress(&next, saved.as_ref(), &mut tally)
+                    .await?
+            {
+                wm = next;
+            }
         }
-        let next = Watermark {
-            next_hour: last.max(wm.next_hour),
-            late_checked_until: now,
-        };
-        self.state.save_watermark(&next, stored.as_ref()).await?;
-        tally.report.next_hour = next.next_hour.label();
-        tally.report.caught_up = next.next_hour >= current;
-        Ok(tally.report)
+        let mut report = tally.report;
+        report.pending = tally.pending.len();
+        report.next_hour = wm.next_hour.label();
+        report.caught_up = wm.next_hour >= current;
+        report.lag_hours = (current.0 - wm.next_hour.0).max(0);
+        Ok(report)
+    }
+
+    /// Saves the watermark; `false` when another run moved it first (this run
+    /// then stops: the other one carries on from where it is).
+    async fn save_progress(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+        tally: &mut Tally<'_>,
+    ) -> Result<bool, RunError> {
+        match self.state.save_watermark(next, expected).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == StoreErrorKind::Conflict => {
+                tally.report.superseded = true;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn analyse_hour(
         &self,
         hour: Hour,
         window: &mut Window,
-        tally: &mut Tally,
+        tally: &mut Tally<'_>,
     ) -> Result<(), RunError> {
         let first = Hour::of(hour.start() - CONTEXT);
         // Keep only the context this hour needs; the next hour reuses it.
@@ -261,7 +392,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     }
 
     /// Dedup, suppression, publish.
-    async fn handle(&self, f: &Finding, tally: &mut Tally) -> Result<(), RunError> {
+    async fn handle(&self, f: &Finding, tally: &mut Tally<'_>) -> Result<(), RunError> {
         let alert = self.renderer.render(f);
         let mut stored = StoredFinding::pending(f, alert);
         match self.state.claim_finding(&stored).await? {
@@ -304,24 +435,111 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         Ok(())
     }
 
-    /// Publishes a pending finding; on success records it as delivered. A publish
-    /// failure is counted, not raised, so the rest of the run still happens.
+    /// A finding an earlier run left undelivered: retry it when due, or settle a
+    /// delivery claim whose run never confirmed it.
+    async fn resume(&self, stored: StoredFinding, tally: &mut Tally<'_>) -> Result<(), RunError> {
+        match stored.status {
+            Status::Pending => {
+                if self.deliver(stored, tally).await? {
+                    tally.report.retried += 1;
+                }
+            }
+            Status::Delivering => {
+                let lease = i64::from(self.config.delivery_lease_minutes) * MINUTE;
+                let claimed_at = stored.claimed_at.unwrap_or(Millis::MIN);
+                // Still leased: its run may be publishing right now. Past the
+                // lease the publish may or may not have happened; sending again
+                // could page twice, so an operator decides.
+                if claimed_at.saturating_add(lease) <= tally.now {
+                    let by = stored.claimed_by.clone().unwrap_or_default();
+                    self.quarantine(
+                        stored,
+                        format!("delivery claimed by {by} was never confirmed; it may have been published"),
+                        tally,
+                    )
+                    .await?;
+                }
+            }
+            Status::Delivered | Status::Suppressed | Status::Quarantined => {}
+        }
+        Ok(())
+    }
+
+    /// Publishes a pending finding once it is due and this run wins its delivery
+    /// claim. A publish failure is recorded on the finding (retry later with a
+    /// doubling delay, or quarantine), never raised: the rest of the run and the
+    /// watermark go on. `true` when published.
     async fn deliver(
         &self,
         mut stored: StoredFinding,
-        tally: &mut Tally,
+        tally: &mut Tally<'_>,
     ) -> Result<bool, RunError> {
+        if stored.next_attempt.is_some_and(|t| t > tally.now) {
+            tally.pending.insert(stored.uid);
+            return Ok(false);
+        }
+        match self
+            .state
+            .claim_delivery(&stored.uid, tally.run, tally.now)
+            .await?
+        {
+            Delivery::Claimed { attempts } => stored.attempts = attempts,
+            // Another run owns it now.
+            Delivery::Refused => return Ok(false),
+        }
+        stored.status = Status::Delivering;
+        stored.claimed_by = Some(tally.run.to_owned());
+        stored.claimed_at = Some(tally.now);
         match self.sink.publish(&stored.alert).await {
             Ok(()) => {
                 stored.status = Status::Delivered;
+                stored.next_attempt = None;
+                stored.last_error = None;
                 self.state.update_finding(&stored).await?;
+                tally.pending.remove(&stored.uid);
                 Ok(true)
             }
             Err(e) => {
-                tally.failed += 1;
-                tally.first_error.get_or_insert_with(|| e.to_string());
+                tally.report.failed += 1;
+                let error = e.to_string();
+                if stored.attempts >= self.config.max_delivery_attempts {
+                    let reason = format!(
+                        "publishing failed {} times; last error: {error}",
+                        stored.attempts
+                    );
+                    self.quarantine(stored, reason, tally).await?;
+                } else {
+                    stored.status = Status::Pending;
+                    stored.next_attempt = Some(tally.now + self.retry_delay(stored.attempts));
+                    stored.last_error = Some(error);
+                    self.state.update_finding(&stored).await?;
+                    tally.pending.insert(stored.uid);
+                }
                 Ok(false)
             }
         }
+    }
+
+    /// The wait after `attempts` failed publishes: the configured delay, doubled
+    /// for each further failure, at most a day.
+    fn retry_delay(&self, attempts: u32) -> Millis {
+        let base = i64::from(self.config.delivery_retry_minutes) * MINUTE;
+        let doublings = attempts.saturating_sub(1).min(16);
+        base.saturating_mul(1 << doublings).min(24 * HOUR)
+    }
+
+    async fn quarantine(
+        &self,
+        mut stored: StoredFinding,
+        reason: String,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), RunError> {
+        stored.status = Status::Quarantined;
+        stored.next_attempt = None;
+        stored.last_error = Some(reason);
+        self.state.update_finding(&stored).await?;
+        tally.pending.remove(&stored.uid);
+        tally.report.quarantined.push(stored.uid);
+        Ok(())
     }
 }
