@@ -106,7 +106,7 @@ async fn throttled_writes_fail_the_invocation_as_retryable() {
         .build();
     let err = ingest_error(dynamodb(&[&put])).await;
     let e = store_error(&err);
-    assert!(e.retryable, "{e}");
+    assert!(e.retryable(), "{e}");
     assert_eq!(e.operation, "PutItem");
     assert!(
         e.message.contains("ProvisionedThroughputExceededException"),
@@ -134,7 +134,7 @@ async fn server_errors_are_retryable() {
         .build();
     let err = ingest_error(dynamodb(&[&put])).await;
     let e = store_error(&err);
-    assert!(e.retryable, "{e}");
+    assert!(e.retryable(), "{e}");
     assert!(e.message.contains("HTTP 500"), "{e}");
 }
 
@@ -168,7 +168,7 @@ async fn validation_errors_are_not_retryable() {
         .build();
     let err = ingest_error(dynamodb(&[&put])).await;
     let e = store_error(&err);
-    assert!(!e.retryable, "{e}");
+    assert!(!e.retryable(), "{e}");
     assert!(e.message.contains("ValidationException"), "{e}");
     assert_eq!(put.num_calls(), 1, "not retried");
 }
@@ -182,7 +182,7 @@ async fn refused_connections_are_retryable() {
         .expect("port");
     let err = ingest_error(dynamodb_at(&format!("http://127.0.0.1:{port}"))).await;
     let e = store_error(&err);
-    assert!(e.retryable, "{e}");
+    assert!(e.retryable(), "{e}");
 }
 
 #[tokio::test]
@@ -200,7 +200,7 @@ async fn hung_servers_time_out_as_retryable() {
     let err = ingest_error(dynamodb_at(&format!("http://{addr}"))).await;
     server.abort();
     let e = store_error(&err);
-    assert!(e.retryable, "{e}");
+    assert!(e.retryable(), "{e}");
     assert!(e.message.contains("timed out"), "{e}");
 }
 
@@ -303,7 +303,7 @@ async fn a_cancelled_claim_that_left_nothing_is_retryable() {
     let store = DynamoStateStore::new(dynamodb(&[&transact, &get]), STATE, 30, 90);
     let f = finding();
     let err = store.claim_finding(&f).await.expect_err("conflict");
-    assert!(err.retryable, "{err}");
+    assert!(err.retryable(), "{err}");
     assert!(err.message.contains("TransactionConflict"), "{err}");
 }
 
@@ -325,7 +325,7 @@ async fn activity_reads_surface_throttling() {
         .hour_activity(okta_itdr_core::time::Hour::of(at("2026-11-10T10:00:00Z")))
         .await
         .expect_err("throttled");
-    assert!(err.retryable, "{err}");
+    assert!(err.retryable(), "{err}");
     assert_eq!(err.operation, "Query");
 }
 
@@ -348,6 +348,11 @@ fn finding() -> StoredFinding {
         last_seen: alert.time,
         repeats: 0,
         suppressed_by: None,
+        attempts: 0,
+        next_attempt: None,
+        claimed_by: None,
+        claimed_at: None,
+        last_error: None,
         alert,
     }
 }

@@ -17,6 +17,11 @@ fn finding(uid: &str, detection: &str, principal: &str, t: i64) -> StoredFinding
         last_seen: t,
         repeats: 0,
         suppressed_by: None,
+        attempts: 0,
+        next_attempt: None,
+        claimed_by: None,
+        claimed_at: None,
+        last_error: None,
         alert: Alert {
             uid: uid.to_owned(),
             subject: format!("[HIGH] {detection}: {principal}"),
@@ -72,7 +77,7 @@ async fn watermark_saves_are_conditional() {
         .save_watermark(&second, None)
         .await
         .expect_err("a second first save");
-    assert!(!clash.retryable);
+    assert!(!clash.retryable());
     store
         .save_watermark(&second, Some(&first))
         .await
@@ -81,7 +86,7 @@ async fn watermark_saves_are_conditional() {
         .save_watermark(&third, Some(&first))
         .await
         .expect_err("stale expectation");
-    assert!(!stale.retryable, "{stale}");
+    assert!(!stale.retryable(), "{stale}");
     assert!(
         stale
             .to_string()

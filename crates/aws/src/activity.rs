@@ -120,7 +120,8 @@ impl DynamoActivityStore {
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
         let base = store_error(operation, e);
-        self.err(operation, base.message, base.retryable)
+        let retryable = base.retryable();
+        self.err(operation, base.message, retryable)
     }
 
     /// Writes one record unless its key exists. `Ok(true)` when it was new.

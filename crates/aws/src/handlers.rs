@@ -7,7 +7,7 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use okta_itdr_core::detect::run::{Detector, RunError, RunReport};
+use okta_itdr_core::detect::run::{Budget, Detector, RunContext, RunError, RunReport};
 use okta_itdr_core::ingest::{
     IngestError, IngestSettings as CoreIngestSettings, Ingested, Ingestor, Rejection,
 };
@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::activity::DynamoActivityStore;
 use crate::config::{ConfigError, DetectSettings, IngestSettings};
+use crate::metrics::{Metrics, Unit};
 use crate::sns::SnsAlertSink;
 use crate::state::DynamoStateStore;
 
@@ -52,7 +53,6 @@ impl HandlerError {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
             HandlerError::Rejected(_) => "Rejected",
             HandlerError::Store(_) | HandlerError::Run(RunError::Store(_)) => "StoreError",
-            HandlerError::Run(RunError::Publish { .. }) => "PublishError",
         }
     }
 
@@ -60,8 +60,7 @@ impl HandlerError {
     pub fn retryable(&self) -> bool {
         match self {
             HandlerError::InvalidEvent(_) | HandlerError::Rejected(_) => false,
-            HandlerError::Store(e) | HandlerError::Run(RunError::Store(e)) => e.retryable,
-            HandlerError::Run(RunError::Publish { .. }) => true,
+            HandlerError::Store(e) | HandlerError::Run(RunError::Store(e)) => e.retryable(),
         }
     }
 }
@@ -84,13 +83,7 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The wall clock, for the binaries.
-pub fn wall_clock() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::wall_clock;
 
 // ------------------------------------------------------------------ ingest
 
@@ -226,7 +219,7 @@ impl<S: ActivityStore> IngestHandler<S> {
                     uuid = ids.uuid.as_deref(),
                     eventType = ids.event_type.as_deref(),
                     outcome = "failed",
-                    retryable = e.retryable,
+                    retryable = e.retryable(),
                     error = %e,
                     eventbridge_id = eb_id,
                     "event not stored"
@@ -407,26 +400,51 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
 
     /// One detector run. The clock is the scheduled event's `time`, so a
     /// delayed or retried invocation analyses what its schedule meant; without
-    /// one (a manual invocation), `wall_clock`.
+    /// one (a manual invocation), `wall_clock`. The invocation's deadline
+    /// bounds how many hours the run starts; its request id names the run's
+    /// delivery claims. Prints the run's metrics (EMF) whatever the outcome.
     pub async fn handle(
         &self,
         event: LambdaEvent<Value>,
         wall_clock: Millis,
     ) -> Result<RunReport, HandlerError> {
-        self.handle_payload(&event.payload, wall_clock).await
+        let ctx = RunContext {
+            id: event.context.request_id.clone(),
+            budget: budget_for(event.context.deadline, wall_clock),
+        };
+        let started = std::time::Instant::now();
+        let result = self.handle_run(&event.payload, wall_clock, &ctx).await;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        detect_metrics(&result, elapsed.round()).emit(crate::clock::wall_clock());
+        result
     }
 
+    /// A run without a deadline, named after `wall_clock`.
     pub async fn handle_payload(
         &self,
         payload: &Value,
         wall_clock: Millis,
     ) -> Result<RunReport, HandlerError> {
+        let ctx = RunContext::unlimited(format!("manual@{wall_clock}"));
+        self.handle_run(payload, wall_clock, &ctx).await
+    }
+
+    pub async fn handle_run(
+        &self,
+        payload: &Value,
+        wall_clock: Millis,
+        ctx: &RunContext,
+    ) -> Result<RunReport, HandlerError> {
         let now = run_clock(payload, wall_clock)
             .inspect_err(|e| tracing::error!(outcome = "failed", "{e}"))?;
-        match self.detector.run(now).await {
+        match self.detector.run_with(now, ctx).await {
             Ok(report) => {
+                for uid in &report.quarantined {
+                    tracing::warn!(uid = %uid, "finding quarantined: see the state table for why");
+                }
                 tracing::info!(
                     outcome = "completed",
+                    run = %ctx.id,
                     hours = report.hours.len(),
                     first_hour = report.hours.first().map(String::as_str).unwrap_or(""),
                     last_hour = report.hours.last().map(String::as_str).unwrap_or(""),
@@ -437,8 +455,14 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
                     suppressed = report.suppressed,
                     already_known = report.already_known,
                     retried = report.retried,
+                    failed = report.failed,
+                    pending = report.pending,
+                    quarantined = report.quarantined.len(),
                     next_hour = %report.next_hour,
+                    lag_hours = report.lag_hours,
                     caught_up = report.caught_up,
+                    stopped_early = report.stopped_early,
+                    superseded = report.superseded,
                     "detection run"
                 );
                 Ok(report)
@@ -450,6 +474,49 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
             }
         }
     }
+}
+
+/// Time kept back from the invocation deadline for finishing a run (the last
+/// watermark write, the metrics line): a tenth of the time, at most a minute.
+const MAX_RESERVE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The run's budget from the invocation deadline (epoch milliseconds, as the
+/// Runtime API gives it) and the wall clock now. The Runtime API always sends a
+/// deadline; 0 (a context built by hand) means none.
+pub fn budget_for(deadline_ms: u64, wall_clock: Millis) -> Budget {
+    if deadline_ms == 0 {
+        return Budget::unlimited();
+    }
+    let now = u64::try_from(wall_clock).unwrap_or(0);
+    let remaining = std::time::Duration::from_millis(deadline_ms.saturating_sub(now));
+    let reserve = (remaining / 10).min(MAX_RESERVE);
+    Budget::until(std::time::Instant::now() + (remaining - reserve))
+}
+
+/// The metrics of one detect run. A successful run reports its progress and
+/// findings; a failed one only that it failed, so an alarm on `RunsSucceeded`
+/// tells that detection stopped.
+pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64) -> Metrics {
+    let mut m = Metrics::for_function("detect");
+    match result {
+        Ok(r) => {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            m.count("RunsSucceeded", 1)
+                .count("HoursAnalysed", count(r.hours.len() + r.late_hours.len()))
+                .set("WatermarkLagHours", Unit::Count, r.lag_hours as f64)
+                .count("RecordsRead", count(r.records))
+                .count("FindingsPublished", count(r.published + r.retried))
+                .count("FindingsSuppressed", count(r.suppressed))
+                .count("FindingsFailed", count(r.failed))
+                .count("FindingsPending", count(r.pending))
+                .count("FindingsQuarantined", count(r.quarantined.len()));
+        }
+        Err(_) => {
+            m.count("RunsFailed", 1);
+        }
+    }
+    m.set("RunDuration", Unit::Milliseconds, duration_ms);
+    m
 }
 
 /// The clock of a run: the event's RFC 3339 `time`, else `wall_clock`.

@@ -7,6 +7,7 @@
 //! - [`handlers`] holds the ingest and detect handlers the binaries run.
 
 pub mod activity;
+pub mod clock;
 pub mod config;
 pub mod handlers;
 pub mod logging;

@@ -4,7 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms) |
 //! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + baseline days + 7 days |
-//! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `expires_at` |
+//! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
 //! | last delivery | `S#<detection>#<principal>` | `last` | `doc` (StoredFinding JSON), `expires_at` |
 //!
@@ -12,6 +12,10 @@
 //! claimed finding can never be missing from the index (and so never lost if the
 //! publish after the claim fails); delivering it updates the finding, the
 //! last-delivery record and the index together.
+//!
+//! A delivery is claimed with one conditional `UpdateItem` on the finding's
+//! top-level `status`, `next_attempt` and `attempts` attributes (the `doc` is
+//! not rewritten); reading a finding lays those attributes over its `doc`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,8 +29,8 @@ use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use okta_itdr_core::alert::{Status, StoredFinding};
 use okta_itdr_core::detect::baseline::Baseline;
-use okta_itdr_core::ports::{Claim, StateStore, StoreError, Watermark};
-use okta_itdr_core::time::{Hour, DAY};
+use okta_itdr_core::ports::{Claim, Delivery, StateStore, StoreError, StoreErrorKind, Watermark};
+use okta_itdr_core::time::{Hour, Millis, DAY};
 
 use crate::sdk::{
     backoff, get_n, get_s, json_problem, key, n, s, store_error, Item, BATCH_ATTEMPTS,
@@ -63,8 +67,30 @@ fn status_text(status: Status) -> &'static str {
         Status::Pending => "pending",
         Status::Delivered => "delivered",
         Status::Suppressed => "suppressed",
+        Status::Delivering => "delivering",
+        Status::Quarantined => "quarantined",
     }
 }
+
+fn status_of(text: &str) -> Option<Status> {
+    [
+        Status::Pending,
+        Status::Delivered,
+        Status::Suppressed,
+        Status::Delivering,
+        Status::Quarantined,
+    ]
+    .into_iter()
+    .find(|s| status_text(*s) == text)
+}
+
+/// Service error codes that mean DynamoDB refused for load: worth an alarm of
+/// their own (capacity), unlike an outage.
+const THROTTLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
 
 #[derive(Debug, Clone)]
 pub struct DynamoStateStore {
@@ -109,12 +135,21 @@ impl DynamoStateStore {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let base = store_error(operation, e);
-        self.err(operation, base.message, base.retryable)
+        let throttled = e
+            .as_service_error()
+            .and_then(ProvideErrorMetadata::code)
+            .is_some_and(|c| THROTTLE_CODES.contains(&c));
+        let kind = if throttled {
+            StoreErrorKind::Throttled
+        } else {
+            base.kind
+        };
+        let message = self.err(operation, base.message, false).message;
+        StoreError::of(kind, operation, message)
     }
 
     fn finding_expiry(&self, f: &StoredFinding) -> i64 {
-        (f.last_seen.max(crate::handlers::wall_clock()) + i64::from(self.retention_days) * DAY)
-            / 1000
+        (f.last_seen.max(crate::clock::wall_clock()) + i64::from(self.retention_days) * DAY) / 1000
     }
 
     fn finding_doc(
@@ -138,13 +173,26 @@ impl DynamoStateStore {
     ) -> Result<StoredFinding, StoreError> {
         let doc = get_s(item, "doc")
             .ok_or_else(|| self.err(operation, "a finding item has no doc", false))?;
-        serde_json::from_str(doc).map_err(|e| {
+        let mut f: StoredFinding = serde_json::from_str(doc).map_err(|e| {
             self.err(
                 operation,
                 format!("unreadable finding: {}", json_problem(&e)),
                 false,
             )
-        })
+        })?;
+        // A delivery claim updates these attributes only: they are the truth.
+        if let Some(status) = get_s(item, "status").and_then(status_of) {
+            f.status = status;
+        }
+        if let Some(attempts) = get_n(item, "attempts") {
+            f.attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+        }
+        f.next_attempt = get_n(item, "next_attempt");
+        f.claimed_at = get_n(item, "claimed_at").or(f.claimed_at);
+        if let Some(by) = get_s(item, "claimed_by") {
+            f.claimed_by = Some(by.to_owned());
+        }
+        Ok(f)
     }
 
     fn put(&self, item: Item, condition: Option<&str>) -> Result<Put, StoreError> {
@@ -160,6 +208,16 @@ impl DynamoStateStore {
         let mut item = key(finding_key(&f.uid), FINDING_SK);
         item.insert("doc".into(), s(doc));
         item.insert("status".into(), s(status_text(f.status)));
+        item.insert("attempts".into(), n(i64::from(f.attempts)));
+        if let Some(t) = f.next_attempt {
+            item.insert("next_attempt".into(), n(t));
+        }
+        if let Some(by) = &f.claimed_by {
+            item.insert("claimed_by".into(), s(by.clone()));
+        }
+        if let Some(t) = f.claimed_at {
+            item.insert("claimed_at".into(), n(t));
+        }
         item.insert("expires_at".into(), n(self.finding_expiry(f)));
         item
     }
@@ -325,11 +383,14 @@ impl StateStore for DynamoStateStore {
                 let was = expected
                     .map(|w| format!("next hour {}", w.next_hour.label()))
                     .unwrap_or_else(|| "no watermark".into());
-                Err(self.err(
-                    "PutItem",
-                    format!("another detector run moved the watermark (expected {was})"),
-                    false,
-                ))
+                let message = self
+                    .err(
+                        "PutItem",
+                        format!("another detector run moved the watermark (expected {was})"),
+                        false,
+                    )
+                    .message;
+                Err(StoreError::of(StoreErrorKind::Conflict, "PutItem", message))
             }
             Err(e) => Err(self.sdk_err("PutItem", &e)),
         }
@@ -468,7 +529,7 @@ impl StateStore for DynamoStateStore {
                     .build(),
             );
         }
-        if finding.status != Status::Pending {
+        if !finding.status.awaits_delivery() {
             let delete = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(PENDING_PK, finding.uid.clone())))
@@ -514,7 +575,7 @@ impl StateStore for DynamoStateStore {
         let mut findings = Vec::with_capacity(uids.len());
         for item in self.batch_get(keys).await? {
             match self.read_finding("BatchGetItem", &item) {
-                Ok(f) if f.status == Status::Pending => findings.push(f),
+                Ok(f) if f.status.awaits_delivery() => findings.push(f),
                 Ok(_) => {}
                 // One unreadable finding must not stop every later run.
                 Err(e) => tracing::warn!(
@@ -526,6 +587,53 @@ impl StateStore for DynamoStateStore {
         }
         findings.sort_by(|a, b| (a.first_seen, &a.uid).cmp(&(b.first_seen, &b.uid)));
         Ok(findings)
+    }
+
+    async fn claim_delivery(
+        &self,
+        uid: &str,
+        run: &str,
+        now: Millis,
+    ) -> Result<Delivery, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(finding_key(uid), FINDING_SK)))
+            .condition_expression(
+                "#status = :pending AND (attribute_not_exists(next_attempt) OR next_attempt <= :now)",
+            )
+            .update_expression(
+                "SET #status = :delivering, claimed_by = :run, claimed_at = :now REMOVE next_attempt ADD attempts :one",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(status_text(Status::Pending)))
+            .expression_attribute_values(":delivering", s(status_text(Status::Delivering)))
+            .expression_attribute_values(":run", s(run))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let attempts = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| get_n(a, "attempts"))
+                    .unwrap_or(1);
+                Ok(Delivery::Claimed {
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                })
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Delivery::Refused)
+            }
+            Err(e) => Err(self.sdk_err("UpdateItem", &e)),
+        }
     }
 
     async fn last_delivered(

@@ -193,7 +193,7 @@ async fn a_claim_never_confirmed_is_quarantined_after_its_lease_not_resent() {
     let r = detector.run(claimed_at + 14 * MINUTE).await.unwrap();
     assert!(r.quarantined.is_empty(), "still within the lease");
     let r = detector.run(claimed_at + HOUR).await.unwrap();
-    assert_eq!(r.quarantined, [uid.clone()]);
+    assert_eq!(r.quarantined.as_slice(), std::slice::from_ref(&uid));
     assert!(org.sink.alerts().is_empty(), "never sent twice");
     assert_eq!(org.status_of("a@acme.com"), [Status::Quarantined]);
     let f = org

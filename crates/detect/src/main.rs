@@ -1,7 +1,8 @@
 //! The detect Lambda function: one detection run per scheduled event.
 
 use lambda_runtime::{service_fn, LambdaEvent};
-use okta_itdr_aws::handlers::{wall_clock, DetectHandler};
+use okta_itdr_aws::clock::wall_clock;
+use okta_itdr_aws::handlers::DetectHandler;
 use okta_itdr_aws::{logging, runtime, DetectSettings};
 use serde_json::Value;
 
