@@ -7,6 +7,9 @@ use okta_itdr_aws::config::{self, DetectSettings, IngestSettings};
 use okta_itdr_e2e::{table_spec, template};
 use serde_yaml::Value as Yaml;
 
+#[path = "template/alarms.rs"]
+mod alarms;
+
 fn resource(id: &str) -> &'static Yaml {
     let r = &template()["Resources"][id];
     assert!(!r.is_null(), "template has no resource {id}");
@@ -159,11 +162,12 @@ fn functions_may_make_every_call_they_make() {
 
     let detect = actions("DetectFunction");
     // Activity: Query (table and by_hour). State: GetItem, Query, BatchGetItem,
-    // BatchWriteItem, and TransactWriteItems of Put and Delete (authorised as
-    // PutItem and DeleteItem). Alerts: sns:Publish.
+    // BatchWriteItem, TransactWriteItems of Put and Delete (authorised as
+    // PutItem and DeleteItem), UpdateItem (delivery claims). Alerts: sns:Publish.
     for needed in [
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
