@@ -10,6 +10,7 @@
 //! cargo test --workspace
 //! ```
 
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use std::collections::HashMap;

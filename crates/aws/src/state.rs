@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+    Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -516,7 +516,7 @@ impl StateStore for DynamoStateStore {
         let mut items = vec![TransactWriteItem::builder()
             .put(self.put(self.finding_item(finding, &doc), None)?)
             .build()];
-        if finding.status == Status::Delivered {
+        if matches!(finding.status, Status::Delivered | Status::Delivering) {
             let mut last = key(
                 last_delivered_key(&finding.detection, &finding.principal),
                 LAST_SK,
@@ -591,48 +591,71 @@ impl StateStore for DynamoStateStore {
 
     async fn claim_delivery(
         &self,
-        uid: &str,
+        finding: &StoredFinding,
         run: &str,
         now: Millis,
     ) -> Result<Delivery, StoreError> {
-        let result = self
-            .client
-            .update_item()
+        let op = "TransactWriteItems";
+        let mut claimed = finding.clone();
+        claimed.status = Status::Delivering;
+        claimed.attempts = finding.attempts.saturating_add(1);
+        claimed.next_attempt = None;
+        claimed.claimed_by = Some(run.to_owned());
+        claimed.claimed_at = Some(now);
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(finding_key(uid), FINDING_SK)))
+            .set_key(Some(key(finding_key(&finding.uid), FINDING_SK)))
             .condition_expression(
-                "#status = :pending AND (attribute_not_exists(next_attempt) OR next_attempt <= :now)",
+                "#status = :pending \
+                 AND (attribute_not_exists(attempts) OR attempts = :seen) \
+                 AND (attribute_not_exists(next_attempt) OR next_attempt <= :now)",
             )
             .update_expression(
-                "SET #status = :delivering, claimed_by = :run, claimed_at = :now REMOVE next_attempt ADD attempts :one",
+                "SET #status = :delivering, attempts = :attempts, claimed_by = :run, claimed_at = :now \
+                 REMOVE next_attempt",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", s(status_text(Status::Pending)))
             .expression_attribute_values(":delivering", s(status_text(Status::Delivering)))
+            .expression_attribute_values(":seen", n(i64::from(finding.attempts)))
+            .expression_attribute_values(":attempts", n(i64::from(claimed.attempts)))
             .expression_attribute_values(":run", s(run))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let attempts = out
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| get_n(a, "attempts"))
-                    .unwrap_or(1);
-                Ok(Delivery::Claimed {
-                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                })
+            .build()
+            .map_err(|e| self.err(op, e, false))?;
+        // The claim is the delivery as far as suppression knows: a repeat found
+        // after a lost confirmation folds into it instead of paging again.
+        let mut last = key(
+            last_delivered_key(&claimed.detection, &claimed.principal),
+            LAST_SK,
+        );
+        last.insert("doc".into(), s(self.finding_doc(op, &claimed)?));
+        last.insert("expires_at".into(), n(self.finding_expiry(&claimed)));
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder()
+                .put(self.put(last, None)?)
+                .build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(Delivery::Claimed {
+                attempts: claimed.attempts,
+            }),
+            Err(e) => {
+                let lost = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                        .cancellation_reasons()
+                        .first()
+                        .and_then(|r| r.code())
+                        .is_some_and(|code| code == "ConditionalCheckFailed"),
+                    _ => false,
+                };
+                if lost {
+                    Ok(Delivery::Refused)
+                } else {
+                    Err(self.sdk_err(op, &e))
+                }
             }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|x| x.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Delivery::Refused)
-            }
-            Err(e) => Err(self.sdk_err("UpdateItem", &e)),
         }
     }
 

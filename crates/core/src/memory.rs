@@ -268,7 +268,7 @@ impl StateStore for MemoryStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         let mut inner = self.lock();
         inner.findings.insert(finding.uid.clone(), finding.clone());
-        if finding.status == Status::Delivered {
+        if matches!(finding.status, Status::Delivered | Status::Delivering) {
             inner.delivered.insert(
                 (finding.detection.clone(), finding.principal.clone()),
                 finding.clone(),
@@ -294,22 +294,35 @@ impl StateStore for MemoryStore {
 
     fn claim_delivery(
         &self,
-        uid: &str,
+        finding: &StoredFinding,
         run: &str,
         now: Millis,
     ) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
         let mut inner = self.lock();
-        let result = match inner.findings.get_mut(uid) {
-            Some(f) if f.status == Status::Pending && f.next_attempt.is_none_or(|t| t <= now) => {
+        let claimed = match inner.findings.get_mut(&finding.uid) {
+            Some(f)
+                if f.status == Status::Pending
+                    && f.attempts == finding.attempts
+                    && f.next_attempt.is_none_or(|t| t <= now) =>
+            {
                 f.status = Status::Delivering;
                 f.attempts += 1;
+                f.next_attempt = None;
                 f.claimed_by = Some(run.to_owned());
                 f.claimed_at = Some(now);
-                Delivery::Claimed {
-                    attempts: f.attempts,
-                }
+                Some(f.clone())
             }
-            _ => Delivery::Refused,
+            _ => None,
+        };
+        let result = match claimed {
+            Some(f) => {
+                let attempts = f.attempts;
+                inner
+                    .delivered
+                    .insert((f.detection.clone(), f.principal.clone()), f);
+                Delivery::Claimed { attempts }
+            }
+            None => Delivery::Refused,
         };
         ready(Ok(result))
     }

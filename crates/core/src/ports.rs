@@ -233,15 +233,16 @@ pub trait StateStore: Send + Sync {
 
     // ---- delivery protocol ----------------------------------------------
 
-    /// Claims the delivery of the finding `uid` for the run `run` at `now`, with
-    /// one conditional write: it succeeds only while the finding is pending and
-    /// due (no `next_attempt` after `now`), and moves it to `Delivering`. Of two
-    /// overlapping runs, one wins. The claim is the durable fact of delivery: a
-    /// finding claimed and never confirmed is not published again (see
-    /// [`crate::detect::run`]).
+    /// Claims the delivery of `finding` for the run `run` at `now`, with one
+    /// conditional write: it succeeds only while the finding is pending, due (no
+    /// `next_attempt` after `now`) and at the attempt count the caller read, and
+    /// moves it to `Delivering`. Of two overlapping runs, one wins. The claim is
+    /// the durable fact of delivery: it also becomes the last delivery of its
+    /// (detection, principal) for suppression, and a claimed finding is never
+    /// published again (see [`crate::detect::run`]).
     fn claim_delivery(
         &self,
-        uid: &str,
+        finding: &StoredFinding,
         run: &str,
         now: Millis,
     ) -> impl Future<Output = Result<Delivery, StoreError>> + Send;
@@ -348,11 +349,11 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
     }
     fn claim_delivery(
         &self,
-        uid: &str,
+        finding: &StoredFinding,
         run: &str,
         now: Millis,
     ) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
-        (**self).claim_delivery(uid, run, now)
+        (**self).claim_delivery(finding, run, now)
     }
     fn last_delivered(
         &self,

@@ -157,14 +157,20 @@ async fn only_one_of_two_runs_claims_a_delivery() {
         .run(scheduled("2026-11-10T09:00:00Z"))
         .await
         .unwrap();
-    let uid = org.store.pending_findings().await.unwrap()[0].uid.clone();
+    let pending = org.store.pending_findings().await.unwrap()[0].clone();
     let now = scheduled("2026-11-10T10:00:00Z");
     assert_eq!(
-        org.store.claim_delivery(&uid, "run-1", now).await.unwrap(),
+        org.store
+            .claim_delivery(&pending, "run-1", now)
+            .await
+            .unwrap(),
         Delivery::Claimed { attempts: 2 }
     );
     assert_eq!(
-        org.store.claim_delivery(&uid, "run-2", now).await.unwrap(),
+        org.store
+            .claim_delivery(&pending, "run-2", now)
+            .await
+            .unwrap(),
         Delivery::Refused
     );
     // The run that comes after leaves a leased claim alone.
@@ -183,11 +189,12 @@ async fn a_claim_never_confirmed_is_quarantined_after_its_lease_not_resent() {
         .run(scheduled("2026-11-10T09:00:00Z"))
         .await
         .unwrap();
-    let uid = org.store.pending_findings().await.unwrap()[0].uid.clone();
+    let pending = org.store.pending_findings().await.unwrap()[0].clone();
+    let uid = pending.uid.clone();
     // A run claims the delivery and dies before recording what happened.
     let claimed_at = scheduled("2026-11-10T10:00:00Z");
     org.store
-        .claim_delivery(&uid, "lost-run", claimed_at)
+        .claim_delivery(&pending, "lost-run", claimed_at)
         .await
         .unwrap();
     let r = detector.run(claimed_at + 14 * MINUTE).await.unwrap();

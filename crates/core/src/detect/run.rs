@@ -394,40 +394,59 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     /// Dedup, suppression, publish.
     async fn handle(&self, f: &Finding, tally: &mut Tally<'_>) -> Result<(), RunError> {
         let alert = self.renderer.render(f);
-        let mut stored = StoredFinding::pending(f, alert);
+        let stored = StoredFinding::pending(f, alert);
         match self.state.claim_finding(&stored).await? {
             Claim::Existing(existing) if existing.status == Status::Pending => {
-                if self.deliver(existing, tally).await? {
-                    tally.report.retried += 1;
-                }
+                self.settle(existing, true, tally).await?
             }
             Claim::Existing(_) => tally.report.already_known += 1,
-            Claim::New => {
-                let period = i64::from(self.config.suppression_hours) * HOUR;
-                let previous = self
-                    .state
-                    .last_delivered(&f.detection, &f.principal.identity)
-                    .await?;
-                match previous {
-                    // A repeat folds into the delivered alert; an escalation (push
-                    // bombing that ends in an approval) is news and is sent.
-                    Some(mut last)
-                        if f.first_seen <= last.last_seen + period
-                            && f.last_seen >= last.first_seen - period
-                            && f.severity <= last.alert.severity =>
-                    {
-                        stored.status = Status::Suppressed;
-                        stored.suppressed_by = Some(last.uid.clone());
-                        self.state.update_finding(&stored).await?;
-                        last.repeats += 1;
-                        last.last_seen = last.last_seen.max(f.last_seen);
-                        self.state.update_finding(&last).await?;
-                        tally.report.suppressed += 1;
-                    }
-                    _ => {
-                        if self.deliver(stored, tally).await? {
-                            tally.report.published += 1;
-                        }
+            Claim::New => self.settle(stored, false, tally).await?,
+        }
+        Ok(())
+    }
+
+    /// Suppresses a claimed finding as a repeat of a delivered one, or delivers
+    /// it. A retry goes through the same check: a run that stopped between
+    /// claiming a repeat and folding it must not page for it later.
+    async fn settle(
+        &self,
+        mut stored: StoredFinding,
+        retry: bool,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), RunError> {
+        if stored.next_attempt.is_some_and(|t| t > tally.now) {
+            tally.pending.insert(stored.uid);
+            return Ok(());
+        }
+        let period = i64::from(self.config.suppression_hours) * HOUR;
+        let previous = self
+            .state
+            .last_delivered(&stored.detection, &stored.principal)
+            .await?;
+        match previous {
+            // A repeat folds into the delivered alert; an escalation (push
+            // bombing that ends in an approval) is news and is sent.
+            Some(mut last)
+                if last.uid != stored.uid
+                    && stored.first_seen <= last.last_seen + period
+                    && stored.last_seen >= last.first_seen - period
+                    && stored.alert.severity <= last.alert.severity =>
+            {
+                stored.status = Status::Suppressed;
+                stored.suppressed_by = Some(last.uid.clone());
+                self.state.update_finding(&stored).await?;
+                last.repeats += 1;
+                last.last_seen = last.last_seen.max(stored.last_seen);
+                self.state.update_finding(&last).await?;
+                tally.pending.remove(&stored.uid);
+                tally.report.suppressed += 1;
+            }
+            _ => {
+                if self.deliver(stored, tally).await? {
+                    if retry {
+                        tally.report.retried += 1;
+                    } else {
+                        tally.report.published += 1;
                     }
                 }
             }
@@ -439,11 +458,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     /// delivery claim whose run never confirmed it.
     async fn resume(&self, stored: StoredFinding, tally: &mut Tally<'_>) -> Result<(), RunError> {
         match stored.status {
-            Status::Pending => {
-                if self.deliver(stored, tally).await? {
-                    tally.report.retried += 1;
-                }
-            }
+            Status::Pending => self.settle(stored, true, tally).await?,
             Status::Delivering => {
                 let lease = i64::from(self.config.delivery_lease_minutes) * MINUTE;
                 let claimed_at = stored.claimed_at.unwrap_or(Millis::MIN);
@@ -480,7 +495,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
         match self
             .state
-            .claim_delivery(&stored.uid, tally.run, tally.now)
+            .claim_delivery(&stored, tally.run, tally.now)
             .await?
         {
             Delivery::Claimed { attempts } => stored.attempts = attempts,
