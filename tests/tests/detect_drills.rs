@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use lambda_runtime::{Context, LambdaEvent};
 use okta_itdr_aws::handlers::{detect_metrics, LambdaDetector};
 use okta_itdr_aws::{DetectHandler, DynamoActivityStore, DynamoStateStore, SnsAlertSink};
@@ -346,7 +347,9 @@ fn crash_detector(
 
 #[tokio::test]
 async fn a_run_killed_after_any_store_call_then_rerun_delivers_exactly_the_clean_findings_once() {
-    let env = TestEnv::new("drill-crash").await;
+    let mut env = TestEnv::new("drill-crash").await;
+    // Fewer index shards: fewer queries per hour read, same store calls.
+    env.hour_shards = 2;
     let (topic, _queue) = env.topic_with_queue(true).await;
     let t8 = at("2026-11-10T08:00:00Z");
     // Two hours with findings, one a repeat that is suppressed.
@@ -377,44 +380,54 @@ async fn a_run_killed_after_any_store_call_then_rerun_delivers_exactly_the_clean
     let mut expected = sink.sent.lock().unwrap().clone();
     expected.sort();
 
-    for k in 0..total {
-        let table = unique("drill-crash");
-        create_table(&env.dynamodb, &table, &spec).await;
+    // Each k on its own state table, a few at a time.
+    let check = |k: usize| {
+        let (env, spec, expected) = (&env, &spec, &expected);
         let sink = new_sink();
-        let (crashing, _) = crash_detector(&env, &table, &sink, k);
-        let crashed = crashing.run(now).await;
-        assert!(crashed.is_err(), "k={k}: the run should have died");
-        // Re-run at once, then an hour later, with nothing failing.
-        let (healthy, _) = crash_detector(&env, &table, &sink, usize::MAX);
-        healthy
-            .run(now)
-            .await
-            .unwrap_or_else(|e| panic!("k={k}: {e}"));
-        let later = healthy
-            .run(now + HOUR)
-            .await
-            .unwrap_or_else(|e| panic!("k={k}: {e}"));
-        let mut sent = sink.sent.lock().unwrap().clone();
-        sent.sort();
-        assert_eq!(sent, expected, "k={k}: delivered exactly once each");
-        let state = DynamoStateStore::new(env.dynamodb.clone(), table.as_str(), 30, 90);
-        assert_eq!(
-            state.load_watermark().await.unwrap().map(|w| w.next_hour),
-            Some(Hour::of(now + HOUR)),
-            "k={k}"
-        );
-        // A delivery whose confirmation was lost is never resent; an hour on,
-        // it is quarantined for an operator to check (it was in fact sent).
-        assert!(later.quarantined.len() <= 1, "k={k}: {later:?}");
-        assert!(state.pending_findings().await.unwrap().is_empty(), "k={k}");
-    }
+        async move {
+            let table = unique("drill-crash");
+            create_table(&env.dynamodb, &table, spec).await;
+            let (crashing, _) = crash_detector(env, &table, &sink, k);
+            let crashed = crashing.run(now).await;
+            assert!(crashed.is_err(), "k={k}: the run should have died");
+            // Re-run at once, then an hour later, with nothing failing.
+            let (healthy, _) = crash_detector(env, &table, &sink, usize::MAX);
+            healthy
+                .run(now)
+                .await
+                .unwrap_or_else(|e| panic!("k={k}: {e}"));
+            let later = healthy
+                .run(now + HOUR)
+                .await
+                .unwrap_or_else(|e| panic!("k={k}: {e}"));
+            let mut sent = sink.sent.lock().unwrap().clone();
+            sent.sort();
+            assert_eq!(&sent, expected, "k={k}: delivered exactly once each");
+            let state = DynamoStateStore::new(env.dynamodb.clone(), table.as_str(), 30, 90);
+            assert_eq!(
+                state.load_watermark().await.unwrap().map(|w| w.next_hour),
+                Some(Hour::of(now + HOUR)),
+                "k={k}"
+            );
+            // A delivery whose confirmation was lost is never resent; an hour
+            // on, it is quarantined for an operator to check (it was sent).
+            assert!(later.quarantined.len() <= 1, "k={k}: {later:?}");
+            assert!(state.pending_findings().await.unwrap().is_empty(), "k={k}");
+        }
+    };
+    futures::stream::iter(0..total)
+        .map(check)
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
 }
 
 // ------------------------------------------------------------ drill: deadline
 
 #[tokio::test]
 async fn a_run_short_of_time_stops_between_hours_and_later_runs_finish_the_backlog() {
-    let env = TestEnv::new("drill-deadline").await;
+    let mut env = TestEnv::new("drill-deadline").await;
+    env.hour_shards = 2;
     let (topic, queue) = env.topic_with_queue(false).await;
     let t0 = at("2026-11-10T00:00:00Z");
     let events: Vec<Ev> = (0..12)
@@ -431,7 +444,7 @@ async fn a_run_short_of_time_stops_between_hours_and_later_runs_finish_the_backl
 
     let mut hours = Vec::new();
     let mut reports: Vec<RunReport> = Vec::new();
-    for attempt in 0..12 {
+    for attempt in 0..24 {
         let mut context = Context::default();
         context.request_id = format!("drill-{attempt}");
         let wall = okta_itdr_aws::clock::wall_clock();
