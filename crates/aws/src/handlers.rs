@@ -556,6 +556,25 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_keeps_a_tenth_of_the_time_left_at_most_a_minute() {
+        use std::time::Duration;
+        let now: Millis = 1_800_000_000_000;
+        let deadline = |ms: u64| u64::try_from(now).unwrap() + ms;
+        // No deadline (a context built by hand): unbounded.
+        assert!(budget_for(0, now).allows(Duration::from_secs(86_400)));
+        // 900 s left: stops a minute early.
+        let b = budget_for(deadline(900_000), now);
+        assert!(b.allows(Duration::from_secs(835)));
+        assert!(!b.allows(Duration::from_secs(842)));
+        // 2 s left: keeps 0.2 s.
+        let b = budget_for(deadline(2_000), now);
+        assert!(b.allows(Duration::from_millis(1_700)));
+        assert!(!b.allows(Duration::from_millis(1_850)));
+        // Past the deadline: no hour starts.
+        assert!(!budget_for(deadline(0).saturating_sub(5), now).allows(Duration::ZERO));
+    }
+
+    #[test]
     fn safe_tokens() {
         assert_eq!(
             safe_token("aws.partner/okta.com/acme/x", 128),
