@@ -1,8 +1,9 @@
 //! okta-itdr core: the Okta System Log model, normalisation into per-identity
 //! activity records, the detection engine and the alert model.
 //!
-//! Nothing here performs I/O. Storage and alert delivery are ports ([`ports`])
-//! implemented by the AWS adapter and by the in-memory store the CLI uses.
+//! Nothing here performs I/O. Storage, alert delivery and the System Log source
+//! are ports ([`ports`], [`source`]) implemented by the AWS and Okta adapters and
+//! by the in-memory store the CLI uses.
 
 pub mod alert;
 pub mod detect;
@@ -14,6 +15,7 @@ pub mod normalize;
 pub mod ports;
 pub mod record;
 pub mod replay;
+pub mod source;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
