@@ -10,6 +10,7 @@
 //! cargo test --workspace
 //! ```
 
+pub mod fake_okta;
 pub mod runtime_api;
 
 use std::collections::HashMap;
