@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod memory;
 pub mod mitre;
 pub mod normalize;
+pub mod poll;
 pub mod ports;
 pub mod record;
 pub mod replay;
