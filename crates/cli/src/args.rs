@@ -116,6 +116,18 @@ pub struct OktaArgs {
     pub max_rate_wait: u64,
 }
 
+impl Default for OktaArgs {
+    /// The command line's defaults.
+    fn default() -> Self {
+        OktaArgs {
+            credentials: None,
+            rate_share: 0.5,
+            page_size: 1000,
+            max_rate_wait: 300,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct FetchArgs {
     /// The org's URL, e.g. https://acme.okta.com (https only).
@@ -182,6 +194,37 @@ mod tests {
         assert_eq!(r.reorder_window_hours, 6);
         assert!(!r.strict && r.format.is_none() && r.timeline.is_none());
         assert!(Cli::try_parse_from(["okta-itdr", "replay"]).is_err());
+    }
+
+    #[test]
+    fn okta_defaults_match_the_command_line() {
+        let cli = Cli::try_parse_from([
+            "okta-itdr",
+            "fetch",
+            "--org",
+            "https://a.okta.com",
+            "--since",
+            "7d",
+        ])
+        .unwrap();
+        let Command::Fetch(f) = cli.command else {
+            panic!("not fetch")
+        };
+        let d = OktaArgs::default();
+        assert_eq!(
+            (f.okta.rate_share, f.okta.page_size, f.okta.max_rate_wait),
+            (d.rate_share, d.page_size, d.max_rate_wait)
+        );
+        assert!(Cli::try_parse_from(["okta-itdr", "replay", "--since", "7d", "x.json"]).is_err());
+        assert!(Cli::try_parse_from([
+            "okta-itdr",
+            "replay",
+            "--okta",
+            "https://a.okta.com",
+            "--since",
+            "7d"
+        ])
+        .is_ok());
     }
 
     #[test]
