@@ -195,6 +195,12 @@ fn progress_bar(total: u64, stderr_terminal: bool) -> ProgressBar {
 pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     let config = load_config(args.config.as_deref())?;
     let (hasher, _) = hasher_from_env(&args.hash_key_env)?;
+    if args.okta.is_none() && (args.since.is_some() || args.until.is_some()) {
+        return Err(CliError::Time(
+            "--since and --until go with --okta; a replay of files reads all their events"
+                .to_owned(),
+        ));
+    }
     let okta = match &args.okta {
         Some(org) => {
             let since = args.since.as_deref().unwrap_or_default();
