@@ -332,3 +332,45 @@ async fn wrong_credentials_missing_scope_and_not_an_org_are_named_without_secret
     assert_eq!(err.kind, SourceErrorKind::NotFound);
     assert!(err.to_string().contains("org URL"), "{err}");
 }
+
+#[tokio::test]
+async fn logs_never_hold_a_key_token_or_assertion() {
+    let (capture, _guard) = okta_itdr_e2e::LogCapture::start();
+    let (private, public) = rsa_key_pair();
+    let okta = FakeOkta::start(FakeOktaConfig {
+        service_app: Some(("0oaFakeServiceApp".into(), public)),
+        ..FakeOktaConfig::default()
+    })
+    .await;
+    let start = at("2026-11-10T00:00:00Z");
+    okta.add_events(&events(40, start));
+    okta.push_fault(Fault::ServerError);
+    let creds = Credentials::from_json(
+        &serde_json::json!({"clientId": "0oaFakeServiceApp", "privateKeyPem": private, "keyId": "kid1"}).to_string(),
+    )
+    .unwrap();
+    let c = client(
+        &okta,
+        creds,
+        ClientConfig {
+            page_size: 10,
+            rate_share: 1.0,
+            ..quick()
+        },
+    );
+    assert_eq!(
+        fetch_all(&c, start, start + 3_600_000).await.unwrap().len(),
+        40
+    );
+    okta.expire_tokens();
+    assert_eq!(
+        fetch_all(&c, start, start + 3_600_000).await.unwrap().len(),
+        40
+    );
+    let logs = capture.text();
+    assert!(logs.contains("retrying"), "the fault was logged: {logs}");
+    let key_line = private.lines().nth(3).unwrap();
+    for secret in [key_line, "fake-access-", "eyJ", "Bearer ", "SSWS "] {
+        assert!(!logs.contains(secret), "{secret:?} in the logs");
+    }
+}
