@@ -671,6 +671,8 @@ fn build_function_binaries() -> Result<HashMap<String, PathBuf>, String> {
         "ingest",
         "-p",
         "detect",
+        "-p",
+        "poll",
     ]);
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     if !out.status.success() {

@@ -32,6 +32,7 @@ pub const OKTA_API_CREDENTIALS_SECRET: &str = "OKTA_API_CREDENTIALS_SECRET";
 pub const OKTA_API_RATE_SHARE: &str = "OKTA_API_RATE_SHARE";
 pub const POLL_SETTLE_MINUTES: &str = "POLL_SETTLE_MINUTES";
 pub const POLL_LOOKBACK_HOURS: &str = "POLL_LOOKBACK_HOURS";
+pub const POLL_DEADLINE_MARGIN_SECONDS: &str = "POLL_DEADLINE_MARGIN_SECONDS";
 pub const STATE_TABLE: &str = "STATE_TABLE";
 
 /// Gap-fill reconciles an hour this long after it ends.
@@ -55,6 +56,8 @@ pub struct PollConfig {
     pub credentials_secret: String,
     pub rate_share: f64,
     pub poll: PollSettings,
+    /// No page starts with less than this left before the deadline.
+    pub deadline_margin: Millis,
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -110,6 +113,11 @@ impl PollConfig {
             DEFAULT_LOOKBACK_HOURS,
             MAX_LOOKBACK_HOURS,
         )? * HOUR;
+        let deadline_margin = number(
+            POLL_DEADLINE_MARGIN_SECONDS,
+            DEADLINE_MARGIN.as_secs() as i64,
+            900,
+        )? * 1000;
         Ok(PollConfig {
             ingest: IngestSettings::from_lookup(&lookup)?,
             state_table: get(STATE_TABLE).ok_or(ConfigError::Missing(STATE_TABLE))?,
@@ -123,6 +131,7 @@ impl PollConfig {
                 lookback,
                 max_hours_per_run: 48,
             },
+            deadline_margin,
         })
     }
 
@@ -266,6 +275,7 @@ pub struct PollHandler<A, C> {
     ingestor: Ingestor<A>,
     cursors: C,
     settings: PollSettings,
+    deadline_margin: Millis,
 }
 
 impl PollHandler<DynamoActivityStore, DynamoCursorStore> {
@@ -293,6 +303,7 @@ impl PollHandler<DynamoActivityStore, DynamoCursorStore> {
             ingestor,
             cursors: DynamoCursorStore::new(dynamodb, config.state_table.clone()),
             settings: config.poll,
+            deadline_margin: config.deadline_margin,
         })
     }
 }
@@ -309,6 +320,7 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
             ingestor,
             cursors,
             settings,
+            deadline_margin: DEADLINE_MARGIN.as_millis() as Millis,
         }
     }
 
@@ -318,7 +330,7 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
 
     /// One run. The clock of its windows is the scheduled event's `time`; new
     /// pages start only while the invocation's deadline is more than
-    /// [`DEADLINE_MARGIN`] away.
+    /// [`DEADLINE_MARGIN`] (or `POLL_DEADLINE_MARGIN_SECONDS`) away.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, PollFailure> {
         let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
         self.handle_payload(&event.payload, wall_clock(), deadline, wall_clock)
@@ -333,7 +345,7 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
         clock: impl Fn() -> Millis,
     ) -> Result<Value, PollFailure> {
         let now = run_clock(payload, wall)?;
-        let margin = DEADLINE_MARGIN.as_millis() as Millis;
+        let margin = self.deadline_margin;
         let result = poll(
             &self.client,
             &self.ingestor,
