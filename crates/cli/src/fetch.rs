@@ -40,11 +40,12 @@ pub fn run(args: &FetchArgs, io: Io<'_>) -> Result<FetchSummary, CliError> {
         None => (Existing::default(), Sink::Stdout(io.out)),
     };
     let err = io.err;
-    // Resume where the file ends; the events of its last millisecond come back
-    // and are recognised by uuid.
+    // Resume where the file ends, a millisecond early in case Okta's `since` is
+    // exclusive; what comes back again (that millisecond, and the file's last
+    // one) is recognised and skipped.
     let start = existing
         .last_published
-        .map_or(since, |last| last.max(since));
+        .map_or(since, |last| (last - 1).max(since));
     if existing.events > 0 {
         writeln!(
             err,
