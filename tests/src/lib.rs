@@ -11,6 +11,7 @@
 //! ```
 
 pub mod fault_proxy;
+pub mod fake_okta;
 pub mod runtime_api;
 
 use std::collections::HashMap;
@@ -671,6 +672,8 @@ fn build_function_binaries() -> Result<HashMap<String, PathBuf>, String> {
         "ingest",
         "-p",
         "detect",
+        "-p",
+        "poll",
     ]);
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     if !out.status.success() {

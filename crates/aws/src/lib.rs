@@ -12,6 +12,7 @@ pub mod config;
 pub mod handlers;
 pub mod logging;
 pub mod metrics;
+pub mod poll;
 pub mod runtime;
 pub mod sdk;
 pub mod sns;

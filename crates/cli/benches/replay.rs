@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use okta_itdr::args::{Format, ReplayArgs};
+use okta_itdr::args::{Format, OktaArgs, ReplayArgs};
 use okta_itdr::input::RecordReader;
 use okta_itdr::replay_cmd::{self, Io, Pipeline};
 use okta_itdr_core::detect::DetectConfig;
@@ -752,6 +752,10 @@ fn child(path: &str) {
         timeline: None,
         hash_key_env: "OKTA_ITDR_BENCH_UNSET_KEY".into(),
         reorder_window_hours: 6,
+        okta: None,
+        since: None,
+        until: None,
+        okta_options: OktaArgs::default(),
         paths: vec![PathBuf::from(path)],
     };
     let start = Instant::now();

@@ -20,6 +20,12 @@ pub enum Command {
         after_help = "Exit status: 0 done, 1 error (a path or the configuration), 2 usage, 3 records were skipped under --strict."
     )]
     Replay(ReplayArgs),
+    /// Fetch an org's System Log for a time window from the Okta API into JSON
+    /// Lines that `replay` reads. Run again with the same -o to resume.
+    #[command(
+        after_help = "Credentials: OKTA_API_TOKEN (SSWS), or OKTA_CLIENT_ID with OKTA_PRIVATE_KEY_FILE and OKTA_KEY_ID (an OAuth service app with okta.logs.read), or --credentials FILE holding {\"apiToken\": …} or {\"clientId\", \"privateKeyPem\", \"keyId\"}.\nExit status: 0 done, 1 an error (credentials, scope, org URL, rate limit, output)."
+    )]
+    Fetch(FetchArgs),
     /// List the detections: id, severity, MITRE ATT&CK techniques, thresholds.
     Detections(DetectionsArgs),
 }
@@ -64,12 +70,85 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "HOURS", default_value_t = 6)]
     pub reorder_window_hours: u32,
 
+    /// Read the events from this Okta org's System Log API instead of files,
+    /// streaming (with --since, and --until or now).
+    #[arg(long, value_name = "URL", requires = "since", conflicts_with = "paths")]
+    pub okta: Option<String>,
+
+    /// With --okta: the start, as RFC 3339, a date or an age (7d, 12h).
+    #[arg(long, value_name = "TIME", requires = "okta")]
+    pub since: Option<String>,
+
+    /// With --okta: the end [default: now].
+    #[arg(long, value_name = "TIME", requires = "okta")]
+    pub until: Option<String>,
+
+    #[command(flatten)]
+    pub okta_options: OktaArgs,
+
     /// Files or directories (read recursively) of EventBridge events, Okta LogEvent
     /// arrays (GET /api/v1/logs), single LogEvents or JSON Lines of either; gzip is
     /// recognised by content. In directories only *.json, *.jsonl, *.ndjson and
     /// their .gz are read. All files are replayed together, in event-time order.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "okta", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// How the Okta API is reached, for `fetch` and `replay --okta`.
+#[derive(Debug, Args)]
+pub struct OktaArgs {
+    /// A JSON file with the credentials, as in the deployment's secret. Without
+    /// it, OKTA_API_TOKEN or OKTA_CLIENT_ID + OKTA_PRIVATE_KEY_FILE (+ OKTA_KEY_ID).
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+
+    /// The share of the org's System Log rate limit to use; the org's admins and
+    /// integrations share the same limit.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    pub rate_share: f64,
+
+    /// Events per request (Okta's maximum is 1000).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub page_size: u32,
+
+    /// Give up when the rate limit would keep us waiting longer than this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub max_rate_wait: u64,
+}
+
+impl Default for OktaArgs {
+    /// The command line's defaults.
+    fn default() -> Self {
+        OktaArgs {
+            credentials: None,
+            rate_share: 0.5,
+            page_size: 1000,
+            max_rate_wait: 300,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The org's URL, e.g. https://acme.okta.com (https only).
+    #[arg(long, value_name = "URL")]
+    pub org: String,
+
+    /// The start: RFC 3339 (2026-11-01T00:00:00Z), a date (2026-11-01) or an age (7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: String,
+
+    /// The end [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// The output file (JSON Lines; gzip when it ends .gz) [default: stdout]. An
+    /// existing file is resumed: its events are kept and not fetched twice.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub okta: OktaArgs,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +194,36 @@ mod tests {
         assert_eq!(r.reorder_window_hours, 6);
         assert!(!r.strict && r.format.is_none() && r.timeline.is_none());
         assert!(Cli::try_parse_from(["okta-itdr", "replay"]).is_err());
+    }
+
+    #[test]
+    fn okta_defaults_match_the_command_line() {
+        let cli = Cli::try_parse_from([
+            "okta-itdr",
+            "fetch",
+            "--org",
+            "https://a.okta.com",
+            "--since",
+            "7d",
+        ])
+        .unwrap();
+        let Command::Fetch(f) = cli.command else {
+            panic!("not fetch")
+        };
+        let d = OktaArgs::default();
+        assert_eq!(
+            (f.okta.rate_share, f.okta.page_size, f.okta.max_rate_wait),
+            (d.rate_share, d.page_size, d.max_rate_wait)
+        );
+        assert!(Cli::try_parse_from([
+            "okta-itdr",
+            "replay",
+            "--okta",
+            "https://a.okta.com",
+            "--since",
+            "7d"
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -28,8 +28,19 @@ pub enum CliError {
     Replay(#[from] ReplayError),
     #[error("writing output: {0}")]
     Output(#[from] io::Error),
+    /// The Okta API, its credentials or its org URL; one line, never a secret.
+    #[error("okta: {0}")]
+    Okta(String),
+    #[error("{0}")]
+    Time(String),
     #[error("{0} input record(s) skipped (--strict)")]
     Strict(u64),
+}
+
+impl From<okta_itdr_core::source::SourceError> for CliError {
+    fn from(e: okta_itdr_core::source::SourceError) -> Self {
+        CliError::Okta(e.to_string())
+    }
 }
 
 impl CliError {

@@ -3,6 +3,9 @@
 
 pub mod args;
 pub mod error;
+pub mod fetch;
+pub mod fetch_file;
+pub mod fetch_source;
 pub mod input;
 pub mod merge;
 pub mod output;
@@ -17,6 +20,7 @@ use replay_cmd::Io;
 pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay_cmd::run(&args, io).map(|_| ()),
+        Command::Fetch(args) => fetch::run(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
     }
 }

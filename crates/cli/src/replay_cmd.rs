@@ -19,7 +19,7 @@ use okta_itdr_core::time::{Millis, HOUR};
 
 use crate::args::{Format, ReplayArgs};
 use crate::error::CliError;
-use crate::input::discover;
+use crate::input::{discover, Discovered};
 use crate::merge::{Item, Merge, Skipped};
 use crate::output::{self, Summary};
 use crate::reorder::Reorder;
@@ -195,7 +195,29 @@ fn progress_bar(total: u64, stderr_terminal: bool) -> ProgressBar {
 pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     let config = load_config(args.config.as_deref())?;
     let (hasher, _) = hasher_from_env(&args.hash_key_env)?;
-    let found = discover(&args.paths)?;
+    if args.okta.is_none() && (args.since.is_some() || args.until.is_some()) {
+        return Err(CliError::Time(
+            "--since and --until go with --okta; a replay of files reads all their events"
+                .to_owned(),
+        ));
+    }
+    let okta = match &args.okta {
+        Some(org) => {
+            let since = args.since.as_deref().unwrap_or_default();
+            let (since, until) = crate::fetch_source::window(
+                since,
+                args.until.as_deref(),
+                crate::fetch_source::now_ms(),
+            )?;
+            let client = Arc::new(crate::fetch_source::client(org, &args.okta_options)?);
+            Some(crate::fetch_source::OktaItems::new(client, since, until)?)
+        }
+        None => None,
+    };
+    let found = match okta {
+        Some(_) => Discovered::default(),
+        None => discover(&args.paths)?,
+    };
     let format = Format::resolve(args.format, io.stdout_terminal);
 
     let store = match &args.timeline {
@@ -211,7 +233,16 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     );
     let counter = Arc::new(AtomicU64::new(0));
     let pb = progress_bar(found.bytes, io.stderr_terminal);
-    let merge = Merge::new(found.files.clone(), Some(counter.clone()));
+    let (source, okta_error): (Box<dyn Iterator<Item = Item> + Send>, _) = match okta {
+        Some(items) => {
+            let error = items.error.clone();
+            (Box::new(items), Some(error))
+        }
+        None => (
+            Box::new(Merge::new(found.files.clone(), Some(counter.clone()))),
+            None,
+        ),
+    };
 
     let mut summary = Summary {
         files: found.files.len(),
@@ -226,7 +257,7 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     let err = io.err;
 
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let result: Result<(), CliError> = with_read_ahead(merge, |items| {
+    let result: Result<(), CliError> = with_read_ahead(source, |items| {
         runtime.block_on(async {
             let mut batch = Vec::new();
             let mut emit = |batch: &mut Vec<Alert>,
@@ -268,6 +299,10 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     });
     pb.finish_and_clear();
     result?;
+    // A source that failed mid-way must not look like a complete replay.
+    if let Some(error) = okta_error.and_then(|e| e.lock().ok().and_then(|mut e| e.take())) {
+        return Err(error.into());
+    }
 
     summary.replay = pipeline.replay().stats().clone();
     summary.behind_window = pipeline.reorder().behind();

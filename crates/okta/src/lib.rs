@@ -1,0 +1,18 @@
+//! The Okta System Log API as a [`LogSource`](okta_itdr_core::source::LogSource):
+//! bounded `GET /api/v1/logs` queries that follow only the opaque `Link: rel="next"`
+//! URL, a 30 s query timeout, retries with backoff on 5xx and timeouts, a
+//! configurable share of the org's rate limit, and OAuth 2.0 `private_key_jwt`
+//! (scope `okta.logs.read`) or SSWS API-token authentication.
+
+mod auth;
+mod client;
+mod credentials;
+mod link;
+mod org;
+mod rate;
+mod secret;
+
+pub use client::{ClientConfig, ClientStats, OktaClient};
+pub use credentials::{Credentials, CredentialsError};
+pub use org::{OrgUrl, OrgUrlError};
+pub use secret::Secret;

@@ -1,0 +1,455 @@
+//! The poll function's handler end to end: DynamoDB, SNS, SQS and Secrets
+//! Manager on moto, the Okta System Log API faked on loopback.
+//!
+//! - gap-fill: the stream delivers 85% of a day and a half (random drops, duplicates,
+//!   out of order); the poller, an hour behind, fills the rest. Stored set ==
+//!   full set, each once; the hourly detector's findings == a lossless run's;
+//!   the StreamMissed metric == the number dropped.
+//! - primary: from an empty state over 3 days with a low rate limit; the share
+//!   is never exceeded, a crash mid-catch-up resumes without loss and re-reads
+//!   at most one page, and a run stops at its deadline.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use okta_itdr_aws::poll::{load_credentials, DynamoCursorStore, PollHandler};
+use okta_itdr_aws::DynamoActivityStore;
+use okta_itdr_core::detect::run::Detector;
+use okta_itdr_core::detect::DetectConfig;
+use okta_itdr_core::ingest::{IngestSettings, Ingestor};
+use okta_itdr_core::poll::{poll, Mode, PollSettings};
+use okta_itdr_core::ports::{ActivityStore, PutOutcome, Scope, StateStore, StoreError, Watermark};
+use okta_itdr_core::record::ActivityRecord;
+use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Hour, Millis, HOUR, MINUTE};
+use okta_itdr_e2e::fake_okta::{sample_log_events, FakeOkta, FakeOktaConfig};
+use okta_itdr_e2e::testkit::Rng;
+use okta_itdr_e2e::{scheduled_event, Ev, TestEnv};
+use okta_itdr_okta::{ClientConfig, Credentials, OktaClient, OrgUrl, Secret};
+use serde_json::Value;
+
+const TOKEN: &str = "00fake-api-token-value";
+
+fn client(okta: &FakeOkta, page_size: u32) -> OktaClient {
+    OktaClient::new(
+        OrgUrl::parse(okta.url()).unwrap(),
+        Credentials::ApiToken(Secret::new(TOKEN)),
+        ClientConfig {
+            page_size,
+            backoff: Duration::from_millis(20),
+            timeout: Duration::from_secs(5),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+fn ingestor<A: ActivityStore>(env: &TestEnv, store: A) -> Ingestor<A> {
+    Ingestor::new(
+        env.ingest_settings().normalizer().unwrap(),
+        store,
+        IngestSettings { retention_days: 90 },
+    )
+}
+
+fn published(e: &Value) -> Millis {
+    parse_rfc3339_ms(e["published"].as_str().unwrap()).unwrap()
+}
+
+/// Every stored event's uuid over `hours` (actor records: one per event).
+async fn stored_uuids(
+    store: &DynamoActivityStore,
+    hours: impl Iterator<Item = Hour>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hours {
+        let mut records: Vec<ActivityRecord> = Vec::new();
+        store.read_hour(h, Scope::All, &mut records).await.unwrap();
+        out.extend(records.iter().map(|r| r.uuid.to_string()));
+    }
+    out
+}
+
+fn at(text: &str) -> Millis {
+    parse_rfc3339_ms(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossless_run() {
+    let (start, end) = (at("2026-11-09T12:00:00Z"), at("2026-11-11T00:00:00Z"));
+    let mut events: Vec<Value> = sample_log_events()
+        .into_iter()
+        .filter(|e| (start..end).contains(&published(e)))
+        .collect();
+    events.sort_by_key(published);
+    assert!(events.len() > 100, "{}", events.len());
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    okta.add_events(&events);
+
+    // The stream: 85% delivered, some twice, shuffled within their hour.
+    let mut rng = Rng(0x5eed_0001);
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let dropped: HashSet<usize> = order[..events.len() * 15 / 100].iter().copied().collect();
+    let mut by_hour: HashMap<Hour, Vec<usize>> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        by_hour.entry(Hour::of(published(e))).or_default().push(i);
+    }
+
+    let lossless = TestEnv::new("gapfill-lossless").await;
+    let gapped = TestEnv::new("gapfill-gapped").await;
+    let mut queues = Vec::new();
+    let mut detectors = Vec::new();
+    for env in [&lossless, &gapped] {
+        let (topic, queue) = env.topic_with_queue(false).await;
+        queues.push(queue);
+        let detector = Detector::new(
+            env.activity_store(),
+            env.state_store(),
+            env.sink(&topic),
+            DetectConfig::default(),
+        );
+        let first = Hour::of(start);
+        env.state_store()
+            .save_watermark(
+                &Watermark {
+                    next_hour: first,
+                    late_checked_until: first.start(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        detectors.push(okta_itdr_aws::DetectHandler::new(detector));
+    }
+    let poller = PollHandler::new(
+        client(&okta, 1000),
+        ingestor(&gapped, gapped.activity_store()),
+        DynamoCursorStore::new(gapped.dynamodb.clone(), gapped.state_table.clone()),
+        PollSettings {
+            mode: Mode::GapFill,
+            settle: 15 * MINUTE,
+            lookback: 80 * MINUTE,
+            max_hours_per_run: 48,
+        },
+    );
+    let stream = |env: &TestEnv| ingestor(env, env.activity_store());
+    let (lossless_in, gapped_in) = (stream(&lossless), stream(&gapped));
+
+    let mut missed = 0u64;
+    let mut missed_metric = 0.0;
+    let mut hour = Hour::of(start);
+    while hour.start() < end + HOUR {
+        let mut idx = by_hour.get(&hour).cloned().unwrap_or_default();
+        for i in (1..idx.len()).rev() {
+            idx.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        for &i in &idx {
+            let event = okta_itdr_core::event::LogEvent::from_value(events[i].clone()).unwrap();
+            let arrived = published(&events[i]) + 2_000;
+            lossless_in.ingest(&event, arrived).await.unwrap();
+            if !dropped.contains(&i) {
+                gapped_in.ingest(&event, arrived).await.unwrap();
+                if rng.chance(0.05) {
+                    let again = gapped_in.ingest(&event, arrived + 60_000).await.unwrap();
+                    assert_eq!(again.outcome, PutOutcome::Duplicate);
+                }
+            }
+        }
+        // The poller at twenty past, once the hour has settled; the hourly
+        // detector after it. (A detector that analyses an hour before its fill
+        // raises what it sees then, and a finding from partial data is not
+        // withdrawn; the README's gap-fill section says so.)
+        let poll_at = hour.end() + 20 * MINUTE;
+        let report = poller
+            .handle_payload(
+                &scheduled_event(&format_rfc3339_ms(poll_at)),
+                poll_at,
+                i64::MAX,
+                || poll_at,
+            )
+            .await
+            .unwrap();
+        let detect_at = format_rfc3339_ms(hour.end() + 25 * MINUTE);
+        for d in &detectors {
+            d.handle_payload(&scheduled_event(&detect_at), 0)
+                .await
+                .unwrap();
+        }
+        missed += report["missed"].as_u64().unwrap();
+        let r = okta_itdr_core::poll::PollReport {
+            missed: report["missed"].as_u64().unwrap(),
+            ..Default::default()
+        };
+        missed_metric += poller.metrics(&r, poll_at).get("StreamMissed").unwrap();
+        hour = hour.next();
+    }
+
+    let all: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    let hours = || (Hour::of(start).0..Hour::of(end).0).map(Hour);
+    let stored = stored_uuids(&gapped.activity_store(), hours()).await;
+    assert_eq!(stored.len(), all.len(), "each event once");
+    assert_eq!(
+        stored.into_iter().collect::<BTreeSet<_>>(),
+        all,
+        "the stored set is the full set"
+    );
+    assert_eq!(missed, dropped.len() as u64, "missed == dropped");
+    assert_eq!(
+        missed_metric,
+        dropped.len() as f64,
+        "the StreamMissed metric"
+    );
+
+    let mut findings = Vec::new();
+    for (env, queue) in [&lossless, &gapped].into_iter().zip(&queues) {
+        let keys: BTreeSet<(String, String, String)> = env
+            .notifications(queue, Duration::from_secs(2), Duration::from_secs(60))
+            .await
+            .iter()
+            .map(|n| {
+                let f = n.finding();
+                let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                (
+                    s(&f["finding_info"]["uid"]),
+                    s(&f["finding_info"]["analytic"]["uid"]),
+                    s(&f["severity"]),
+                )
+            })
+            .collect();
+        findings.push(keys);
+    }
+    assert!(
+        findings[0].len() >= 10,
+        "the attack day's findings: {:?}",
+        findings[0]
+    );
+    assert_eq!(
+        findings[1], findings[0],
+        "gap-filled findings == lossless findings"
+    );
+}
+
+/// An activity store that fails one write once its countdown reaches zero: a
+/// crash mid-page.
+struct FailingOnce {
+    inner: DynamoActivityStore,
+    countdown: AtomicI64,
+}
+
+impl ActivityStore for FailingOnce {
+    async fn put_event(
+        &self,
+        records: &[ActivityRecord],
+        expires_at: i64,
+    ) -> Result<PutOutcome, StoreError> {
+        if self.countdown.fetch_sub(1, Ordering::SeqCst) == 0 {
+            return Err(StoreError::new("PutItem", "injected crash", true));
+        }
+        self.inner.put_event(records, expires_at).await
+    }
+    async fn mark_late(
+        &self,
+        hour: Hour,
+        arrived: Millis,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_late(hour, arrived, expires_at).await
+    }
+    async fn late_hours(&self, from: Millis, to: Millis) -> Result<Vec<Hour>, StoreError> {
+        self.inner.late_hours(from, to).await
+    }
+    async fn read_hour(
+        &self,
+        hour: Hour,
+        scope: Scope,
+        out: &mut Vec<ActivityRecord>,
+    ) -> Result<(), StoreError> {
+        self.inner.read_hour(hour, scope, out).await
+    }
+    async fn identity_activity(
+        &self,
+        identity: &str,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.inner.identity_activity(identity, from, to).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and_a_deadline() {
+    let start = at("2026-11-20T00:00:00Z");
+    let mut rng = Rng(0x5eed_0002);
+    let events: Vec<Value> = (0..450)
+        .map(|_| {
+            Ev::new("user.session.start")
+                .uuid(&rng.uuid())
+                .at_ms(start + rng.range(0, 3 * 24 * HOUR - 1))
+                .json
+        })
+        .collect();
+    let okta = FakeOkta::start(FakeOktaConfig {
+        rate_limit: 6,
+        ..FakeOktaConfig::default()
+    })
+    .await;
+    okta.add_events(&events);
+    let env = TestEnv::new("poll-primary").await;
+    let settings = PollSettings {
+        mode: Mode::Primary,
+        settle: 5 * MINUTE,
+        lookback: 3 * 24 * HOUR + 10 * MINUTE,
+        max_hours_per_run: 48,
+    };
+    let now = start + 3 * 24 * HOUR + 10 * MINUTE;
+    let cursors = || DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone());
+    let pages_needed = events.len().div_ceil(25) as u64;
+
+    // Run 1 crashes on the 100th write (the 4th page).
+    let crashing = PollHandler::new(
+        client(&okta, 25),
+        ingestor(
+            &env,
+            FailingOnce {
+                inner: env.activity_store(),
+                countdown: AtomicI64::new(99),
+            },
+        ),
+        cursors(),
+        settings,
+    );
+    let err = crashing
+        .handle_payload(
+            &scheduled_event(&format_rfc3339_ms(now)),
+            now,
+            i64::MAX,
+            || now,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("injected crash"), "{err}");
+
+    // Run 2 stops at its deadline after three pages.
+    let c = client(&okta, 25);
+    let pages = AtomicI64::new(0);
+    let report = poll(
+        &c,
+        &ingestor(&env, env.activity_store()),
+        &cursors(),
+        &settings,
+        now,
+        || now,
+        || pages.fetch_add(1, Ordering::SeqCst) < 3,
+    )
+    .await
+    .unwrap();
+    assert!(report.deadline_hit && report.pages == 3, "{report:?}");
+
+    // Run 3 finishes the catch-up.
+    let last = PollHandler::new(
+        client(&okta, 25),
+        ingestor(&env, env.activity_store()),
+        cursors(),
+        settings,
+    );
+    let report = last
+        .handle_payload(
+            &scheduled_event(&format_rfc3339_ms(now)),
+            now,
+            i64::MAX,
+            || now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report["deadlineHit"], false);
+
+    let all: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    let hours = (Hour::of(start).0..=Hour::of(now).0).map(Hour);
+    let stored = stored_uuids(&env.activity_store(), hours).await;
+    assert_eq!(stored.len(), all.len(), "each event once");
+    assert_eq!(
+        stored.into_iter().collect::<BTreeSet<_>>(),
+        all,
+        "nothing lost"
+    );
+
+    let served: Vec<_> = okta
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
+    assert!(
+        served.len() as u64 <= pages_needed + 1,
+        "the crash re-read at most one page: {} requests for {pages_needed} pages",
+        served.len()
+    );
+    assert!(
+        okta.max_requests_per_window() <= 3,
+        "half of 6 per window: {}",
+        okta.max_requests_per_window()
+    );
+    assert!(okta.requests().iter().all(|r| r.status != 429));
+
+    // A fourth run later has nothing but the new settled minutes to read.
+    let later = now + 30 * MINUTE;
+    let report = last
+        .handle_payload(
+            &scheduled_event(&format_rfc3339_ms(later)),
+            later,
+            i64::MAX,
+            || later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (report["fetched"].as_u64(), report["pages"].as_u64()),
+        (Some(0), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn credentials_come_from_one_secret_and_errors_never_show_it() {
+    let sdk = okta_itdr_e2e::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let good = okta_itdr_e2e::unique("okta-api-good");
+    secrets
+        .create_secret()
+        .name(&good)
+        .secret_string(r#"{"apiToken": "00SECRET-from-secrets-manager"}"#)
+        .send()
+        .await
+        .unwrap();
+    let creds = load_credentials(&secrets, &good).await.unwrap();
+    assert!(
+        matches!(&creds, Credentials::ApiToken(t) if t.expose() == "00SECRET-from-secrets-manager")
+    );
+    assert!(!format!("{creds:?}").contains("SECRET"));
+
+    let bad = okta_itdr_e2e::unique("okta-api-bad");
+    secrets
+        .create_secret()
+        .name(&bad)
+        .secret_string("00SECRET-bare-token-not-json")
+        .send()
+        .await
+        .unwrap();
+    let err = load_credentials(&secrets, &bad)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&bad) && !err.contains("SECRET-bare"), "{err}");
+    let err = load_credentials(&secrets, "no-such-secret")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no-such-secret"), "{err}");
+}
