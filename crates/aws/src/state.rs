@@ -63,6 +63,7 @@ fn status_text(status: Status) -> &'static str {
         Status::Pending => "pending",
         Status::Delivered => "delivered",
         Status::Suppressed => "suppressed",
+        Status::Contributed => "contributed",
     }
 }
 

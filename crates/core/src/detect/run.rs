@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::alerting::{self, Verdict};
 use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, CONTEXT};
 use crate::alert::{Renderer, Status, StoredFinding};
 use crate::ports::{ActivityStore, AlertSink, Claim, Scope, StateStore, StoreError, Watermark};
@@ -30,6 +31,8 @@ pub struct RunReport {
     pub findings: usize,
     pub published: usize,
     pub suppressed: usize,
+    /// Findings kept without paging: contributors to risk or to a published alert.
+    pub contributed: usize,
     /// Findings an earlier run already handled (same uid).
     pub already_known: usize,
     /// Pending findings of earlier runs delivered now.
@@ -224,8 +227,12 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         };
         let findings = analyze(&analysis);
         tally.report.findings += findings.len();
-        for f in &findings {
-            self.handle(f, tally).await?;
+        for d in alerting::decide(&analysis, findings) {
+            match d.verdict {
+                Verdict::Publish => self.handle(&d.finding, tally).await?,
+                Verdict::Grouped { into } => self.keep(&d.finding, Some(into), tally).await?,
+                Verdict::Contributes { .. } => self.keep(&d.finding, None, tally).await?,
+            }
         }
 
         // Baselines learn the hour only after its findings are claimed: a crash in
@@ -256,6 +263,27 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
         if !changed.is_empty() {
             self.state.save_baselines(&changed).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a finding that pages no one: claimed like any other, so a re-run
+    /// of the hour finds it known, then marked as a contributor.
+    async fn keep(
+        &self,
+        f: &Finding,
+        into: Option<String>,
+        tally: &mut Tally,
+    ) -> Result<(), RunError> {
+        let mut stored = StoredFinding::pending(f, self.renderer.render(f));
+        match self.state.claim_finding(&stored).await? {
+            Claim::Existing(_) => tally.report.already_known += 1,
+            Claim::New => {
+                stored.status = Status::Contributed;
+                stored.suppressed_by = into;
+                self.state.update_finding(&stored).await?;
+                tally.report.contributed += 1;
+            }
         }
         Ok(())
     }
