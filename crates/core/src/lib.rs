@@ -17,4 +17,6 @@ pub mod replay;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
+pub mod synthetic_org;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

@@ -204,24 +204,69 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
     why
 }
 
+/// One end of a travel finding, from its record or from the baseline.
+struct End {
+    at: i64,
+    ip: Option<String>,
+    country: Option<String>,
+    device: Option<String>,
+    radius_km: f64,
+}
+
+impl End {
+    fn of(r: &ActivityRecord) -> Self {
+        End {
+            at: r.published,
+            ip: r.network.ip.as_deref().map(str::to_owned),
+            country: r.network.country.as_deref().map(str::to_owned),
+            device: r.client.dt_hash.as_deref().map(str::to_owned),
+            radius_km: accuracy::radius_km(r),
+        }
+    }
+}
+
 fn travel(f: &Finding, cx: &Lookup<'_>, why: &mut Vec<String>) {
-    if f.endpoints
+    let records = cx.evidence(f);
+    let (prev, cur) = match records[..] {
+        [prev, cur] => (End::of(prev), End::of(cur)),
+        // The previous sign-in was in an earlier hour: the baseline remembers it.
+        [cur] => {
+            let b = cx.analysis.baselines.get(&f.principal.identity);
+            let (Some(p), Some(src)) = (
+                b.and_then(|b| b.last_sign_in),
+                b.and_then(|b| b.last_sign_in_from.as_ref()),
+            ) else {
+                return;
+            };
+            let prev = End {
+                at: p.at,
+                ip: src.ip.clone(),
+                country: src.country.clone(),
+                device: src.device.clone(),
+                radius_km: if src.mobile {
+                    accuracy::MOBILE_KM
+                } else {
+                    accuracy::FIXED_KM
+                },
+            };
+            (prev, End::of(cur))
+        }
+        _ => return,
+    };
+    if [&prev, &cur]
         .iter()
-        .filter_map(|n| n.ip.as_deref())
+        .filter_map(|e| e.ip.as_deref())
         .any(|ip| cx.org.org_network(ip))
     {
         why.push("one end is one of the org's own networks (office, VPN or SASE egress), which says nothing about where the user is".into());
     }
-    let records = cx.evidence(f);
-    let [prev, cur] = records[..] else { return };
     let km = f
         .facts
         .get("distance_km")
         .and_then(|v| v.as_f64())
         .unwrap_or(0.0);
-    let least =
-        accuracy::least_distance_km(km, accuracy::radius_km(prev), accuracy::radius_km(cur));
-    let hours = (cur.published - prev.published).max(1) as f64 / crate::time::HOUR as f64;
+    let least = accuracy::least_distance_km(km, prev.radius_km, cur.radius_km);
+    let hours = (cur.at - prev.at).max(1) as f64 / crate::time::HOUR as f64;
     let cfg = cx.analysis.config;
     let speed_limit = cfg.threshold("impossible_travel", "speed_kmh");
     let min_distance = cfg.threshold("impossible_travel", "min_distance_km");
@@ -230,23 +275,18 @@ fn travel(f: &Finding, cx: &Lookup<'_>, why: &mut Vec<String>) {
             "within the accuracy of mobile geolocation: at least {least:.0} km apart"
         ));
     }
-    if let Some(b) = cx.baseline(&f.principal.identity, cur.published) {
-        let usual = |r: &ActivityRecord| {
-            r.network
-                .country
-                .as_deref()
-                .is_some_and(|c| b.knows_country(c))
-        };
-        if usual(prev) && usual(cur) {
+    // Known before this hour: baselines are loaded as they stood before it.
+    if let Some(b) = cx.analysis.baselines.get(&f.principal.identity) {
+        let usual = |e: &End| e.country.as_deref().is_some_and(|c| b.knows_country(c));
+        if usual(&prev) && usual(&cur) {
             why.push("both places are in the user's history".into());
         }
-        let own = |r: &ActivityRecord| {
-            r.client
-                .dt_hash
+        let own = |e: &End| {
+            e.device
                 .as_deref()
                 .is_some_and(|d| b.devices.contains_key(d))
         };
-        if own(prev) && own(cur) {
+        if own(&prev) && own(&cur) {
             why.push("both sign-ins came from devices the user has used before".into());
         }
     }

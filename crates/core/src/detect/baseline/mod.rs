@@ -25,6 +25,19 @@ pub struct SignInPoint {
     pub proxy: bool,
 }
 
+/// Where the last sign-in came from, for judging travel from it in a later hour.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SignInSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub mobile: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Baseline {
     pub identity: String,
@@ -50,6 +63,9 @@ pub struct Baseline {
     /// Autonomous systems of the proxies (relays, SASE) the user signed in through.
     #[serde(default, skip_serializing_if = "Seen::is_empty")]
     pub proxies: Seen,
+    /// Network, country and device of `last_sign_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_from: Option<SignInSource>,
 }
 
 impl Baseline {
@@ -130,6 +146,12 @@ impl Baseline {
                         lat,
                         lon,
                         proxy: r.network.proxy,
+                    });
+                    self.last_sign_in_from = Some(SignInSource {
+                        ip: r.network.ip.as_deref().map(str::to_owned),
+                        country: r.network.country.as_deref().map(str::to_owned),
+                        device: r.client.dt_hash.as_deref().map(str::to_owned),
+                        mobile: crate::detect::alerting::accuracy::mobile(r),
                     });
                     changed = true;
                 }
