@@ -17,7 +17,11 @@ use crate::testkit::{Ev, Rng};
 use crate::time::{Millis, DAY, HOUR, MINUTE, SECOND};
 
 pub const USERS: usize = 1000;
-pub const DAYS: i64 = 21;
+/// Days generated: a first week in which baselines and the org's context are
+/// learned, then the three weeks that are measured.
+pub const DAYS: i64 = LEARNING_DAYS + MEASURED_DAYS;
+pub const LEARNING_DAYS: i64 = 7;
+pub const MEASURED_DAYS: i64 = 21;
 
 #[derive(Debug, Clone, Copy)]
 pub struct City {

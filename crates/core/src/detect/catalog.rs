@@ -85,7 +85,7 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("mfa_push_bombing", Windowed, High, "MFA push bombing", "Many push denials for one user in a short time. Critical when a push is then approved.", ["T1621"], [("denials", 5), ("window_minutes", 10), ("approval_minutes", 60)]),
     d!("session_hijack", Windowed, High, "Session used from two networks and clients", "One Okta session or device token used from IPs in different networks with a different OS or browser.", ["T1539", "T1550.004"], [("window_minutes", 60)]),
     d!("impossible_travel", Windowed, High, "Impossible travel", "Consecutive successful sign-ins of a user imply travel faster than an airliner.", ["T1078.004"], [("speed_kmh", 900), ("min_distance_km", 500)]),
-    d!("new_country", Windowed, Medium, "Sign-in from a new country", "A successful sign-in from a country absent from the identity's history.", ["T1078.004"], [], risk 40),
+    d!("new_country", Windowed, Medium, "Sign-in from a new country", "A successful sign-in from a country absent from the identity's history.", ["T1078.004"], [], risk 50),
     d!("mass_lockout", Windowed, High, "Mass account lockout", "Many distinct users locked out in a short time across the org.", ["T1110", "T1531"], [("distinct_users", 5), ("window_minutes", 15)]),
     d!("mfa_reset_then_admin_access", Windowed, Critical, "MFA reset then admin access", "A user's factors were reset and the user then reached the Admin Console or gained an admin role: the help-desk social-engineering pattern.", ["T1556.006", "T1098.003"], [("window_hours", 12)]),
     d!("rapid_app_access", Windowed, Medium, "Rapid access to many apps", "One user signed in to many distinct apps through SSO in minutes.", ["T1078.004", "T1530"], [("distinct_apps", 10), ("window_minutes", 5)]),

@@ -202,6 +202,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         tally.report.records += in_hour.len();
 
         let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.to_string()).collect();
+        identities.push(alerting::context::ORG.to_owned());
         identities.sort_unstable();
         identities.dedup();
         let mut baselines = self.state.load_baselines(&identities).await?;
@@ -239,7 +240,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         // between re-analyses against the old baseline.
         // Ordered, so baselines are saved in the same order on every run.
         let mut changed: BTreeSet<Text> = BTreeSet::new();
-        for r in in_hour {
+        for r in &in_hour {
             if !Baseline::learns_from(r) {
                 continue;
             }
@@ -252,6 +253,9 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             if b.observe(r) || b.first_seen == r.published {
                 changed.insert(r.identity.clone());
             }
+        }
+        if alerting::learn_org(&mut baselines, &in_hour, hour, &self.config) {
+            changed.insert(Text::from(alerting::context::ORG));
         }
         // The hour's baselines are not needed after this: move, do not copy.
         let mut changed: Vec<Baseline> = changed

@@ -13,12 +13,99 @@
 //! page on its own. Tor and proxies new to both the org and the user have no
 //! reason and stay high.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
 
 use super::accuracy;
-use crate::detect::baseline::network_prefix;
+use crate::detect::baseline::{network_prefix, Seen};
 use crate::detect::{Analysis, Baseline, Finding};
 use crate::record::{ActivityRecord, IdentityKind};
+
+/// The baseline identity under which the org's own context is stored.
+pub const ORG: &str = "org:context";
+
+/// Networks and proxy providers kept in the org's baseline, at most.
+const MAX_KEYS: usize = 2048;
+
+/// The org's learned context, stored as the baseline of [`ORG`] so it outlives
+/// the hour: per network and per proxy provider (`AS<n>`), the users seen there
+/// (up to the number that makes it the org's), each with when last seen.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OrgSeen {
+    #[serde(default)]
+    pub networks: BTreeMap<String, Seen>,
+    #[serde(default)]
+    pub proxies: BTreeMap<String, Seen>,
+}
+
+impl OrgSeen {
+    /// Learns one record; returns whether anything changed.
+    pub fn observe(&mut self, r: &ActivityRecord, min_users: usize) -> bool {
+        if !teaches(r) {
+            return false;
+        }
+        let mut changed = false;
+        if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
+            changed |= note(&mut self.networks, net, &r.identity, r.published, min_users);
+        }
+        if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
+            changed |= note(
+                &mut self.proxies,
+                asn.to_string(),
+                &r.identity,
+                r.published,
+                min_users,
+            );
+        }
+        changed
+    }
+
+    /// Forgets users not seen since `horizon`, and networks left with none.
+    pub fn prune(&mut self, horizon: i64) {
+        for map in [&mut self.networks, &mut self.proxies] {
+            for users in map.values_mut() {
+                users.retain(|_, seen| seen >= horizon);
+            }
+            map.retain(|_, users| !users.is_empty());
+        }
+    }
+}
+
+fn note(
+    map: &mut BTreeMap<String, Seen>,
+    key: String,
+    user: &str,
+    t: i64,
+    min_users: usize,
+) -> bool {
+    if !map.contains_key(&key) && map.len() >= MAX_KEYS {
+        // Forget the network whose users were seen least recently.
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, users)| users.iter().map(|(_, s)| s).max())
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            map.remove(&k);
+        }
+    }
+    let users = map.entry(key).or_default();
+    let full = users.len() >= min_users;
+    match users.get_mut(user) {
+        Some(seen) if *seen >= t => false,
+        Some(seen) => {
+            let moved = *seen / crate::time::DAY != t / crate::time::DAY;
+            *seen = t;
+            moved
+        }
+        // Enough users to decide: more would only grow the item.
+        None if full => false,
+        None => {
+            users.insert(user, t);
+            true
+        }
+    }
+}
 
 /// Distinct users seen per network and per proxy provider.
 #[derive(Debug, Default)]
@@ -36,6 +123,17 @@ impl OrgContext {
             min_users: a.config.org_network_users as usize,
             ..Default::default()
         };
+        if let Some(org) = a.baselines.get(ORG).and_then(|b| b.org.as_ref()) {
+            for (net, users) in &org.networks {
+                let set = ctx.networks.entry(net.clone()).or_default();
+                set.extend(users.keys().map(str::to_owned));
+            }
+            for (asn, users) in &org.proxies {
+                let Ok(asn) = asn.parse() else { continue };
+                let set = ctx.proxies.entry(asn).or_default();
+                set.extend(users.keys().map(str::to_owned));
+            }
+        }
         for b in a.baselines.values() {
             for net in b.networks.keys() {
                 ctx.networks

@@ -169,6 +169,30 @@ pub fn decide(a: &Analysis<'_>, findings: Vec<Finding>) -> Vec<Decision> {
     decisions
 }
 
+/// Learns the hour into the org's own baseline (created on first use); returns
+/// whether it changed and needs saving.
+pub fn learn_org(
+    baselines: &mut HashMap<String, super::Baseline>,
+    in_hour: &[&crate::record::ActivityRecord],
+    hour: crate::time::Hour,
+    config: &super::DetectConfig,
+) -> bool {
+    let b = baselines
+        .entry(context::ORG.to_owned())
+        .or_insert_with(|| super::Baseline::new(context::ORG, hour.start()));
+    let org = b.org.get_or_insert_with(Default::default);
+    let min_users = config.org_network_users as usize;
+    let mut changed = false;
+    for r in in_hour {
+        changed |= org.observe(r, min_users);
+    }
+    if changed {
+        org.prune(hour.end() - i64::from(config.baseline_days) * crate::time::DAY);
+        b.last_seen = b.last_seen.max(hour.start());
+    }
+    changed
+}
+
 /// Groups of finding indexes: connected by a shared principal or evidence event.
 fn groups(assessed: &[Assessed]) -> std::collections::BTreeMap<usize, Vec<usize>> {
     let mut parent: Vec<usize> = (0..assessed.len()).collect();
