@@ -164,7 +164,7 @@ pub mod roles {
     }
     /// Users who work at the office of their city some days.
     pub fn in_office(u: usize) -> bool {
-        u % 3 == 0
+        u.is_multiple_of(3)
     }
     pub const TRAVELLERS: Range<usize> = 900..930;
     pub const COMMUTERS: Range<usize> = 930..942;
@@ -189,7 +189,7 @@ fn home_city(u: usize) -> City {
     match region(u) {
         Region::Us => US_CITIES[u / 10 % US_CITIES.len()],
         Region::Eu => EU_CITIES[u / 10 % EU_CITIES.len()],
-        Region::India if u / 10 % 2 == 0 => BENGALURU,
+        Region::India if (u / 10).is_multiple_of(2) => BENGALURU,
         Region::India => MUMBAI,
     }
 }
@@ -210,7 +210,7 @@ fn home_isp(u: usize) -> (u64, &'static str, u8) {
 }
 
 fn laptop_client(u: usize) -> (&'static str, &'static str, &'static str, &'static str) {
-    if u % 2 == 0 {
+    if u.is_multiple_of(2) {
         LAPTOP
     } else {
         WINDOWS
@@ -322,7 +322,11 @@ pub fn carrier(u: usize, rng: &mut Rng) -> Place {
         Region::Eu => (12430, "vodafone", 95, c),
         Region::India => (55836, "reliance jio infocomm limited", 49, MUMBAI),
     };
-    let phone = if u % 11 == 0 { "phone2" } else { "phone" };
+    let phone = if u.is_multiple_of(11) {
+        "phone2"
+    } else {
+        "phone"
+    };
     let mut place = Place {
         ip: format!(
             "{first}.{}.{}.{}",
@@ -587,7 +591,7 @@ fn kiosk(u: usize) -> Place {
 /// the flight back.
 fn travel_day(g: &mut Gen, u: usize, k: i64, week: i64) {
     let dest = if region(u) == Region::Us {
-        if u % 2 == 0 {
+        if u.is_multiple_of(2) {
             EU_CITIES[0]
         } else {
             TOKYO
@@ -634,7 +638,7 @@ fn org_routines(g: &mut Gen, d: i64, weekend: bool) {
     if !weekend {
         for u in ADMINS {
             let t = day + 14 * HOUR + g.rng.range(0, 8 * 60) * MINUTE;
-            let place = if u % 2 == 0 {
+            let place = if u.is_multiple_of(2) {
                 office(u)
             } else {
                 home(u, d / 7)

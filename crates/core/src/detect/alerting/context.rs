@@ -25,8 +25,10 @@ use crate::record::{ActivityRecord, IdentityKind};
 /// The baseline identity under which the org's own context is stored.
 pub const ORG: &str = "org:context";
 
-/// Networks and proxy providers kept in the org's baseline, at most.
-const MAX_KEYS: usize = 2048;
+/// Networks and proxy providers kept in the org's baseline, at most: with five
+/// users each the stored document stays well under DynamoDB's 400 KB item.
+const MAX_NETWORKS: usize = 1000;
+const MAX_PROXIES: usize = 200;
 
 /// The org's learned context, stored as the baseline of [`ORG`] so it outlives
 /// the hour: per network and per proxy provider (`AS<n>`), the users seen there
@@ -47,11 +49,19 @@ impl OrgSeen {
         }
         let mut changed = false;
         if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
-            changed |= note(&mut self.networks, net, &r.identity, r.published, min_users);
+            changed |= note(
+                &mut self.networks,
+                MAX_NETWORKS,
+                net,
+                &r.identity,
+                r.published,
+                min_users,
+            );
         }
         if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
             changed |= note(
                 &mut self.proxies,
+                MAX_PROXIES,
                 asn.to_string(),
                 &r.identity,
                 r.published,
@@ -74,18 +84,21 @@ impl OrgSeen {
 
 fn note(
     map: &mut BTreeMap<String, Seen>,
+    max: usize,
     key: String,
     user: &str,
     t: i64,
     min_users: usize,
 ) -> bool {
-    if !map.contains_key(&key) && map.len() >= MAX_KEYS {
-        // Forget the network whose users were seen least recently.
-        let oldest = map
+    if !map.contains_key(&key) && map.len() >= max {
+        // Forget the quarter seen least recently, in one pass: a busy hour of
+        // home networks must not cost a scan per new one.
+        let mut by_age: Vec<(i64, String)> = map
             .iter()
-            .min_by_key(|(_, users)| users.iter().map(|(_, s)| s).max())
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
+            .map(|(k, users)| (users.iter().map(|(_, s)| s).max().unwrap_or(0), k.clone()))
+            .collect();
+        by_age.sort_unstable();
+        for (_, k) in by_age.into_iter().take(max / 4) {
             map.remove(&k);
         }
     }
@@ -264,10 +277,11 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
                 }
             }
         }
-        "new_country" => {
-            if ips().any(org_net) {
-                why.push("the sign-in came from one of the org's own networks (office, VPN or SASE egress)".into());
-            }
+        "new_country" if ips().any(org_net) => {
+            why.push(
+                "the sign-in came from one of the org's own networks (office, VPN or SASE egress)"
+                    .into(),
+            );
         }
         "password_spray" | "brute_force_ip" | "credential_attack_then_success" => {
             let mut ips = ips().peekable();
