@@ -10,8 +10,8 @@
 //! cargo test --workspace
 //! ```
 
-pub mod fault_proxy;
 pub mod fake_okta;
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use std::collections::HashMap;

@@ -188,8 +188,22 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
     let cli_keys: BTreeSet<_> = cli.iter().map(key).collect();
     let lambda_keys: BTreeSet<_> = lambda.iter().map(key).collect();
     // Single-event and windowed detections, including one whose window spans
-    // an hour boundary and ones that judge against the baseline, are compared.
-    let detections: BTreeSet<&str> = cli_keys.iter().map(|k| k.1.as_str()).collect();
+    // an hour boundary and ones that judge against the baseline, are compared,
+    // as alerts or as contributors listed in one (OCSF related_analytics).
+    let detections: BTreeSet<&str> = cli
+        .iter()
+        .flat_map(|f| {
+            let related = f["finding_info"]["related_analytics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["uid"].as_str());
+            f["finding_info"]["analytic"]["uid"]
+                .as_str()
+                .into_iter()
+                .chain(related)
+        })
+        .collect();
     for id in [
         "log_stream_tampering",
         "brute_force_user",

@@ -243,3 +243,61 @@ async fn many_pending_findings_are_all_returned() {
     let pending = store.pending_findings().await.expect("pending");
     assert_eq!(pending, findings, "every pending finding, oldest first");
 }
+
+#[tokio::test]
+async fn findings_that_page_no_one_are_kept_with_their_ttl() {
+    let env = TestEnv::new("state-contributed").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:03:00Z");
+    let f = finding("c0ffee", "mfa_factor_reset", "00uerin", t);
+    assert_eq!(store.claim_finding(&f).await.expect("claim"), Claim::New);
+    let mut kept = f.clone();
+    kept.status = Status::Contributed;
+    kept.suppressed_by = Some("a1b2c3".into());
+    store.update_finding(&kept).await.expect("keep");
+
+    // Not pending (never published), not the last delivered, and claimed: a
+    // re-run of the hour finds it known.
+    assert!(store.pending_findings().await.expect("pending").is_empty());
+    assert_eq!(
+        store
+            .last_delivered("mfa_factor_reset", "00uerin")
+            .await
+            .expect("last"),
+        None
+    );
+    assert_eq!(
+        store.claim_finding(&f).await.expect("claim again"),
+        Claim::Existing(kept)
+    );
+    let item = env.partition(&env.state_table, "F#c0ffee").await.remove(0);
+    assert_eq!(item["status"].as_s().map(String::as_str), Ok("contributed"));
+    assert!(item.contains_key("expires_at"));
+}
+
+#[tokio::test]
+async fn the_orgs_learned_context_round_trips_as_its_baseline() {
+    use okta_itdr_core::detect::alerting::context::{OrgSeen, ORG};
+    let env = TestEnv::new("state-org").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:00:00Z");
+    let mut org = OrgSeen::default();
+    // A full org context: 1,000 networks of five users and 200 providers.
+    for n in 0..1000 {
+        let users: Seen = (0..5).map(|u| (format!("00u{n:04}{u}"), t)).collect();
+        org.networks
+            .insert(format!("198.{}.{}.0/24", n / 250, n % 250), users);
+    }
+    for asn in 0..200 {
+        let users: Seen = (0..5).map(|u| (format!("00u{asn:04}{u}"), t)).collect();
+        org.proxies.insert(format!("{}", 13000 + asn), users);
+    }
+    let mut b = Baseline::new(ORG, t);
+    b.org = Some(org);
+    store
+        .save_baselines(std::slice::from_ref(&b))
+        .await
+        .expect("save");
+    let loaded = store.load_baselines(&[ORG.to_owned()]).await.expect("load");
+    assert_eq!(loaded.get(ORG), Some(&b));
+}

@@ -69,6 +69,7 @@ fn status_text(status: Status) -> &'static str {
         Status::Suppressed => "suppressed",
         Status::Delivering => "delivering",
         Status::Quarantined => "quarantined",
+        Status::Contributed => "contributed",
     }
 }
 

@@ -750,6 +750,7 @@ fn child(path: &str) {
         strict: false,
         config: None,
         timeline: None,
+        all_findings: false,
         hash_key_env: "OKTA_ITDR_BENCH_UNSET_KEY".into(),
         reorder_window_hours: 6,
         okta: None,

@@ -61,6 +61,13 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "IDENTITY")]
     pub timeline: Option<String>,
 
+    /// Also list every finding that was kept without paging: those that only added
+    /// risk to their principal, those listed in another alert, repeats folded into
+    /// an alert. With --format json they follow the alerts on stdout, one
+    /// `{"status", "part_of", "finding"}` document per line.
+    #[arg(long)]
+    pub all_findings: bool,
+
     /// Environment variable holding the key that hashes unknown usernames (at least
     /// 16 bytes). When it is not set, a random key is used for this run only.
     #[arg(long, value_name = "VAR", default_value = "OKTA_ITDR_HASH_KEY")]

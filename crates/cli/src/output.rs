@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use okta_itdr_core::alert::{alert_time, Alert};
+use okta_itdr_core::alert::{alert_time, Alert, Status, StoredFinding};
 use okta_itdr_core::detect::catalog::Kind;
 use okta_itdr_core::detect::{DetectConfig, Severity, CATALOG};
 use okta_itdr_core::record::{ActivityRecord, Role, Text};
@@ -120,12 +120,91 @@ pub fn alerts_table(alerts: &[Alert], w: &mut dyn Write) -> io::Result<()> {
         t.row(vec![
             alert_time(a),
             severity_word(a.severity).to_owned(),
-            a.detection.clone(),
+            detections_named(a),
             a.principal.clone(),
             alert_message(a),
         ]);
     }
     t.write(w)
+}
+
+/// The alert's detection, then the contributing detections listed with it:
+/// `impossible_travel+new_country`.
+pub fn detections_named(a: &Alert) -> String {
+    let related: Vec<String> = serde_json::from_str::<serde_json::Value>(&a.body)
+        .ok()
+        .and_then(|v| v["finding_info"]["related_analytics"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r["uid"].as_str().map(str::to_owned))
+        .collect();
+    std::iter::once(a.detection.clone())
+        .chain(related)
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pending => "pending",
+        Status::Delivered => "published",
+        Status::Suppressed => "repeat",
+        Status::Contributed => "kept",
+        Status::Delivering => "delivering",
+        Status::Quarantined => "quarantined",
+    }
+}
+
+/// Every stored finding, published or not, oldest first: what `--all-findings`
+/// and the timeline show.
+pub fn findings_table(findings: &[StoredFinding], w: &mut dyn Write) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(w, "No findings.");
+    }
+    let mut sorted: Vec<&StoredFinding> = findings.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.last_seen, &a.detection, &a.principal).cmp(&(b.last_seen, &b.detection, &b.principal))
+    });
+    let mut t = Table::new(&[
+        "TIME",
+        "STATUS",
+        "SEVERITY",
+        "DETECTION",
+        "PRINCIPAL",
+        "SUMMARY",
+    ]);
+    for f in sorted {
+        t.row(vec![
+            alert_time(&f.alert),
+            status_word(f.status).to_owned(),
+            severity_word(f.alert.severity).to_owned(),
+            f.detection.clone(),
+            f.alert.principal.clone(),
+            alert_message(&f.alert),
+        ]);
+    }
+    t.write(w)
+}
+
+/// Findings that paged no one, as JSON Lines after the alerts.
+pub fn findings_json(findings: &[StoredFinding], w: &mut dyn Write) -> io::Result<()> {
+    let mut sorted: Vec<&StoredFinding> = findings
+        .iter()
+        .filter(|f| f.status != Status::Delivered)
+        .collect();
+    sorted.sort_by(|a, b| (a.last_seen, &a.uid).cmp(&(b.last_seen, &b.uid)));
+    for f in sorted {
+        let finding: serde_json::Value =
+            serde_json::from_str(&f.alert.body).unwrap_or(serde_json::Value::Null);
+        let doc = serde_json::json!({
+            "status": status_word(f.status),
+            "part_of": f.suppressed_by,
+            "finding": finding,
+        });
+        serde_json::to_writer(&mut *w, &doc)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// What one replay did, for the summary.
@@ -141,6 +220,8 @@ pub struct Summary {
     /// Events that arrived after a newer one had left the reorder window.
     pub behind_window: u64,
     pub reorder_window_hours: u32,
+    /// Findings kept without paging (contributors, grouped, repeats).
+    pub kept: usize,
 }
 
 impl Summary {
@@ -198,6 +279,13 @@ pub fn summary(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         format!("{} ({})", s.alerts_total(), by.join(", "))
     };
     rows.push(("alerts", alerts));
+    rows.push((
+        "findings",
+        format!(
+            "{} kept without paging (risk contributors, listed in an alert, repeats; --all-findings)",
+            s.kept
+        ),
+    ));
     writeln!(w, "Summary")?;
     for (k, v) in rows {
         writeln!(w, "  {k:<9} {v}")?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use okta_itdr_core::alert::Alert;
+use okta_itdr_core::alert::{Alert, Status};
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::memory::MemoryStore;
@@ -310,13 +310,37 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         .timeline
         .as_ref()
         .map(|_| output::dedup_timeline(pipeline.replay().timeline()));
+    let findings = pipeline.replay().store().findings();
+    summary.kept = findings
+        .iter()
+        .filter(|f| f.status != Status::Delivered)
+        .count();
 
     match format {
         Format::Table => {
             output::alerts_table(&table_alerts, out)?;
+            if args.all_findings {
+                writeln!(out)?;
+                writeln!(out, "All findings")?;
+                output::findings_table(&findings, out)?;
+            }
             if let Some(records) = &timeline {
                 writeln!(out)?;
                 output::timeline_table(records, out)?;
+                if let Some(first) = records.first() {
+                    let own: Vec<_> = findings
+                        .iter()
+                        .filter(|f| f.principal == first.identity.as_str())
+                        .cloned()
+                        .collect();
+                    writeln!(out)?;
+                    writeln!(
+                        out,
+                        "Findings about {}",
+                        output::clean(first.identity_label())
+                    )?;
+                    output::findings_table(&own, out)?;
+                }
             }
             writeln!(out)?;
             output::summary(&summary, out)?;
@@ -324,6 +348,8 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         Format::Json => {
             if let Some(records) = &timeline {
                 output::timeline_json(records, out)?;
+            } else if args.all_findings {
+                output::findings_json(&findings, out)?;
             }
             output::summary(&summary, err)?;
         }

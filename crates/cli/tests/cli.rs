@@ -686,74 +686,102 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
         "{}",
         run.stderr
     );
-    let fired: BTreeSet<(String, String, String)> = run
+    let who = |f: &Value| {
+        let user = &f["evidences"][0]["actor"]["user"];
+        let who = user["email_addr"]
+            .as_str()
+            .or(user["uid"].as_str())
+            .unwrap_or_default();
+        if who.starts_with("unknown:") {
+            "unknown user".to_owned()
+        } else if who.starts_with("device:") {
+            "device".to_owned()
+        } else {
+            who.to_owned()
+        }
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    // Each alert: its detection, severity, principal and the contributing
+    // detections listed with it (OCSF related_analytics).
+    let fired: BTreeSet<(String, String, String, String)> = run
         .findings()
         .iter()
         .map(|f| {
-            let user = &f["evidences"][0]["actor"]["user"];
-            let who = user["email_addr"]
-                .as_str()
-                .or(user["uid"].as_str())
-                .unwrap_or_default();
-            let who = if who.starts_with("unknown:") {
-                "unknown user"
-            } else if who.starts_with("device:") {
-                "device"
-            } else {
-                who
-            };
-            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            let related: Vec<String> = f["finding_info"]["related_analytics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| text(&r["uid"]))
+                .collect();
             (
                 text(&f["finding_info"]["analytic"]["uid"]),
                 text(&f["severity"]),
-                who.to_owned(),
+                who(f),
+                related.join(","),
             )
         })
         .collect();
-    let expected: BTreeSet<(String, String, String)> = [
+    let expected: BTreeSet<(String, String, String, String)> = [
         // signin-failure-unknown-user.json (the password is never shown)
-        ("password_in_username", "Medium", "unknown user"),
+        ("password_in_username", "Medium", "unknown user", ""),
         // admin-privilege-granted.json, api-token-created.json, policy-change-via-api-token.json
-        ("admin_role_granted", "Critical", "carol@acme.com"),
-        ("api_token_created", "Medium", "frank@acme.com"),
-        ("security_policy_weakened", "High", "frank@acme.com"),
-        // mfa-push-bombing.jsonl: the denials, then the approval, from a Tor exit abroad
-        ("mfa_push_bombing", "High", "bob@acme.com"),
-        ("mfa_push_bombing", "Critical", "bob@acme.com"),
-        ("proxy_sign_in", "High", "bob@acme.com"),
-        ("new_country", "Medium", "bob@acme.com"),
+        ("admin_role_granted", "Critical", "carol@acme.com", ""),
+        ("api_token_created", "Medium", "frank@acme.com", ""),
+        ("security_policy_weakened", "High", "frank@acme.com", ""),
+        // mfa-push-bombing.jsonl: the denials, then the approval, from a Tor exit
+        // abroad: one alert with the new country and the proxy
+        ("mfa_push_bombing", "High", "bob@acme.com", ""),
+        (
+            "mfa_push_bombing",
+            "Critical",
+            "bob@acme.com",
+            "new_country,proxy_sign_in",
+        ),
         // session-hijack.jsonl
-        ("session_hijack", "High", "alice@acme.com"),
+        ("session_hijack", "High", "alice@acme.com", ""),
         // impossible-travel.jsonl
-        ("impossible_travel", "High", "dave@acme.com"),
-        ("new_country", "Medium", "dave@acme.com"),
-        // password-spray.jsonl: from one IP and one device, then carol signs in from there
-        ("password_spray", "High", "ip:45.134.26.115"),
-        ("password_spray", "High", "device"),
+        ("impossible_travel", "High", "dave@acme.com", "new_country"),
+        // password-spray.jsonl: from one IP and one device, then carol signs in
+        // from there: one incident
         (
             "credential_attack_then_success",
             "Critical",
             "carol@acme.com",
+            "impossible_travel,new_country,password_spray",
         ),
-        ("impossible_travel", "High", "carol@acme.com"),
-        ("new_country", "Medium", "carol@acme.com"),
         // brute-force.jsonl, across the hour boundary
-        ("brute_force_user", "Medium", "dave@acme.com"),
-        // admin-takeover.jsonl
-        ("mfa_factor_reset", "Medium", "erin@acme.com"),
-        ("new_country", "Medium", "erin@acme.com"),
-        ("admin_console_new_device_and_ip", "High", "erin@acme.com"),
-        ("mfa_reset_then_admin_access", "Critical", "erin@acme.com"),
-        ("admin_role_granted", "Critical", "erin@acme.com"),
-        // tampering.jsonl
-        ("api_token_created", "Medium", "erin@acme.com"),
-        ("idp_created_or_modified", "High", "erin@acme.com"),
-        ("mfa_disabled_org_wide", "High", "erin@acme.com"),
-        ("security_policy_weakened", "Medium", "erin@acme.com"),
-        ("log_stream_tampering", "Critical", "erin@acme.com"),
+        ("brute_force_user", "Medium", "dave@acme.com", ""),
+        // admin-takeover.jsonl: the reset, the new country and the console access
+        // that followed, then the grant with the console access from a new device
+        (
+            "mfa_reset_then_admin_access",
+            "Critical",
+            "erin@acme.com",
+            "mfa_factor_reset,new_country",
+        ),
+        (
+            "admin_role_granted",
+            "Critical",
+            "erin@acme.com",
+            "admin_console_new_device_and_ip,mfa_reset_then_admin_access",
+        ),
+        // tampering.jsonl: one session of changes, one alert
+        (
+            "log_stream_tampering",
+            "Critical",
+            "erin@acme.com",
+            "api_token_created,idp_created_or_modified,mfa_disabled_org_wide,security_policy_weakened",
+        ),
     ]
     .iter()
-    .map(|(d, s, w)| ((*d).to_owned(), (*s).to_owned(), (*w).to_owned()))
+    .map(|(d, s, w, r)| {
+        (
+            (*d).to_owned(),
+            (*s).to_owned(),
+            (*w).to_owned(),
+            (*r).to_owned(),
+        )
+    })
     .collect();
     let missing: Vec<_> = expected.difference(&fired).collect();
     let unexpected: Vec<_> = fired.difference(&expected).collect();
@@ -762,7 +790,47 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
         "missing: {missing:#?}\nunexpected: {unexpected:#?}"
     );
     assert_eq!(run.findings().len(), expected.len(), "one finding each");
-    assert_eq!(run.summary("alerts"), "27 (critical 6, high 11, medium 10)");
+    assert_eq!(run.summary("alerts"), "13 (critical 6, high 4, medium 3)");
+
+    // Every finding is kept: --all-findings lists those that paged no one.
+    let all = okta_itdr(&[
+        "replay",
+        "--format",
+        "json",
+        "--all-findings",
+        events().to_str().unwrap(),
+    ]);
+    assert_eq!(all.code, 0, "{}", all.both());
+    let kept: BTreeSet<(String, String, bool)> = all
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d.get("part_of").is_some())
+        .map(|d| {
+            let f = &d["finding"];
+            (
+                text(&f["finding_info"]["analytic"]["uid"]),
+                who(f),
+                d["part_of"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(kept.len(), 14, "{kept:#?}");
+    for (detection, principal, in_alert) in [
+        ("mfa_factor_reset", "erin@acme.com", true),
+        ("new_country", "erin@acme.com", true),
+        ("password_spray", "device", true),
+        ("proxy_sign_in", "bob@acme.com", true),
+    ] {
+        assert!(
+            kept.contains(&(detection.to_owned(), principal.to_owned(), in_alert)),
+            "{detection} {principal} not kept: {kept:#?}"
+        );
+    }
+    assert_eq!(
+        all.summary("findings"),
+        "14 kept without paging (risk contributors, listed in an alert, repeats; --all-findings)"
+    );
 }
 
 /// The false-positive checks in `benign-noise.jsonl` raise nothing once users

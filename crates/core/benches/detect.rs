@@ -559,6 +559,7 @@ fn baseline(users: &Users, u: usize) -> Baseline {
             lon,
             proxy: false,
         }),
+        ..Default::default()
     }
 }
 

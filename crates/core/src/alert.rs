@@ -43,6 +43,9 @@ pub enum Status {
     /// Given up on: publishing failed on every allowed attempt, or a claim was
     /// never confirmed. Kept for the operator, with the reason; raises an alarm.
     Quarantined,
+    /// Kept without paging: it added risk to its principal, or it is listed in
+    /// the published alert of its incident (`suppressed_by`).
+    Contributed,
 }
 
 impl Status {
@@ -64,7 +67,8 @@ pub struct StoredFinding {
     /// For a delivered finding: how many repeats were folded into it.
     #[serde(default)]
     pub repeats: u32,
-    /// For a suppressed finding: the delivered finding it was folded into.
+    /// For a suppressed finding: the delivered finding it was folded into; for a
+    /// contributing one, the alert it is listed in, if any.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub suppressed_by: Option<String>,
     /// Delivery attempts claimed so far.
@@ -152,9 +156,8 @@ impl Renderer {
         evidence_cap: usize,
     ) -> String {
         let mut v = self.base(f, meta, uid);
-        let related: Vec<Value> = f
-            .evidence
-            .iter()
+        let related: Vec<Value> = all_evidence(f)
+            .into_iter()
             .take(evidence_cap)
             .map(|u| json!({"uid": u, "product_uid": "okta"}))
             .collect();
@@ -192,7 +195,7 @@ impl Renderer {
             .iter()
             .map(|t| crate::mitre::ocsf_attack(t))
             .collect();
-        json!({
+        let mut v = json!({
             "class_uid": 2004,
             "class_name": "Detection Finding",
             "category_uid": 2,
@@ -221,11 +224,42 @@ impl Renderer {
                 "attacks": attacks,
                 "first_seen_time": f.first_seen,
                 "last_seen_time": f.last_seen,
-                "related_events_count": f.evidence.len(),
+                "related_events_count": all_evidence(f).len(),
                 "types": [meta.map(|m| if m.kind == catalog::Kind::Single { "Okta event" } else { "Okta behaviour" }).unwrap_or("Okta event")],
             },
-        })
+        });
+        if !f.related.is_empty() {
+            v["finding_info"]["related_analytics"] = related_analytics(f);
+        }
+        v
     }
+}
+
+/// The evidence of the finding and of the findings grouped into it, each event once.
+fn all_evidence(f: &Finding) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    f.evidence
+        .iter()
+        .chain(f.related.iter().flat_map(|r| &r.evidence))
+        .map(String::as_str)
+        .filter(|u| seen.insert(*u))
+        .collect()
+}
+
+/// One OCSF analytic per contributing detection, `uid` its detection id.
+fn related_analytics(f: &Finding) -> Value {
+    let mut ids: Vec<&str> = f.related.iter().map(|r| r.detection.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.retain(|id| *id != f.detection);
+    Value::Array(
+        ids.into_iter()
+            .map(|id| {
+                let name = catalog::find(id).map_or(id, |m| m.title);
+                json!({"uid": id, "name": name, "type_id": 1, "type": "Rule"})
+            })
+            .collect(),
+    )
 }
 
 fn actor(f: &Finding) -> Value {

@@ -20,4 +20,6 @@ pub mod source;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
+pub mod synthetic_org;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

@@ -255,7 +255,9 @@ impl StateStore for MemoryStore {
             Some(existing) => Claim::Existing(existing.clone()),
             None => {
                 inner.findings.insert(finding.uid.clone(), finding.clone());
-                inner.pending.insert(finding.uid.clone());
+                if finding.status == Status::Pending {
+                    inner.pending.insert(finding.uid.clone());
+                }
                 Claim::New
             }
         };

@@ -97,8 +97,11 @@ impl Replay {
                 hour
             }
         };
-        if hour > clock {
-            self.advance_to(hour).await?;
+        // The schedule runs at five past the hour: the events of those five
+        // minutes are stored before it runs, as they are when deployed.
+        let due = Hour::of(event.published - SCHEDULE_OFFSET);
+        if due > clock {
+            self.advance_to(due).await?;
         }
         let now = self.clock.unwrap_or(hour);
         let arrived = event.published.max(now.start());

@@ -22,14 +22,35 @@ pub struct DetectionMeta {
     pub kind: Kind,
     /// Named thresholds and their defaults (counts, minutes, km/h…).
     pub thresholds: &'static [(&'static str, f64)],
+    /// Whether a finding pages on its own or adds risk to its principal.
+    pub risk: Risk,
 }
+
+/// How a detection's finding reaches a person (see [`super::alerting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Risk {
+    /// A high-confidence signal: published as an alert on its own, unless the
+    /// learned context explains it (then it contributes [`DEMOTED_WEIGHT`]).
+    Alerts,
+    /// A low-signal finding: kept, and adds this weight to its principal's risk;
+    /// an alert is published when the weights of one incident reach the threshold.
+    Contributes(u32),
+}
+
+/// What a detection that normally alerts contributes when context explains it.
+pub const DEMOTED_WEIGHT: u32 = 40;
 
 use Kind::*;
 use Severity::*;
 
+// An entry alerts on its own unless it ends with `risk N`: then its findings
+// contribute weight N to their principal's risk instead.
 macro_rules! d {
     ($id:literal, $kind:expr, $sev:expr, $title:literal, $desc:literal, [$($m:literal),*], [$(($k:literal, $v:expr)),*]) => {
-        DetectionMeta { id: $id, title: $title, description: $desc, severity: $sev, mitre: &[$($m),*], kind: $kind, thresholds: &[$(($k, $v as f64)),*] }
+        DetectionMeta { id: $id, title: $title, description: $desc, severity: $sev, mitre: &[$($m),*], kind: $kind, thresholds: &[$(($k, $v as f64)),*], risk: Risk::Alerts }
+    };
+    ($id:literal, $kind:expr, $sev:expr, $title:literal, $desc:literal, [$($m:literal),*], [$(($k:literal, $v:expr)),*], risk $w:literal) => {
+        DetectionMeta { id: $id, title: $title, description: $desc, severity: $sev, mitre: &[$($m),*], kind: $kind, thresholds: &[$(($k, $v as f64)),*], risk: Risk::Contributes($w) }
     };
 }
 
@@ -37,7 +58,7 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("admin_role_granted", Single, High, "Admin role granted", "An administrator role was granted to a user or group. Critical when the role is Super administrator.", ["T1098.003"], []),
     d!("api_token_created", Single, Medium, "API token created", "A new Okta API token was created; tokens carry their creator's admin rights and bypass MFA.", ["T1098.001", "T1528"], []),
     d!("idp_created_or_modified", Single, High, "Identity provider created or modified", "An inbound identity provider was created, updated or activated: the set-up for cross-tenant impersonation.", ["T1484.002"], []),
-    d!("mfa_factor_reset", Single, Medium, "MFA factor reset", "A user's MFA factors were reset, deactivated or suspended.", ["T1556.006"], []),
+    d!("mfa_factor_reset", Single, Medium, "MFA factor reset", "A user's MFA factors were reset, deactivated or suspended.", ["T1556.006"], [], risk 30),
     d!("mfa_disabled_org_wide", Single, High, "MFA factor disabled org-wide", "An MFA factor type was deactivated for the whole organisation.", ["T1556.006"], []),
     d!("fastpass_phishing_blocked", Single, High, "FastPass blocked a phishing attempt", "Okta FastPass declined to authenticate to a phishing site: the user was lured to an adversary-in-the-middle page.", ["T1566", "T1557"], []),
     d!("threatinsight_threat", Single, Medium, "ThreatInsight detected a threat", "Okta ThreatInsight flagged requests from a known malicious source.", ["T1110"], []),
@@ -55,7 +76,7 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("okta_support_reset", Single, High, "Credential reset by Okta support", "A password or factor of a user was reset by Okta support (system@okta.com).", ["T1098", "T1199"], []),
     d!("service_app_admin_scope_grant", Single, High, "Service app granted admin scopes", "An OAuth client_credentials token was issued with okta.*.manage scopes: a non-human identity with admin reach.", ["T1098.001", "T1550.001"], []),
     d!("user_risk_high", Single, High, "Okta rated a user HIGH risk", "Okta Identity Threat Protection raised a user's risk to HIGH.", ["T1078.004"], []),
-    d!("account_locked", Single, Low, "Account locked", "A user account was locked out after failed sign-ins.", ["T1110"], []),
+    d!("account_locked", Single, Low, "Account locked", "A user account was locked out after failed sign-ins.", ["T1110"], [], risk 20),
     d!("rate_limit_violation", Single, Low, "Rate limit violation", "An org, operation or client exceeded an Okta rate limit.", ["T1499"], []),
     d!("brute_force_user", Windowed, Medium, "Brute force against a user", "Many failed sign-ins for one user.", ["T1110.001"], [("failures", 10), ("window_minutes", 60)]),
     d!("brute_force_ip", Windowed, Medium, "Brute force from an IP", "Many failed sign-ins from one IP address.", ["T1110"], [("failures", 20), ("window_minutes", 60)]),
@@ -64,7 +85,7 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("mfa_push_bombing", Windowed, High, "MFA push bombing", "Many push denials for one user in a short time. Critical when a push is then approved.", ["T1621"], [("denials", 5), ("window_minutes", 10), ("approval_minutes", 60)]),
     d!("session_hijack", Windowed, High, "Session used from two networks and clients", "One Okta session or device token used from IPs in different networks with a different OS or browser.", ["T1539", "T1550.004"], [("window_minutes", 60)]),
     d!("impossible_travel", Windowed, High, "Impossible travel", "Consecutive successful sign-ins of a user imply travel faster than an airliner.", ["T1078.004"], [("speed_kmh", 900), ("min_distance_km", 500)]),
-    d!("new_country", Windowed, Medium, "Sign-in from a new country", "A successful sign-in from a country absent from the identity's history.", ["T1078.004"], []),
+    d!("new_country", Windowed, Medium, "Sign-in from a new country", "A successful sign-in from a country absent from the identity's history.", ["T1078.004"], [], risk 50),
     d!("mass_lockout", Windowed, High, "Mass account lockout", "Many distinct users locked out in a short time across the org.", ["T1110", "T1531"], [("distinct_users", 5), ("window_minutes", 15)]),
     d!("mfa_reset_then_admin_access", Windowed, Critical, "MFA reset then admin access", "A user's factors were reset and the user then reached the Admin Console or gained an admin role: the help-desk social-engineering pattern.", ["T1556.006", "T1098.003"], [("window_hours", 12)]),
     d!("rapid_app_access", Windowed, Medium, "Rapid access to many apps", "One user signed in to many distinct apps through SSO in minutes.", ["T1078.004", "T1530"], [("distinct_apps", 10), ("window_minutes", 5)]),

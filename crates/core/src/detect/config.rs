@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{self, DetectionMeta};
+use super::catalog::{self, DetectionMeta, Risk};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -51,6 +51,17 @@ pub struct DetectConfig {
     /// publish may have happened, so it is quarantined rather than resent. At
     /// least the detect function's timeout.
     pub delivery_lease_minutes: u32,
+    /// The risk of one incident at which its findings publish as one alert.
+    pub risk_threshold: u32,
+    /// `<detection>` → risk weight, overriding the catalog: a detection given a
+    /// weight contributes risk instead of alerting on its own.
+    pub risk_weights: BTreeMap<String, u32>,
+    /// Detections that alert on their own even where the catalog has them
+    /// contribute risk.
+    pub always_alert: BTreeSet<String>,
+    /// Distinct users signing in successfully from a network (an IPv4 /24, an
+    /// IPv6 /48) that make it one of the org's own: an office, VPN or SASE egress.
+    pub org_network_users: u32,
 }
 
 impl Default for DetectConfig {
@@ -68,6 +79,10 @@ impl Default for DetectConfig {
             max_delivery_attempts: 5,
             delivery_retry_minutes: 55,
             delivery_lease_minutes: 15,
+            risk_threshold: 100,
+            risk_weights: BTreeMap::new(),
+            always_alert: BTreeSet::new(),
+            org_network_users: 5,
         }
     }
 }
@@ -81,7 +96,12 @@ impl DetectConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for id in &self.disabled {
+        for id in self
+            .disabled
+            .iter()
+            .chain(self.risk_weights.keys())
+            .chain(&self.always_alert)
+        {
             catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.clone()))?;
         }
         for (key, value) in &self.thresholds {
@@ -96,6 +116,11 @@ impl DetectConfig {
             if !(value.is_finite() && *value > 0.0) {
                 return Err(ConfigError::BadThreshold(key.clone(), *value));
             }
+        }
+        if self.risk_threshold == 0 || self.org_network_users < 2 {
+            return Err(ConfigError::Invalid(
+                "risk_threshold must be at least 1 and org_network_users at least 2".into(),
+            ));
         }
         if self.max_hours_per_run == 0 || self.first_run_hours == 0 {
             return Err(ConfigError::Invalid(
@@ -123,6 +148,17 @@ impl DetectConfig {
             .and_then(|m| m.thresholds.iter().find(|(n, _)| *n == name))
             .map(|(_, v)| *v)
             .unwrap_or_else(|| panic!("detection {id} has no threshold {name}: a catalog bug"))
+    }
+
+    /// How a detection's findings reach a person, with configuration applied.
+    pub fn risk(&self, meta: &DetectionMeta) -> Risk {
+        if self.always_alert.contains(meta.id) {
+            return Risk::Alerts;
+        }
+        match self.risk_weights.get(meta.id) {
+            Some(w) => Risk::Contributes(*w),
+            None => meta.risk,
+        }
     }
 
     /// The effective thresholds of a detection, for display.
@@ -160,6 +196,18 @@ mod tests {
             DetectConfig::from_json(r#"{"thresholds":{"brute_force_user.failures":-1}}"#),
             Err(ConfigError::BadThreshold(..))
         ));
+        let cfg = DetectConfig::from_json(
+            r#"{"risk_weights":{"proxy_sign_in":25},"always_alert":["new_country"]}"#,
+        )
+        .unwrap();
+        let risk = |id| cfg.risk(catalog::find(id).unwrap());
+        assert_eq!(risk("proxy_sign_in"), Risk::Contributes(25));
+        assert_eq!(risk("new_country"), Risk::Alerts);
+        assert_eq!(risk("mfa_factor_reset"), Risk::Contributes(30));
+        assert_eq!(
+            DetectConfig::from_json(r#"{"risk_weights":{"nope":1}}"#).unwrap_err(),
+            ConfigError::UnknownDetection("nope".into())
+        );
         assert!(matches!(
             DetectConfig::from_json(r#"{"typo":1}"#),
             Err(ConfigError::Invalid(_))

@@ -2,6 +2,7 @@
 //! its context, baselines and requested histories, and returns findings whose
 //! triggering event lies in that hour. [`run`] drives it over the stores.
 
+pub mod alerting;
 pub mod baseline;
 pub mod catalog;
 pub mod config;
@@ -174,6 +175,19 @@ pub struct Finding {
     /// Detection-specific facts (counts, distances, scopes…).
     #[serde(default)]
     pub facts: BTreeMap<String, serde_json::Value>,
+    /// Findings of the same incident published with this one (see [`alerting`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
+}
+
+/// A finding folded into a published alert as a contributor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Related {
+    pub detection: String,
+    pub uid: String,
+    pub severity: Severity,
+    pub summary: String,
+    pub evidence: Vec<String>,
 }
 
 impl Finding {
@@ -211,6 +225,7 @@ impl Finding {
                 Vec::new()
             },
             facts: BTreeMap::new(),
+            related: Vec::new(),
         }
     }
 

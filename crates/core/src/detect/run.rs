@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::alerting::{self, Verdict};
 use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, CONTEXT};
 use crate::alert::{Renderer, Status, StoredFinding};
 use crate::ports::{
@@ -47,6 +48,8 @@ pub struct RunReport {
     pub findings: usize,
     pub published: usize,
     pub suppressed: usize,
+    /// Findings kept without paging: contributors to risk or to a published alert.
+    pub contributed: usize,
     /// Findings an earlier run already handled (same uid).
     pub already_known: usize,
     /// Pending findings of earlier runs delivered now.
@@ -330,6 +333,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         tally.report.records += in_hour.len();
 
         let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.to_string()).collect();
+        identities.push(alerting::context::ORG.to_owned());
         identities.sort_unstable();
         identities.dedup();
         let mut baselines = self.state.load_baselines(&identities).await?;
@@ -355,15 +359,19 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         };
         let findings = analyze(&analysis);
         tally.report.findings += findings.len();
-        for f in &findings {
-            self.handle(f, tally).await?;
+        for d in alerting::decide(&analysis, findings) {
+            match d.verdict {
+                Verdict::Publish => self.handle(&d.finding, tally).await?,
+                Verdict::Grouped { into } => self.keep(&d.finding, Some(into), tally).await?,
+                Verdict::Contributes { .. } => self.keep(&d.finding, None, tally).await?,
+            }
         }
 
         // Baselines learn the hour only after its findings are claimed: a crash in
         // between re-analyses against the old baseline.
         // Ordered, so baselines are saved in the same order on every run.
         let mut changed: BTreeSet<Text> = BTreeSet::new();
-        for r in in_hour {
+        for r in &in_hour {
             if !Baseline::learns_from(r) {
                 continue;
             }
@@ -377,6 +385,9 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 changed.insert(r.identity.clone());
             }
         }
+        if alerting::learn_org(&mut baselines, &in_hour, hour, &self.config) {
+            changed.insert(Text::from(alerting::context::ORG));
+        }
         // The hour's baselines are not needed after this: move, do not copy.
         let mut changed: Vec<Baseline> = changed
             .iter()
@@ -387,6 +398,25 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
         if !changed.is_empty() {
             self.state.save_baselines(&changed).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a finding that pages no one. It is claimed as a contributor in one
+    /// write, so a crash can never leave it pending for a later run to publish;
+    /// a re-run of the hour finds it known.
+    async fn keep(
+        &self,
+        f: &Finding,
+        into: Option<String>,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), RunError> {
+        let mut stored = StoredFinding::pending(f, self.renderer.render(f));
+        stored.status = Status::Contributed;
+        stored.suppressed_by = into;
+        match self.state.claim_finding(&stored).await? {
+            Claim::Existing(_) => tally.report.already_known += 1,
+            Claim::New => tally.report.contributed += 1,
         }
         Ok(())
     }
@@ -475,7 +505,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                     .await?;
                 }
             }
-            Status::Delivered | Status::Suppressed | Status::Quarantined => {}
+            Status::Delivered | Status::Suppressed | Status::Quarantined | Status::Contributed => {}
         }
         Ok(())
     }

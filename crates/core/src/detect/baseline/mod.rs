@@ -25,6 +25,19 @@ pub struct SignInPoint {
     pub proxy: bool,
 }
 
+/// Where the last sign-in came from, for judging travel from it in a later hour.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SignInSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default)]
+    pub mobile: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Baseline {
     pub identity: String,
@@ -43,6 +56,19 @@ pub struct Baseline {
     pub apps: Seen,
     #[serde(default)]
     pub last_sign_in: Option<SignInPoint>,
+    /// Networks (an IPv4 /24, an IPv6 /48) the user signed in from, for the
+    /// org-level context of which networks are the org's own.
+    #[serde(default, skip_serializing_if = "Seen::is_empty")]
+    pub networks: Seen,
+    /// Autonomous systems of the proxies (relays, SASE) the user signed in through.
+    #[serde(default, skip_serializing_if = "Seen::is_empty")]
+    pub proxies: Seen,
+    /// Network, country and device of `last_sign_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sign_in_from: Option<SignInSource>,
+    /// Only in the org's own baseline ([`crate::detect::alerting::context::ORG`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<crate::detect::alerting::context::OrgSeen>,
 }
 
 impl Baseline {
@@ -104,6 +130,17 @@ impl Baseline {
                 changed |= touch(&mut self.apps, &app, t);
             }
         }
+        if r.category == Category::SignIn
+            && r.is("user.session.start")
+            && r.identity_kind == IdentityKind::User
+        {
+            if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
+                changed |= touch(&mut self.networks, &net, t);
+            }
+            if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
+                changed |= touch(&mut self.proxies, &asn.to_string(), t);
+            }
+        }
         if r.category == Category::SignIn && r.is("user.session.start") {
             if let (Some(lat), Some(lon)) = (r.network.lat, r.network.lon) {
                 if self.last_sign_in.is_none_or(|p| p.at <= t) {
@@ -112,6 +149,12 @@ impl Baseline {
                         lat,
                         lon,
                         proxy: r.network.proxy,
+                    });
+                    self.last_sign_in_from = Some(SignInSource {
+                        ip: r.network.ip.as_deref().map(str::to_owned),
+                        country: r.network.country.as_deref().map(str::to_owned),
+                        device: r.client.dt_hash.as_deref().map(str::to_owned),
+                        mobile: crate::detect::alerting::accuracy::mobile(r),
                     });
                     changed = true;
                 }
@@ -129,6 +172,8 @@ impl Baseline {
             &mut self.devices,
             &mut self.clients,
             &mut self.apps,
+            &mut self.networks,
+            &mut self.proxies,
         ] {
             set.retain(|_, seen| seen >= horizon);
         }
@@ -140,6 +185,26 @@ impl Baseline {
 
     pub fn knows_asn(&self, asn: u64) -> bool {
         self.asns.contains_key(&asn.to_string())
+    }
+
+    pub fn knows_proxy_asn(&self, asn: u64) -> bool {
+        self.proxies.contains_key(&asn.to_string())
+    }
+}
+
+/// The network an address belongs to for org-level context: its IPv4 /24 or its
+/// IPv6 /48, the granularity at which an office, a VPN concentrator or a SASE
+/// point of presence egresses, while home broadband spreads over many.
+pub fn network_prefix(ip: &str) -> Option<String> {
+    match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            Some(format!("{}.{}.{}.0/24", o[0], o[1], o[2]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
     }
 }
 

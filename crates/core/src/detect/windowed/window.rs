@@ -207,6 +207,7 @@ pub(super) fn finding<'a>(
         evidence: Vec::new(),
         endpoints: Vec::new(),
         facts: Default::default(),
+        related: Vec::new(),
     };
     let mut ips: HashSet<&str> = HashSet::new();
     let mut events = 0usize;

@@ -1,0 +1,379 @@
+//! The alerting stage over one hour of real records: each context rule with a
+//! case it explains and one it must not, risk accumulation and grouping.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+
+use super::{decide, Verdict};
+use crate::detect::{analyze, Analysis, Baseline, DetectConfig};
+use crate::record::ActivityRecord;
+use crate::testkit::{at, Ev};
+use crate::time::{Hour, DAY, HOUR};
+
+const NOW: &str = "2026-11-10T10:00:00Z";
+
+/// One analysed hour: its records and the baselines as they stood before it.
+#[derive(Default)]
+struct Hourly {
+    records: Vec<ActivityRecord>,
+    baselines: HashMap<String, Baseline>,
+}
+
+impl Hourly {
+    fn add(&mut self, ev: Ev) -> &mut Self {
+        self.records.push(ev.record());
+        self
+    }
+
+    fn baseline(&mut self, b: Baseline) -> &mut Self {
+        self.baselines.insert(b.identity.clone(), b);
+        self
+    }
+
+    /// (detection, verdict) of every finding in the hour.
+    fn decide(&mut self) -> Vec<(String, Verdict, Vec<String>)> {
+        self.records
+            .sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+        let config = DetectConfig::default();
+        let histories = HashMap::new();
+        let a = Analysis {
+            hour: Hour::of(at(NOW)),
+            records: &self.records,
+            baselines: &self.baselines,
+            histories: &histories,
+            config: &config,
+        };
+        decide(&a, analyze(&a))
+            .into_iter()
+            .map(|d| {
+                let related = d
+                    .finding
+                    .related
+                    .iter()
+                    .map(|r| r.detection.clone())
+                    .collect();
+                (d.finding.detection, d.verdict, related)
+            })
+            .collect()
+    }
+}
+
+fn published(decisions: &[(String, Verdict, Vec<String>)], id: &str) -> bool {
+    decisions
+        .iter()
+        .any(|(d, v, _)| d == id && *v == Verdict::Publish)
+}
+
+fn kept_quiet(decisions: &[(String, Verdict, Vec<String>)], id: &str) -> bool {
+    decisions
+        .iter()
+        .any(|(d, v, _)| d == id && matches!(v, Verdict::Contributes { .. }))
+}
+
+fn user(n: usize) -> (String, String) {
+    (format!("00u{n}"), format!("user{n}@acme.com"))
+}
+
+/// A user who has signed in for a month from home, with a laptop and a phone.
+fn settled(n: usize) -> Baseline {
+    let (id, _) = user(n);
+    let now = at(NOW);
+    let mut b = Baseline::new(&id, now - 30 * DAY);
+    b.last_seen = now - 2 * HOUR;
+    b.countries.insert("United States", now - 2 * HOUR);
+    b.asns.insert("7922", now - 2 * HOUR);
+    b.devices.insert(format!("dt-{n}-laptop"), now - 2 * HOUR);
+    b.devices.insert(format!("dt-{n}-phone"), now - 2 * HOUR);
+    b
+}
+
+fn sign_in(n: usize, minute: i64) -> Ev {
+    let (id, login) = user(n);
+    Ev::new("user.session.start")
+        .user(&id, &login)
+        .at_ms(at(NOW) + minute * 60_000)
+        .debug("dtHash", json!(format!("dt-{n}-laptop")))
+}
+
+fn relay(ev: Ev) -> Ev {
+    ev.from(
+        "172.225.13.40",
+        "San Jose",
+        "United States",
+        37.33,
+        -121.89,
+        36183,
+        "akamai technologies, inc.",
+    )
+    .proxy(true)
+}
+
+fn tor(ev: Ev) -> Ev {
+    ev.from(
+        "185.220.101.47",
+        "Berlin",
+        "Germany",
+        52.52,
+        13.40,
+        60729,
+        "stiftung erneuerbare freiheit",
+    )
+    .proxy(true)
+}
+
+#[test]
+fn a_relay_the_user_goes_through_every_day_does_not_page_but_tor_does() {
+    let mut b = settled(1);
+    b.proxies.insert("36183", at(NOW) - DAY);
+    let quiet = Hourly::default()
+        .baseline(b.clone())
+        .add(relay(sign_in(1, 5)))
+        .decide();
+    assert!(kept_quiet(&quiet, "proxy_sign_in"), "{quiet:?}");
+    let loud = Hourly::default()
+        .baseline(b)
+        .add(tor(sign_in(1, 5)))
+        .decide();
+    assert!(published(&loud, "proxy_sign_in"), "{loud:?}");
+}
+
+#[test]
+fn a_proxy_provider_many_users_go_through_is_the_orgs_own() {
+    let mut hour = Hourly::default();
+    for n in 1..=5 {
+        hour.baseline(settled(n)).add(relay(sign_in(n, n as i64)));
+    }
+    let decisions = hour.decide();
+    assert!(
+        decisions.iter().all(|(_, v, _)| *v != Verdict::Publish),
+        "{decisions:?}"
+    );
+    // Four users are not yet an org habit: each of them pages.
+    let mut hour = Hourly::default();
+    for n in 1..=4 {
+        hour.baseline(settled(n)).add(relay(sign_in(n, n as i64)));
+    }
+    let decisions = hour.decide();
+    assert_eq!(
+        decisions
+            .iter()
+            .filter(|(_, v, _)| *v == Verdict::Publish)
+            .count(),
+        4,
+        "{decisions:?}"
+    );
+}
+
+/// A sign-in through the org's VPN gateway in Frankfurt, on the user's laptop.
+fn vpn_frankfurt(n: usize, minute: i64) -> Ev {
+    sign_in(n, minute).from(
+        "3.120.181.11",
+        "Frankfurt am Main",
+        "Germany",
+        50.11,
+        8.68,
+        16509,
+        "amazon.com, inc.",
+    )
+}
+
+#[test]
+fn travel_to_an_org_vpn_gateway_is_not_travel_but_to_a_stranger_it_is() {
+    // Five users already use the gateway: it is the org's.
+    let mut hour = Hourly::default();
+    for n in 1..=5 {
+        let mut b = settled(n);
+        b.networks.insert("3.120.181.0/24", at(NOW) - DAY);
+        hour.baseline(b);
+    }
+    hour.add(sign_in(1, 0).debug("dtHash", json!("dt-1-other")))
+        .add(vpn_frankfurt(1, 20));
+    let decisions = hour.decide();
+    assert!(kept_quiet(&decisions, "impossible_travel"), "{decisions:?}");
+
+    // The same jump, to an address no one in the org uses, on a new device.
+    let mut hour = Hourly::default();
+    hour.baseline(settled(1)).add(sign_in(1, 0)).add(
+        sign_in(1, 20)
+            .from(
+                "1.145.88.14",
+                "Sydney",
+                "Australia",
+                -33.87,
+                151.21,
+                1221,
+                "telstra",
+            )
+            .debug("dtHash", json!("dt-intruder")),
+    );
+    let decisions = hour.decide();
+    assert!(published(&decisions, "impossible_travel"), "{decisions:?}");
+    // The new country is listed in the same alert, not paged apart.
+    let (_, _, related) = decisions
+        .iter()
+        .find(|(d, ..)| d == "impossible_travel")
+        .unwrap();
+    assert_eq!(related, &["new_country"]);
+}
+
+fn phone(ev: Ev, n: usize) -> Ev {
+    ev.user_agent(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+        "iOS",
+        "MOBILE_SAFARI",
+    )
+    .set(&["client", "device"], json!("Mobile"))
+    .debug("dtHash", json!(format!("dt-{n}-phone-new")))
+}
+
+#[test]
+fn a_phone_geolocated_to_the_carriers_gateway_is_within_its_accuracy() {
+    // Laptop in Bengaluru, then the phone on a carrier address placed in Mumbai.
+    let blr = |ev: Ev| {
+        ev.from(
+            "122.102.1.5",
+            "Bengaluru",
+            "India",
+            12.97,
+            77.59,
+            24560,
+            "airtel",
+        )
+    };
+    let bom = |ev: Ev| ev.from("49.57.65.1", "Mumbai", "India", 19.08, 72.88, 55836, "jio");
+    let mut b = settled(1);
+    b.countries.insert("India", at(NOW) - DAY);
+    let mut hour = Hourly::default();
+    hour.baseline(b.clone())
+        .add(blr(sign_in(1, 0)).debug("dtHash", json!("dt-1-new")))
+        .add(phone(bom(sign_in(1, 18)), 1));
+    let decisions = hour.decide();
+    let travel: Vec<_> = decisions
+        .iter()
+        .filter(|(d, ..)| d == "impossible_travel")
+        .collect();
+    assert!(
+        travel.iter().all(|(_, v, _)| *v != Verdict::Publish),
+        "{decisions:?}"
+    );
+
+    // The same two places from two laptops are two people 845 km apart.
+    let mut hour = Hourly::default();
+    b.countries = Default::default();
+    hour.baseline(b)
+        .add(blr(sign_in(1, 0)).debug("dtHash", json!("dt-1-new")))
+        .add(bom(sign_in(1, 18)).debug("dtHash", json!("dt-1-newer")));
+    let decisions = hour.decide();
+    assert!(published(&decisions, "impossible_travel"), "{decisions:?}");
+}
+
+#[test]
+fn failures_behind_the_office_nat_are_an_expiry_wave_not_a_spray() {
+    let office = |ev: Ev| {
+        ev.from(
+            "198.18.0.10",
+            "San Francisco",
+            "United States",
+            37.77,
+            -122.42,
+            7922,
+            "comcast business",
+        )
+    };
+    // Eight people at the office fail with an expired password; they sign in
+    // later, after changing it. Everyone at the office signs in from there.
+    let mut hour = Hourly::default();
+    for n in 1..=8 {
+        let mut b = settled(n);
+        b.networks.insert("198.18.0.0/24", at(NOW) - DAY);
+        hour.baseline(b)
+            .add(office(sign_in(n, n as i64)).failure("INVALID_CREDENTIALS"));
+    }
+    let decisions = hour.decide();
+    assert!(kept_quiet(&decisions, "password_spray"), "{decisions:?}");
+    assert!(
+        decisions.iter().all(|(_, v, _)| *v != Verdict::Publish),
+        "{decisions:?}"
+    );
+
+    // The same failures from a stranger's address, then a success there.
+    let stranger = |ev: Ev| {
+        ev.from(
+            "45.134.26.115",
+            "Saint Petersburg",
+            "Russia",
+            59.93,
+            30.34,
+            14061,
+            "digitalocean",
+        )
+    };
+    let mut hour = Hourly::default();
+    for n in 1..=8 {
+        hour.baseline(settled(n))
+            .add(stranger(sign_in(n, n as i64)).failure("INVALID_CREDENTIALS"));
+    }
+    hour.add(stranger(sign_in(3, 30)));
+    let decisions = hour.decide();
+    assert!(
+        published(&decisions, "credential_attack_then_success"),
+        "{decisions:?}"
+    );
+    // One incident: the spray rides along in the sign-in's alert.
+    let spray = decisions
+        .iter()
+        .find(|(d, ..)| d == "password_spray")
+        .unwrap();
+    assert!(matches!(spray.1, Verdict::Grouped { .. }), "{decisions:?}");
+}
+
+#[test]
+fn low_signal_findings_add_up_to_an_alert() {
+    let reset = |n: usize, minute: i64| {
+        let (id, login) = user(n);
+        Ev::new("user.mfa.factor.reset_all")
+            .user("00uhelpdesk", "helpdesk@acme.com")
+            .target("User", &id, &login, &login)
+            .at_ms(at(NOW) + minute * 60_000)
+    };
+    let lock = |n: usize, minute: i64| {
+        sign_in(n, minute)
+            .set(&["eventType"], json!("user.account.lock"))
+            .outcome("FAILURE", Some("LOCKED_OUT"))
+    };
+    // A reset alone: kept, no page.
+    let decisions = Hourly::default()
+        .baseline(settled(1))
+        .add(reset(1, 5))
+        .decide();
+    assert!(kept_quiet(&decisions, "mfa_factor_reset"), "{decisions:?}");
+    // A reset, a lockout and a sign-in from a new country: one alert.
+    let mut hour = Hourly::default();
+    hour.baseline(settled(1))
+        .add(reset(1, 5))
+        .add(lock(1, 10))
+        .add(
+            sign_in(1, 30)
+                .from(
+                    "51.158.69.203",
+                    "Paris",
+                    "France",
+                    48.86,
+                    2.35,
+                    12876,
+                    "scaleway",
+                )
+                .debug("dtHash", json!("dt-new")),
+        );
+    let decisions = hour.decide();
+    let published: Vec<_> = decisions
+        .iter()
+        .filter(|(_, v, _)| *v == Verdict::Publish)
+        .collect();
+    assert_eq!(published.len(), 1, "{decisions:?}");
+    let mut named = published[0].2.clone();
+    named.push(published[0].0.clone());
+    named.sort();
+    assert_eq!(named, ["account_locked", "mfa_factor_reset", "new_country"]);
+}
