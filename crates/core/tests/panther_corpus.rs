@@ -2,6 +2,12 @@
 //! rules, each an Okta LogEvent and whether Panther's rule matches it on its own
 //! (`shared/peer-tests/panther-okta/`, next to the repository).
 //!
+//! The corpus is not part of the repository. It is read from
+//! `$OKTA_ITDR_PANTHER_CORPUS`, else from `../shared/peer-tests/panther-okta/tests.jsonl`
+//! beside the repository. When neither exists these tests print one line and
+//! pass, so a fresh clone's test command passes; with `CI` set (or with the
+//! variable naming a file that is not there) a missing corpus fails them.
+//!
 //! [`MAPPING`] says, for every rule of the corpus, which of our detections
 //! corresponds, or why none does. For each mapped rule our per-event match
 //! ([`matches_event`]: for single-event detections, that the detection fires; for
@@ -74,20 +80,39 @@ struct Case {
     log: Value,
 }
 
-fn corpus_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/peer-tests/panther-okta/tests.jsonl")
+/// Names the corpus file; when set, the file must exist.
+const CORPUS_VAR: &str = "OKTA_ITDR_PANTHER_CORPUS";
+
+fn corpus_path() -> (PathBuf, bool) {
+    match std::env::var_os(CORPUS_VAR) {
+        Some(p) if !p.is_empty() => (PathBuf::from(p), true),
+        _ => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/peer-tests/panther-okta/tests.jsonl"),
+            std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
+        ),
+    }
 }
 
-fn corpus() -> Vec<Case> {
-    let path = corpus_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Panther peer corpus is missing: cannot read {} ({e}). It is expected at \
-             <repository>/../shared/peer-tests/panther-okta/tests.jsonl; these tests never skip",
+/// The corpus cases, or `None` (after one line on stderr) when the corpus is
+/// absent and nothing requires it.
+fn corpus() -> Option<Vec<Case>> {
+    let (path, required) = corpus_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "Panther peer corpus not found at {}: conformance suite not run (set {CORPUS_VAR} to its tests.jsonl)",
+                path.display()
+            );
+            return None;
+        }
+        Err(e) => panic!(
+            "the Panther peer corpus is required here but cannot be read: {} ({e}). Set {CORPUS_VAR} \
+             to its tests.jsonl, or place it at <repository>/../shared/peer-tests/panther-okta/tests.jsonl",
             path.display()
-        )
-    });
+        ),
+    };
     let cases: Vec<Case> = text
         .lines()
         .enumerate()
@@ -117,7 +142,7 @@ fn corpus() -> Vec<Case> {
         path.display(),
         cases.len()
     );
-    cases
+    Some(cases)
 }
 
 fn has_text(log: &Value, key: &str) -> bool {
@@ -153,7 +178,8 @@ fn mapping() -> BTreeMap<&'static str, Mapping> {
 
 #[test]
 fn the_mapping_names_every_rule_of_the_corpus_once() {
-    let rules: BTreeSet<String> = corpus().into_iter().map(|c| c.rule).collect();
+    let Some(cases) = corpus() else { return };
+    let rules: BTreeSet<String> = cases.into_iter().map(|c| c.rule).collect();
     assert_eq!(
         rules.len(),
         32,
@@ -187,8 +213,9 @@ fn the_mapping_names_every_rule_of_the_corpus_once() {
 
 #[test]
 fn every_log_parses_once_it_has_a_uuid_and_a_time() {
+    let Some(cases) = corpus() else { return };
     let mut failures = Vec::new();
-    for case in corpus() {
+    for case in cases {
         let (has_uuid, has_published) = (
             has_text(&case.log, "uuid"),
             has_text(&case.log, "published"),
@@ -239,7 +266,8 @@ fn agreement(kind: Kind) {
     let mapping = mapping();
     let mut compared = 0;
     let mut disagreements = Vec::new();
-    for case in corpus() {
+    let Some(cases) = corpus() else { return };
+    for case in cases {
         let Some(Ours(id)) = mapping.get(case.rule.as_str()).copied() else {
             continue;
         };
