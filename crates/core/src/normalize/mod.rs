@@ -95,6 +95,7 @@ impl Normalizer {
             behaviors: behaviors.positives().map(Text::from).collect(),
             risk_level: text(risk.level),
             risk_reasons: risk.reasons.map(|s| cap(s, MAX_TEXT)),
+            risk_detection: risk.detection.map(|s| cap(s, MAX_TEXT)),
             threat_suspected: debug.and_then(|d| d.threat_suspected).unwrap_or(false),
         };
         let changes = raw

@@ -211,6 +211,9 @@ pub struct RiskSignals {
     pub risk_level: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub risk_reasons: Option<Text>,
+    /// Identity Threat Protection's detection name (`Session Influenced User Risk`…).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk_detection: Option<Text>,
     #[serde(skip_serializing_if = "is_false", default)]
     pub threat_suspected: bool,
 }
