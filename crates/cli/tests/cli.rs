@@ -624,8 +624,8 @@ fn detections_lists_the_whole_catalog() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let ids: BTreeSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(rows.len(), 36);
-    assert_eq!(ids.len(), 36);
+    assert_eq!(rows.len(), 51);
+    assert_eq!(ids.len(), 51);
     assert!(rows
         .iter()
         .all(|r| r["enabled"] == true && r["mitre"].as_array().is_some_and(|m| !m.is_empty())));
@@ -649,7 +649,7 @@ fn detections_lists_the_whole_catalog() {
         cfg.to_str().unwrap(),
     ]);
     assert_eq!(table.code, 0, "{}", table.both());
-    assert_eq!(table.stdout.lines().count(), 37);
+    assert_eq!(table.stdout.lines().count(), 52);
     let row = |id: &str| {
         table
             .stdout
@@ -744,6 +744,11 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
         ("new_country", "Medium", "erin@acme.com"),
         ("admin_console_new_device_and_ip", "High", "erin@acme.com"),
         ("mfa_reset_then_admin_access", "Critical", "erin@acme.com"),
+        (
+            "factor_enrolled_after_reset_new_network",
+            "High",
+            "erin@acme.com",
+        ),
         ("admin_role_granted", "Critical", "erin@acme.com"),
         // tampering.jsonl
         ("api_token_created", "Medium", "erin@acme.com"),
@@ -762,7 +767,7 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
         "missing: {missing:#?}\nunexpected: {unexpected:#?}"
     );
     assert_eq!(run.findings().len(), expected.len(), "one finding each");
-    assert_eq!(run.summary("alerts"), "27 (critical 6, high 11, medium 10)");
+    assert_eq!(run.summary("alerts"), "28 (critical 6, high 12, medium 10)");
 }
 
 /// The false-positive checks in `benign-noise.jsonl` raise nothing once users

@@ -43,8 +43,10 @@ const MAPPING: &[(&str, Mapping)] = &[
     ("Okta.Global.MFA.Disabled", Ours("mfa_disabled_org_wide")),
     ("Okta.Group.Admin.Role.Assigned", Mapping::None("Panther matches group.privilege.grant whatever its outcome, and its positive case is a FAILURE; admin_role_granted covers group grants but fires only on grants that took effect")),
     ("Okta.Identity.Provider.Created.Modified", Ours("idp_created_or_modified")),
-    ("Okta.Identity.Provider.SignIn", Mapping::None("an informational rule on every sign-in through an external identity provider; we alert on identity providers being created or changed (idp_created_or_modified), not on their ordinary use")),
-    ("Okta.Login.Success", Mapping::None("an informational rule on every successful sign-in; sign-ins feed our windowed detections (impossible_travel, new_country, credential_attack_then_success) but none fires on a sign-in alone")),
+    // Informational in Panther; every successful sign-in, through Okta or an
+    // inbound identity provider, is what dormant_account_sign_in judges.
+    ("Okta.Identity.Provider.SignIn", Ours("dormant_account_sign_in")),
+    ("Okta.Login.Success", Ours("dormant_account_sign_in")),
     ("Okta.Login.Without.Push.Marker", Mapping::None("needs an org-specific marker that the org's own tooling adds to user agents; there is no such setting here")),
     ("Okta.New.Behavior.Accessing.Admin.Console", Ours("admin_console_new_device_and_ip")),
     ("Okta.Org2org.Creation.Modification", Ours("org2org_app_change")),
@@ -53,7 +55,8 @@ const MAPPING: &[(&str, Mapping)] = &[
     ("Okta.Phishing.Attempt.Blocked.FastPass", Ours("fastpass_phishing_blocked")),
     ("Okta.Rate.Limits", Ours("rate_limit_violation")),
     ("Okta.Refresh.Access.Token.Reuse", Ours("refresh_token_reuse")),
-    ("Okta.SSO.to.AWS", Mapping::None("an informational rule on every SSO to an AWS app; we do not alert on an ordinary SSO to a particular app")),
+    // Informational in Panther; every SSO to a named app counts toward rapid_app_access.
+    ("Okta.SSO.to.AWS", Ours("rapid_app_access")),
     ("Okta.Support.Access", Ours("support_impersonation")),
     ("Okta.Support.Reset", Ours("okta_support_reset")),
     ("Okta.ThreatInsight.Security.Threat.Detected", Ours("threatinsight_threat")),
@@ -196,6 +199,11 @@ fn the_mapping_names_every_rule_of_the_corpus_once() {
     assert!(
         unknown.is_empty(),
         "MAPPING names rules the corpus does not have: {unknown:?}"
+    );
+    let ours = MAPPING.iter().filter(|(_, m)| matches!(m, Ours(_))).count();
+    assert_eq!(
+        ours, 24,
+        "mapped rules: keep the README's Panther table in step"
     );
     for (rule, m) in MAPPING {
         match m {

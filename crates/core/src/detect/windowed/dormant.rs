@@ -15,7 +15,8 @@ use crate::time::DAY;
 
 /// A successful interactive sign-in: to Okta, or through an inbound identity provider.
 pub(super) fn counts(r: &ActivityRecord) -> bool {
-    r.event.outcome.is_success()
+    r.identity_kind == IdentityKind::User
+        && r.event.outcome.is_success()
         && (r.event.event_type == "user.session.start"
             || r.event
                 .event_type
@@ -30,11 +31,7 @@ pub(super) fn evaluate(a: &Analysis<'_>, hits: &mut Vec<Hit>) {
     let quiet = (days * DAY as f64).round() as i64;
     let mut reported: HashSet<&str> = HashSet::new();
     for r in a.in_hour() {
-        if r.role != Role::Actor
-            || r.identity_kind != IdentityKind::User
-            || !counts(r)
-            || reported.contains(r.identity.as_str())
-        {
+        if r.role != Role::Actor || !counts(r) || reported.contains(r.identity.as_str()) {
             continue;
         }
         let Some(b) = a.baselines.get(r.identity.as_str()) else {

@@ -43,7 +43,7 @@ mod tests;
 
 use super::{Analysis, DetectConfig, Finding, HistoryRequest};
 use crate::record::ActivityRecord;
-use crate::time::Hour;
+use crate::time::{Hour, Millis};
 
 use index::Index;
 use window::Hit;
@@ -143,7 +143,16 @@ pub fn history_requests(
         Vec::new()
     };
     requests.extend(enrolment::history_requests(config, hour, records));
-    requests
+    // One timeline per identity: the span covering every request for it.
+    let mut spans: std::collections::BTreeMap<String, (Millis, Millis)> = Default::default();
+    for r in requests {
+        let span = spans.entry(r.identity).or_insert((r.from, r.to));
+        *span = (span.0.min(r.from), span.1.max(r.to));
+    }
+    spans
+        .into_iter()
+        .map(|(identity, (from, to))| HistoryRequest { identity, from, to })
+        .collect()
 }
 
 /// `user.session.start`: Okta's sign-in event, success or failure.
