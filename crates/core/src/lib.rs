@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod ports;
 pub mod record;
 pub mod replay;
+pub mod sigma;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
