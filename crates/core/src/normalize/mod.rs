@@ -122,6 +122,7 @@ impl Normalizer {
                 .map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
             changes,
             message: raw.display_message.clone().map(|s| cap(s, MAX_TEXT)),
+            rules: event.rule_matches.clone(),
         };
         let outcome = raw.outcome.clone().unwrap_or_default();
         let primary = ActivityRecord {

@@ -246,6 +246,10 @@ pub struct Details {
     pub changes: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<Text>,
+    /// Custom (Sigma) rules the raw event matched at ingest. Absent from
+    /// records stored before custom rules existed, which decode as none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rules: Vec<crate::sigma::RuleMatch>,
 }
 
 /// What happened, apart from who, where and when: shared by every record of the
