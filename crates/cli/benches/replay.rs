@@ -751,6 +751,7 @@ fn child(path: &str) {
         config: None,
         timeline: None,
         hash_key_env: "OKTA_ITDR_BENCH_UNSET_KEY".into(),
+        rules: None,
         reorder_window_hours: 6,
         paths: vec![PathBuf::from(path)],
     };
