@@ -28,6 +28,15 @@ impl Condition {
         Ok(c)
     }
 
+    /// Selections that must match for the condition to hold.
+    pub fn required(&self) -> Vec<&str> {
+        match self {
+            Condition::Selection(name) => vec![name.as_str()],
+            Condition::And(cs) => cs.iter().flat_map(Condition::required).collect(),
+            Condition::Or(_) | Condition::Not(_) => Vec::new(),
+        }
+    }
+
     pub fn eval(&self, selection: &dyn Fn(&str) -> bool) -> bool {
         match self {
             Condition::Selection(name) => selection(name),

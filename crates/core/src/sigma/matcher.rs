@@ -76,6 +76,33 @@ impl Selection {
         }
     }
 
+    /// The event types this selection can match, when every one of its groups
+    /// requires `eventType` to equal one of a few values: what lets a rule set
+    /// skip rules that cannot match an event.
+    pub fn event_types(&self) -> Option<Vec<String>> {
+        let Selection::Groups(groups) = self else {
+            return None;
+        };
+        let mut types = Vec::new();
+        for g in groups {
+            let literal = g.iter().find_map(|c| match &c.test {
+                Test::Values {
+                    all: false,
+                    matchers,
+                } if c.path.len() == 1 && c.path[0] == "eventtype" => matchers
+                    .iter()
+                    .map(|m| match m {
+                        Matcher::Text(Op::Equals, t) => Some(t.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>(),
+                _ => None,
+            })?;
+            types.extend(literal);
+        }
+        Some(types)
+    }
+
     pub fn matches(&self, event: &Value) -> bool {
         match self {
             Selection::Groups(groups) => groups.iter().any(|g| g.iter().all(|c| c.matches(event))),
@@ -261,17 +288,16 @@ fn cidr_matcher(v: &Value) -> Result<Matcher, String> {
 
 impl FieldCondition {
     fn matches(&self, event: &Value) -> bool {
-        let mut leaves = Vec::new();
-        lookup(event, &self.path, &mut leaves);
         match &self.test {
-            Test::Exists(want) => leaves.iter().any(|v| !v.is_null()) == *want,
+            Test::Exists(want) => any_leaf(event, &self.path, &mut |v| !v.is_null()) == *want,
             Test::Values { all, matchers } => {
                 let one = |m: &Matcher| {
-                    if leaves.is_empty() {
-                        matches!(m, Matcher::Null)
-                    } else {
-                        leaves.iter().any(|v| m.matches(v))
-                    }
+                    let mut seen = false;
+                    let hit = any_leaf(event, &self.path, &mut |v| {
+                        seen = true;
+                        m.matches(v)
+                    });
+                    hit || (!seen && matches!(m, Matcher::Null))
                 };
                 if *all {
                     matchers.iter().all(one)
@@ -283,20 +309,17 @@ impl FieldCondition {
     }
 }
 
-/// The values at a path; keys compare without regard to case, and arrays on
-/// the way (and at the end) contribute every element.
-fn lookup<'v>(v: &'v Value, path: &[String], out: &mut Vec<&'v Value>) {
+/// Whether `f` holds for some value at a path; keys compare without regard to
+/// case, and arrays on the way (and at the end) offer every element. Visits
+/// in place: evaluation allocates nothing for ASCII text.
+fn any_leaf(v: &Value, path: &[String], f: &mut dyn FnMut(&Value) -> bool) -> bool {
     match v {
-        Value::Array(items) => items.iter().for_each(|i| lookup(i, path, out)),
-        _ if path.is_empty() => out.push(v),
-        Value::Object(map) => {
-            for (k, child) in map {
-                if k.eq_ignore_ascii_case(&path[0]) {
-                    lookup(child, &path[1..], out);
-                }
-            }
-        }
-        _ => {}
+        Value::Array(items) => items.iter().any(|i| any_leaf(i, path, f)),
+        _ if path.is_empty() => f(v),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, child)| k.eq_ignore_ascii_case(&path[0]) && any_leaf(child, &path[1..], f)),
+        _ => false,
     }
 }
 
@@ -318,20 +341,9 @@ impl Matcher {
             }
             (Matcher::Number(n), Value::Number(x)) => x.as_f64() == Some(*n),
             (Matcher::Number(n), Value::String(s)) => s.trim().parse::<f64>().ok() == Some(*n),
-            (Matcher::Text(op, want), v) => {
-                let text = match v {
-                    Value::String(s) => s.to_lowercase(),
-                    Value::Bool(b) => b.to_string(),
-                    Value::Number(n) => n.to_string(),
-                    _ => return false,
-                };
-                match op {
-                    Op::Equals => text == *want,
-                    Op::Contains => text.contains(want.as_str()),
-                    Op::StartsWith => text.starts_with(want.as_str()),
-                    Op::EndsWith => text.ends_with(want.as_str()),
-                }
-            }
+            (Matcher::Text(op, want), Value::String(s)) => text_matches(*op, s, want),
+            (Matcher::Text(op, want), Value::Bool(b)) => text_matches(*op, &b.to_string(), want),
+            (Matcher::Text(op, want), Value::Number(n)) => text_matches(*op, &n.to_string(), want),
             (Matcher::Regex(re), Value::String(s)) => re.is_match(s),
             (Matcher::Regex(re), Value::Bool(b)) => re.is_match(&b.to_string()),
             (Matcher::Regex(re), Value::Number(n)) => re.is_match(&n.to_string()),
@@ -341,6 +353,28 @@ impl Matcher {
                 .is_ok_and(|ip| in_network(ip, *net, *bits)),
             _ => false,
         }
+    }
+}
+
+/// Case-insensitive comparison of event text with a lower-case value. Okta's
+/// values are ASCII almost always: those compare without allocating, which is
+/// what keeps fifty rules within ingest's budget.
+fn text_matches(op: Op, text: &str, want: &str) -> bool {
+    if !(text.is_ascii() && want.is_ascii()) {
+        let text = text.to_lowercase();
+        return match op {
+            Op::Equals => text == want,
+            Op::Contains => text.contains(want),
+            Op::StartsWith => text.starts_with(want),
+            Op::EndsWith => text.ends_with(want),
+        };
+    }
+    let (t, w) = (text.as_bytes(), want.as_bytes());
+    match op {
+        Op::Equals => t.eq_ignore_ascii_case(w),
+        Op::StartsWith => t.len() >= w.len() && t[..w.len()].eq_ignore_ascii_case(w),
+        Op::EndsWith => t.len() >= w.len() && t[t.len() - w.len()..].eq_ignore_ascii_case(w),
+        Op::Contains => w.is_empty() || t.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)),
     }
 }
 

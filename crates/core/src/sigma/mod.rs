@@ -61,6 +61,33 @@ pub struct RuleError {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    /// Rules by the event types they are limited to (lower case); the rest
+    /// are tried on every event.
+    by_type: std::collections::HashMap<String, Vec<usize>>,
+    any_type: Vec<usize>,
+}
+
+impl RuleSet {
+    fn new(rules: Vec<Rule>) -> Self {
+        let mut set = RuleSet {
+            rules,
+            ..Default::default()
+        };
+        for (i, r) in set.rules.iter().enumerate() {
+            match r.event_types() {
+                Some(types) => {
+                    for t in types {
+                        let ids = set.by_type.entry(t).or_default();
+                        if ids.last() != Some(&i) {
+                            ids.push(i);
+                        }
+                    }
+                }
+                None => set.any_type.push(i),
+            }
+        }
+        set
+    }
 }
 
 impl RuleSet {
@@ -94,7 +121,7 @@ impl RuleSet {
             }
         }
         if errors.is_empty() {
-            Ok(RuleSet { rules })
+            Ok(RuleSet::new(rules))
         } else {
             Err(errors)
         }
@@ -155,8 +182,21 @@ impl RuleSet {
 
     /// The rules that match a LogEvent (the `detail` of an EventBridge event).
     pub fn evaluate(&self, event: &Value) -> Vec<RuleMatch> {
-        self.rules
-            .iter()
+        let event_type = event.as_object().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("eventType"))
+                .and_then(|(_, v)| v.as_str())
+        });
+        let typed = event_type
+            .and_then(|t| self.by_type.get(t.to_lowercase().as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut candidates: Vec<usize> = typed.iter().chain(&self.any_type).copied().collect();
+        // Matches are reported in the rules' order, whatever the index.
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .map(|i| &self.rules[i])
             .filter(|r| r.matches(event))
             .map(|r| r.meta.clone())
             .collect()

@@ -112,6 +112,14 @@ impl Rule {
         })
     }
 
+    /// The only event types (lower case) the rule can match, if it says so.
+    pub fn event_types(&self) -> Option<Vec<String>> {
+        self.condition
+            .required()
+            .iter()
+            .find_map(|name| self.selections.get(*name)?.event_types())
+    }
+
     pub fn matches(&self, event: &Value) -> bool {
         self.condition
             .eval(&|name| self.selections.get(name).is_some_and(|s| s.matches(event)))

@@ -268,3 +268,30 @@ fn pathological_rules_are_bounded_or_refused() {
     );
     assert!(refused("big.yml", &big).contains("more than the 65536"));
 }
+
+#[test]
+fn the_event_type_index_finds_what_trying_every_rule_finds() {
+    let texts: Vec<(String, String)> = [
+        "  sel:\n    eventType: USER.SESSION.START\n  condition: sel",
+        "  sel:\n    eventType: user.session.end\n  condition: not sel",
+        "  sel:\n    eventType: user.session.end\n  other:\n    outcome.result: SUCCESS\n  condition: sel or other",
+        "  sel:\n    eventType: 'user.session.*'\n  condition: sel",
+        "  sel:\n    - eventType: user.session.start\n    - eventType: policy.rule.update\n  condition: sel and not filter\n  filter:\n    outcome.result: FAILURE",
+        "  sel:\n    eventType: user.session.end\n  condition: sel",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, d)| (format!("r{i}.yml"), rule(d).replace("11111111-2222-3333-4444-555555555555", &format!("r{i}"))))
+    .collect();
+    let set = RuleSet::parse(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).unwrap();
+    let e = ev();
+    let indexed: Vec<String> = set.evaluate(&e).into_iter().map(|m| m.id).collect();
+    let every: Vec<String> = set
+        .rules()
+        .iter()
+        .filter(|r| r.matches(&e))
+        .map(|r| r.meta.id.clone())
+        .collect();
+    assert_eq!(indexed, every);
+    assert_eq!(indexed, ["r0", "r1", "r2", "r3", "r4"]);
+}
