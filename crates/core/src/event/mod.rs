@@ -33,7 +33,7 @@ pub struct LogEvent {
     pub raw: RawLogEvent,
     /// Custom rules that matched the raw event, set where the raw JSON is
     /// (ingest, replay) before normalising; carried on every record.
-    pub rule_matches: Vec<crate::sigma::RuleMatch>,
+    pub rule_matches: Vec<std::sync::Arc<crate::sigma::RuleMatch>>,
 }
 
 impl LogEvent {

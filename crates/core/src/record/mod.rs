@@ -249,7 +249,7 @@ pub struct Details {
     /// Custom (Sigma) rules the raw event matched at ingest. Absent from
     /// records stored before custom rules existed, which decode as none.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub rules: Vec<crate::sigma::RuleMatch>,
+    pub rules: Vec<Arc<crate::sigma::RuleMatch>>,
 }
 
 /// What happened, apart from who, where and when: shared by every record of the

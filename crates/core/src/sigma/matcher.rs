@@ -15,6 +15,13 @@ pub enum Selection {
     Keywords(Vec<Matcher>),
 }
 
+/// An event type a rule is limited to (lower case): exactly, or by prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeKey {
+    Exact(String),
+    Prefix(String),
+}
+
 #[derive(Debug)]
 pub struct FieldCondition {
     /// Lower-case path segments.
@@ -79,7 +86,7 @@ impl Selection {
     /// The event types this selection can match, when every one of its groups
     /// requires `eventType` to equal one of a few values: what lets a rule set
     /// skip rules that cannot match an event.
-    pub fn event_types(&self) -> Option<Vec<String>> {
+    pub fn event_types(&self) -> Option<Vec<TypeKey>> {
         let Selection::Groups(groups) = self else {
             return None;
         };
@@ -92,10 +99,11 @@ impl Selection {
                 } if c.path.len() == 1 && c.path[0] == "eventtype" => matchers
                     .iter()
                     .map(|m| match m {
-                        Matcher::Text(Op::Equals, t) => Some(t.clone()),
+                        Matcher::Text(Op::Equals, t) => Some(TypeKey::Exact(t.clone())),
+                        Matcher::Text(Op::StartsWith, t) => Some(TypeKey::Prefix(t.clone())),
                         _ => None,
                     })
-                    .collect::<Option<Vec<String>>>(),
+                    .collect::<Option<Vec<TypeKey>>>(),
                 _ => None,
             })?;
             types.extend(literal);

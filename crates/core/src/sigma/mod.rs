@@ -64,6 +64,7 @@ pub struct RuleSet {
     /// Rules by the event types they are limited to (lower case); the rest
     /// are tried on every event.
     by_type: std::collections::HashMap<String, Vec<usize>>,
+    by_prefix: Vec<(String, usize)>,
     any_type: Vec<usize>,
 }
 
@@ -77,9 +78,14 @@ impl RuleSet {
             match r.event_types() {
                 Some(types) => {
                     for t in types {
-                        let ids = set.by_type.entry(t).or_default();
-                        if ids.last() != Some(&i) {
-                            ids.push(i);
+                        match t {
+                            matcher::TypeKey::Exact(t) => {
+                                let ids = set.by_type.entry(t).or_default();
+                                if ids.last() != Some(&i) {
+                                    ids.push(i);
+                                }
+                            }
+                            matcher::TypeKey::Prefix(p) => set.by_prefix.push((p, i)),
                         }
                     }
                 }
@@ -181,19 +187,32 @@ impl RuleSet {
     }
 
     /// The rules that match a LogEvent (the `detail` of an EventBridge event).
-    pub fn evaluate(&self, event: &Value) -> Vec<RuleMatch> {
+    pub fn evaluate(&self, event: &Value) -> Vec<std::sync::Arc<RuleMatch>> {
         let event_type = event.as_object().and_then(|m| {
             m.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("eventType"))
                 .and_then(|(_, v)| v.as_str())
         });
-        let typed = event_type
-            .and_then(|t| self.by_type.get(t.to_lowercase().as_str()))
+        let lower = event_type.map(str::to_lowercase).unwrap_or_default();
+        let typed = self
+            .by_type
+            .get(lower.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let mut candidates: Vec<usize> = typed.iter().chain(&self.any_type).copied().collect();
+        let prefixed = self
+            .by_prefix
+            .iter()
+            .filter(|(p, _)| event_type.is_some() && lower.starts_with(p.as_str()))
+            .map(|(_, i)| i);
+        let mut candidates: Vec<usize> = typed
+            .iter()
+            .chain(prefixed)
+            .chain(&self.any_type)
+            .copied()
+            .collect();
         // Matches are reported in the rules' order, whatever the index.
         candidates.sort_unstable();
+        candidates.dedup();
         candidates
             .into_iter()
             .map(|i| &self.rules[i])

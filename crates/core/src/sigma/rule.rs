@@ -13,7 +13,8 @@ const MAX_SELECTIONS: usize = 64;
 
 #[derive(Debug)]
 pub struct Rule {
-    pub meta: RuleMatch,
+    /// Shared: every record of every matching event points at it.
+    pub meta: std::sync::Arc<RuleMatch>,
     selections: BTreeMap<String, Selection>,
     condition: Condition,
 }
@@ -100,20 +101,20 @@ impl Rule {
         let condition = Condition::parse(&condition_text, &names)
             .map_err(|e| format!("condition {condition_text:?}: {e}"))?;
         Ok(Rule {
-            meta: RuleMatch {
+            meta: std::sync::Arc::new(RuleMatch {
                 id,
                 title,
                 level,
                 mitre,
                 file: file.to_owned(),
-            },
+            }),
             selections,
             condition,
         })
     }
 
     /// The only event types (lower case) the rule can match, if it says so.
-    pub fn event_types(&self) -> Option<Vec<String>> {
+    pub fn event_types(&self) -> Option<Vec<super::matcher::TypeKey>> {
         self.condition
             .required()
             .iter()

@@ -44,13 +44,13 @@ fn metadata_is_carried_on_a_match() {
     let m = set("  sel:\n    eventType: user.session.start\n  condition: sel").evaluate(&ev());
     assert_eq!(
         m,
-        vec![RuleMatch {
+        vec![std::sync::Arc::new(RuleMatch {
             id: "11111111-2222-3333-4444-555555555555".into(),
             title: "Test rule".into(),
             level: "high".into(),
             mitre: vec!["T1078.004".into()],
             file: "test.yml".into(),
-        }]
+        })]
     );
 }
 
@@ -278,6 +278,8 @@ fn the_event_type_index_finds_what_trying_every_rule_finds() {
         "  sel:\n    eventType: 'user.session.*'\n  condition: sel",
         "  sel:\n    - eventType: user.session.start\n    - eventType: policy.rule.update\n  condition: sel and not filter\n  filter:\n    outcome.result: FAILURE",
         "  sel:\n    eventType: user.session.end\n  condition: sel",
+        "  sel:\n    eventType|startswith: USER.SESS\n  condition: sel",
+        "  sel:\n    eventType|startswith: policy.\n  condition: sel",
     ]
     .iter()
     .enumerate()
@@ -285,7 +287,7 @@ fn the_event_type_index_finds_what_trying_every_rule_finds() {
     .collect();
     let set = RuleSet::parse(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).unwrap();
     let e = ev();
-    let indexed: Vec<String> = set.evaluate(&e).into_iter().map(|m| m.id).collect();
+    let indexed: Vec<String> = set.evaluate(&e).into_iter().map(|m| m.id.clone()).collect();
     let every: Vec<String> = set
         .rules()
         .iter()
@@ -293,5 +295,5 @@ fn the_event_type_index_finds_what_trying_every_rule_finds() {
         .map(|r| r.meta.id.clone())
         .collect();
     assert_eq!(indexed, every);
-    assert_eq!(indexed, ["r0", "r1", "r2", "r3", "r4"]);
+    assert_eq!(indexed, ["r0", "r1", "r2", "r3", "r4", "r6"]);
 }
