@@ -119,3 +119,50 @@ fn the_match_is_stored_on_the_record_and_old_records_still_decode() {
     let old: ActivityRecord = serde_json::from_value(doc).unwrap();
     assert!(old.details.rules.is_empty());
 }
+
+#[tokio::test]
+async fn ingest_evaluates_rules_on_the_envelope_s_raw_detail() {
+    use okta_itdr_core::ingest::{IngestSettings, Ingestor};
+    use okta_itdr_core::ports::ActivityStore;
+    use okta_itdr_core::testkit::at;
+    use std::sync::Arc;
+
+    let store = Arc::new(MemoryStore::new());
+    let ingestor = Ingestor::new(normalizer(), store.clone(), IngestSettings::default())
+        .with_rules(Arc::new(rules()));
+    for (proxy, uuid) in [
+        (true, "a0000000-0000-4000-8000-000000000001"),
+        (false, "a0000000-0000-4000-8000-000000000002"),
+    ] {
+        let ev = console(proxy).uuid(uuid).at("2026-11-10T10:15:00Z");
+        let env = ev.envelope();
+        ingestor
+            .ingest_envelope(
+                env["source"].as_str(),
+                env["detail-type"].as_str(),
+                env["detail"].clone(),
+                at("2026-11-10T10:16:00Z"),
+            )
+            .await
+            .unwrap();
+    }
+    let timeline = store
+        .identity_activity(
+            "00ufrank",
+            at("2026-11-10T10:00:00Z"),
+            at("2026-11-10T11:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let matched: Vec<(String, usize)> = timeline
+        .iter()
+        .map(|r| (r.uuid.to_string(), r.details.rules.len()))
+        .collect();
+    assert_eq!(
+        matched,
+        [
+            ("a0000000-0000-4000-8000-000000000001".to_owned(), 1),
+            ("a0000000-0000-4000-8000-000000000002".to_owned(), 0)
+        ]
+    );
+}
