@@ -27,20 +27,27 @@ pub(super) fn mfa_bypass_attempt_finding(meta: &DetectionMeta, r: &ActivityRecor
 // --- okta_itp_detection ---------------------------------------------------------
 
 /// Identity Threat Protection and session protection event types. A HIGH user
-/// risk is `user_risk_high`'s, so it is not reported twice.
+/// risk is `user_risk_high`'s, so it is not reported twice; a risk change is
+/// reported when it rises to MEDIUM, not when it falls back to LOW.
 const ITP_EVENTS: &[&str] = &[
     "user.risk.detect",
     "user.risk.change",
     "security.session.detect_client_roaming",
     "policy.auth_reevaluate.fail",
-    "policy.entity_risk.evaluate",
     "policy.entity_risk.action",
 ];
 
+fn risk_level_is(level: Option<&str>, wanted: &str) -> bool {
+    level
+        .and_then(|l| l.split([',', ' ', '}']).find(|s| !s.is_empty()))
+        .is_some_and(|l| l.eq_ignore_ascii_case(wanted))
+}
+
 pub(super) fn okta_itp_detection(r: &ActivityRecord) -> bool {
+    let level = r.risk.risk_level.as_deref();
     is_one_of(r, ITP_EVENTS)
-        && !(is_one_of(r, &["user.risk.detect", "user.risk.change"])
-            && risk_is_high(r.risk.risk_level.as_deref()))
+        && !(is_one_of(r, &["user.risk.detect", "user.risk.change"]) && risk_is_high(level))
+        && !(is_one_of(r, &["user.risk.change"]) && !risk_level_is(level, "MEDIUM"))
 }
 
 /// What Okta called the detection: its `detectionName`, else what the event type says.

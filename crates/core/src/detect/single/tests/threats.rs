@@ -59,6 +59,17 @@ fn a_high_user_risk_is_user_risk_high_s_and_other_security_events_are_not_itp() 
         "okta_itp_detection",
         &Ev::new("security.threat.detected")
     ));
+    // A risk falling back to LOW is not a detection; one rising to MEDIUM is.
+    let lowered = Ev::new("user.risk.change").debug(
+        "risk",
+        json!("{previousLevel=MEDIUM, level=LOW, detectionName=Entity Risk, reasons=x}"),
+    );
+    assert!(!fires("okta_itp_detection", &lowered));
+    let raised = Ev::new("user.risk.change").debug(
+        "risk",
+        json!("{previousLevel=LOW, level=MEDIUM, detectionName=Entity Risk, reasons=x}"),
+    );
+    assert!(fires("okta_itp_detection", &raised));
     assert!(!fires(
         "okta_itp_detection",
         &Ev::new("policy.evaluate_sign_on")
