@@ -47,7 +47,7 @@ pub(super) fn okta_itp_detection(r: &ActivityRecord) -> bool {
     let level = r.risk.risk_level.as_deref();
     is_one_of(r, ITP_EVENTS)
         && !(is_one_of(r, &["user.risk.detect", "user.risk.change"]) && risk_is_high(level))
-        && !(is_one_of(r, &["user.risk.change"]) && !risk_level_is(level, "MEDIUM"))
+        && (!is_one_of(r, &["user.risk.change"]) || risk_level_is(level, "MEDIUM"))
 }
 
 /// What Okta called the detection: its `detectionName`, else what the event type says.
