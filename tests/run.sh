@@ -57,5 +57,19 @@ export AWS_EC2_METADATA_DISABLED=true
 # The OCSF validator (tests/ocsf/validate.py) runs with this interpreter.
 export OKTA_ITDR_PYTHON="$venv/bin/python"
 
+step "Panther peer corpus"
+# Panther's Okta rule tests are kept out of the repository. CI always has them
+# beside the clone; a user's fresh clone runs everything else.
+corpus="${OKTA_ITDR_PANTHER_CORPUS:-$root/../shared/peer-tests/panther-okta/tests.jsonl}"
+if [ -f "$corpus" ]; then
+  export OKTA_ITDR_PANTHER_CORPUS="$corpus"
+  echo "found $corpus: the Panther conformance suite runs"
+elif [ -n "${CI:-}" ]; then
+  echo "the Panther peer corpus is missing at $corpus and CI requires it (set OKTA_ITDR_PANTHER_CORPUS to its tests.jsonl)" >&2
+  exit 1
+else
+  echo "Panther peer corpus not found at $corpus: the conformance suite is not run (set OKTA_ITDR_PANTHER_CORPUS to its tests.jsonl to run it)"
+fi
+
 step "cargo test (unit, property, integration against moto, end-to-end binaries)"
 cargo test --workspace --locked --no-fail-fast

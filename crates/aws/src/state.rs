@@ -3,7 +3,7 @@
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
 //! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms) |
-//! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + baseline days + 7 days |
+//! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
 //! | last delivery | `S#<detection>#<principal>` | `last` | `doc` (StoredFinding JSON), `expires_at` |
@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use okta_itdr_core::alert::{Status, StoredFinding};
-use okta_itdr_core::detect::baseline::Baseline;
+use okta_itdr_core::detect::baseline::{Baseline, LAST_SEEN_KEPT_DAYS};
 use okta_itdr_core::ports::{Claim, Delivery, StateStore, StoreError, StoreErrorKind, Watermark};
 use okta_itdr_core::time::{Hour, Millis, DAY};
 
@@ -443,8 +443,11 @@ impl StateStore for DynamoStateStore {
                     false,
                 )
             })?;
-            let expires_at =
-                (b.last_seen + (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS) * DAY) / 1000;
+            // The baseline's last-seen time outlives its values: a sign-in
+            // after months of dormancy is judged against it.
+            let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
+                .max(i64::from(LAST_SEEN_KEPT_DAYS));
+            let expires_at = (b.last_seen + kept_days * DAY) / 1000;
             let mut item = key(baseline_key(identity), BASELINE_SK);
             item.insert("doc".into(), s(doc));
             item.insert("expires_at".into(), n(expires_at));

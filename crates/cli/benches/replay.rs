@@ -752,6 +752,7 @@ fn child(path: &str) {
         timeline: None,
         all_findings: false,
         hash_key_env: "OKTA_ITDR_BENCH_UNSET_KEY".into(),
+        rules: None,
         reorder_window_hours: 6,
         okta: None,
         since: None,

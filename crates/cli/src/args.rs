@@ -28,6 +28,29 @@ pub enum Command {
     Fetch(FetchArgs),
     /// List the detections: id, severity, MITRE ATT&CK techniques, thresholds.
     Detections(DetectionsArgs),
+    /// Custom Sigma rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate every rule of a directory (*.yml, *.yaml) and, given events,
+    /// print which rules fire on which of them.
+    #[command(
+        after_help = "Exit status: 0 every rule is valid, 1 a rule is invalid (each printed as FILE: reason) or a path cannot be read."
+    )]
+    Check(RulesCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// Directory of Sigma rules with `logsource: product: okta`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Event files or directories, in any form `replay` reads.
+    #[arg(value_name = "EVENTS")]
+    pub events: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,6 +95,11 @@ pub struct ReplayArgs {
     /// 16 bytes). When it is not set, a random key is used for this run only.
     #[arg(long, value_name = "VAR", default_value = "OKTA_ITDR_HASH_KEY")]
     pub hash_key_env: String,
+
+    /// Directory of custom Sigma rules (`logsource: product: okta`) evaluated on
+    /// every event, as the ingest function does with CustomRulesUri.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
 
     /// How far back in event time an out-of-order event is still put in its place.
     #[arg(long, value_name = "HOURS", default_value_t = 6)]

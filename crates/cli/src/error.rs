@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use okta_itdr_core::detect::config::ConfigError;
 use okta_itdr_core::normalize::WeakKey;
 use okta_itdr_core::replay::ReplayError;
+use okta_itdr_core::sigma::RuleError;
 
 use crate::input::InputError;
 
@@ -35,6 +36,8 @@ pub enum CliError {
     Time(String),
     #[error("{0} input record(s) skipped (--strict)")]
     Strict(u64),
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rules(Vec<RuleError>),
 }
 
 impl From<okta_itdr_core::source::SourceError> for CliError {

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use okta_itdr_core::event::{EventError, LogEvent};
 use okta_itdr_core::ingest::{check_envelope, Rejection};
+use okta_itdr_core::sigma::RuleSet;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -302,7 +303,10 @@ impl EnvelopeProbe<'_> {
         let detail = self
             .detail
             .ok_or_else(|| SkipReason::NotLogEvent("the EventBridge event has no detail".into()))?;
-        LogEvent::from_slice(detail.get().as_bytes()).map_err(|e| Rejection::NotLogEvent(e).into())
+        let bytes = detail.get().as_bytes();
+        LogEvent::from_slice(bytes)
+            .map(|event| with_rule_matches(event, bytes))
+            .map_err(|e| Rejection::NotLogEvent(e).into())
     }
 }
 
@@ -316,6 +320,25 @@ fn trim(bytes: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
     &bytes[start..end.max(start)]
+}
+
+/// Custom rules loaded for this process (`--rules`): evaluated on the raw
+/// LogEvent where it is parsed, as the ingest function does.
+static RULES: std::sync::OnceLock<Arc<RuleSet>> = std::sync::OnceLock::new();
+
+/// Sets the custom rules once, before any input is read.
+pub fn use_rules(rules: Arc<RuleSet>) {
+    let _ = RULES.set(rules);
+}
+
+/// Puts the matches of the loaded rules on an event parsed from `detail`.
+fn with_rule_matches(mut event: LogEvent, detail: &[u8]) -> LogEvent {
+    if let Some(rules) = RULES.get().filter(|r| !r.is_empty()) {
+        if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(detail) {
+            event.rule_matches = rules.evaluate(&raw);
+        }
+    }
+    event
 }
 
 /// One JSON text → an Okta event: an EventBridge envelope (validated like the
@@ -338,7 +361,7 @@ pub fn parse_event(bytes: &[u8], line: u64, shape: &mut Shape) -> Result<LogEven
             Shape::LogEvent => match LogEvent::from_slice(bytes) {
                 Ok(event) => {
                     *shape = Shape::LogEvent;
-                    return Ok(event);
+                    return Ok(with_rule_matches(event, bytes));
                 }
                 Err(EventError::Malformed(m)) => {
                     if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {

@@ -11,8 +11,9 @@ pub mod merge;
 pub mod output;
 pub mod reorder;
 pub mod replay_cmd;
+pub mod rules_cmd;
 
-use args::{Cli, Command, DetectionsArgs, Format};
+use args::{Cli, Command, DetectionsArgs, Format, RulesCommand};
 use error::CliError;
 use replay_cmd::Io;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
         Command::Replay(args) => replay_cmd::run(&args, io).map(|_| ()),
         Command::Fetch(args) => fetch::run(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
+        Command::Rules(RulesCommand::Check(args)) => rules_cmd::check(&args, io),
     }
 }
 

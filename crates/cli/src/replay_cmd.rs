@@ -83,6 +83,11 @@ impl Pipeline {
     }
 }
 
+/// The custom rules of a directory; every invalid rule is reported.
+pub fn load_rules(dir: &Path) -> Result<okta_itdr_core::sigma::RuleSet, CliError> {
+    okta_itdr_core::sigma::RuleSet::load_dir(dir).map_err(CliError::Rules)
+}
+
 pub fn load_config(path: Option<&Path>) -> Result<DetectConfig, CliError> {
     let Some(path) = path else {
         return Ok(DetectConfig::default());
@@ -194,6 +199,9 @@ fn progress_bar(total: u64, stderr_terminal: bool) -> ProgressBar {
 
 pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     let config = load_config(args.config.as_deref())?;
+    if let Some(dir) = &args.rules {
+        crate::input::use_rules(Arc::new(load_rules(dir)?));
+    }
     let (hasher, _) = hasher_from_env(&args.hash_key_env)?;
     if args.okta.is_none() && (args.since.is_some() || args.until.is_some()) {
         return Err(CliError::Time(

@@ -23,7 +23,9 @@ fn python() -> String {
 #[test]
 fn replayed_findings_are_valid_ocsf_detection_findings() {
     let out = Command::new(env!("CARGO_BIN_EXE_okta-itdr"))
-        .args(["replay", "--format", "json"])
+        .args(["replay", "--format", "json", "--rules"])
+        // The custom rules' findings are rendered by the same code, and checked too.
+        .arg(repo().join("tests/rules/okta"))
         .arg(repo().join("events"))
         .output()
         .expect("run okta-itdr");
@@ -33,6 +35,10 @@ fn replayed_findings_are_valid_ocsf_detection_findings() {
         String::from_utf8_lossy(&out.stderr)
     );
     let findings = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert!(
+        findings.contains("\"uid\":\"50e068d7-1e6b-4054-87e5-0a592c40c7e0\""),
+        "no custom rule finding among:\n{findings}"
+    );
     let count = findings.lines().filter(|l| !l.trim().is_empty()).count();
     assert!(
         count >= 10,

@@ -8,7 +8,63 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::ingest::check_envelope;
+use okta_itdr_core::sigma::RuleSet;
 use okta_itdr_core::testkit::normalizer;
+
+/// Fifty custom rules in the shapes SigmaHQ's Okta rules take: event type
+/// lists, behaviours, networks, messages, targets, one regular expression.
+fn fifty_rules() -> RuleSet {
+    let types = [
+        "user.session.start",
+        "user.mfa.factor.deactivate",
+        "policy.lifecycle.update",
+        "user.account.privilege.grant",
+        "system.api_token.create",
+        "application.lifecycle.update",
+        "user.authentication.sso",
+        "group.user_membership.add",
+        "system.log_stream.lifecycle.deactivate",
+        "user.session.access_admin_app",
+    ];
+    let texts: Vec<(String, String)> = (0..50)
+        .map(|i| {
+            let t = types[i % types.len()];
+            let u = types[(i + 3) % types.len()];
+            let detection = match i % 5 {
+                0 => format!("  selection:\n    eventtype:\n      - {t}\n      - {u}\n  condition: selection"),
+                1 => format!("  selection:\n    eventType: {t}\n    debugContext.debugData.behaviors|contains: 'New Geo-Location=POSITIVE'\n  condition: selection"),
+                2 => format!("  selection:\n    eventType|startswith: {}\n  filter:\n    client.ipAddress|cidr:\n      - 10.0.0.0/8\n      - 192.168.0.0/16\n  condition: selection and not filter", &t[..t.len() / 2]),
+                3 => format!("  selection:\n    displayMessage|contains: 'rule {i}'\n    outcome.result: SUCCESS\n  condition: selection"),
+                _ if i == 49 => "  selection:\n    actor.alternateId|re: '^svc-[a-z]+@'\n  condition: selection".to_owned(),
+                _ => format!("  sel_target:\n    target.displayName: 'App {i}'\n  sel_actor:\n    actor.alternateId|endswith: '@contractor{i}.example'\n  condition: 1 of sel_*"),
+            };
+            (
+                format!("rule{i}.yml"),
+                format!("title: Rule {i}\nid: bench-{i}\nlogsource:\n  product: okta\ndetection:\n{detection}\nlevel: medium\ntags:\n  - attack.t1078.004\n"),
+            )
+        })
+        .collect();
+    RuleSet::parse(texts.iter().map(|(f, t)| (f.as_str(), t.as_str()))).expect("valid rules")
+}
+
+/// Mean time per event of `f` over `rounds` passes of `values`; cloning the
+/// values each event is given (what the Lambda runtime hands ingest) is not timed.
+fn per_value(
+    f: impl Fn(serde_json::Value),
+    values: &[serde_json::Value],
+    rounds: usize,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..rounds {
+        let batch = values.to_vec();
+        let start = Instant::now();
+        for v in batch {
+            f(v);
+        }
+        total += start.elapsed();
+    }
+    total / (rounds * values.len()) as u32
+}
 
 /// The `detail` of every Okta event under events/, as bytes.
 fn sample_details() -> Vec<Vec<u8>> {
@@ -86,6 +142,46 @@ fn bench(c: &mut Criterion) {
         ours.as_secs_f64() / baseline.as_secs_f64()
     );
 
+    // Ingest with fifty custom rules loaded against ingest without: the same
+    // detail values, normalised either way; with rules they are evaluated first.
+    let rules = fifty_rules();
+    let values: Vec<serde_json::Value> = events
+        .iter()
+        .map(|b| serde_json::from_slice(b).expect("json"))
+        .collect();
+    let matched = values
+        .iter()
+        .filter(|v| !rules.evaluate(v).is_empty())
+        .count();
+    let without = per_value(
+        |v| {
+            drop(black_box(
+                norm.normalize(&LogEvent::from_value(v).expect("event")),
+            ))
+        },
+        &values,
+        rounds,
+    );
+    let with = per_value(
+        |v| {
+            let matches = rules.evaluate(&v);
+            let mut event = LogEvent::from_value(v).expect("event");
+            event.rule_matches = matches;
+            drop(black_box(norm.normalize(&event)))
+        },
+        &values,
+        rounds,
+    );
+    println!(
+        "ingest with {} custom rules: {:?}/event against {:?}/event without, ratio {:.2}x ({} of {} events match a rule)",
+        rules.len(),
+        with,
+        without,
+        with.as_secs_f64() / without.as_secs_f64(),
+        matched,
+        values.len()
+    );
+
     let mut sizes: Vec<usize> = events
         .iter()
         .flat_map(|b| norm.normalize(&LogEvent::from_slice(b).expect("event")))
@@ -115,6 +211,31 @@ fn bench(c: &mut Criterion) {
                 black_box(serde_json::from_slice::<serde_json::Value>(e).expect("json"));
             }
         })
+    });
+    g.bench_function("normalise_with_50_rules", |b| {
+        b.iter_batched(
+            || values.clone(),
+            |batch| {
+                for v in batch {
+                    let matches = rules.evaluate(&v);
+                    let mut event = LogEvent::from_value(v).expect("event");
+                    event.rule_matches = matches;
+                    black_box(norm.normalize(&event));
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("normalise_without_rules", |b| {
+        b.iter_batched(
+            || values.clone(),
+            |batch| {
+                for v in batch {
+                    black_box(norm.normalize(&LogEvent::from_value(v).expect("event")));
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.bench_function("parse_and_normalise", |b| {
         b.iter(|| {

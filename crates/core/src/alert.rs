@@ -189,12 +189,20 @@ impl Renderer {
     }
 
     fn base(&self, f: &Finding, meta: Option<&DetectionMeta>, uid: &str) -> Value {
-        let attacks: Vec<Value> = meta
-            .map(|m| m.mitre)
-            .unwrap_or_default()
-            .iter()
-            .map(|t| crate::mitre::ocsf_attack(t))
-            .collect();
+        // A custom rule's techniques come from its tags, carried as a fact.
+        let custom: Vec<&str> = f
+            .facts
+            .get("mitre")
+            .and_then(Value::as_array)
+            .map(|ts| ts.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let attacks: Vec<Value> = match meta {
+            Some(m) => m.mitre.to_vec(),
+            None => custom,
+        }
+        .iter()
+        .map(|t| crate::mitre::ocsf_attack(t))
+        .collect();
         let mut v = json!({
             "class_uid": 2004,
             "class_name": "Detection Finding",
@@ -220,7 +228,7 @@ impl Renderer {
                 "uid": uid,
                 "title": truncate(&f.title, 256),
                 "desc": meta.map(|m| m.description).unwrap_or_default(),
-                "analytic": {"uid": f.detection, "name": meta.map(|m| m.title).unwrap_or(&f.detection), "type_id": 1, "type": "Rule"},
+                "analytic": {"uid": f.detection, "name": meta.map(|m| m.title).unwrap_or(&f.title), "type_id": 1, "type": "Rule"},
                 "attacks": attacks,
                 "first_seen_time": f.first_seen,
                 "last_seen_time": f.last_seen,

@@ -4,6 +4,7 @@
 use crate::event::{EventError, LogEvent};
 use crate::normalize::Normalizer;
 use crate::ports::{ActivityStore, PutOutcome, StoreError};
+use crate::sigma::RuleSet;
 use crate::time::{Hour, Millis, DAY};
 
 /// Okta partner event sources are named `aws.partner/okta.com/<org>/<stream>`.
@@ -79,6 +80,7 @@ pub struct Ingestor<S> {
     normalizer: Normalizer,
     store: S,
     settings: IngestSettings,
+    rules: Option<std::sync::Arc<RuleSet>>,
 }
 
 impl<S: ActivityStore> Ingestor<S> {
@@ -87,7 +89,14 @@ impl<S: ActivityStore> Ingestor<S> {
             normalizer,
             store,
             settings,
+            rules: None,
         }
+    }
+
+    /// Evaluates these custom rules on every envelope's raw LogEvent.
+    pub fn with_rules(mut self, rules: std::sync::Arc<RuleSet>) -> Self {
+        self.rules = Some(rules).filter(|r| !r.is_empty());
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -132,7 +141,14 @@ impl<S: ActivityStore> Ingestor<S> {
         arrived: Millis,
     ) -> Result<Ingested, IngestError> {
         check_envelope(source, detail_type)?;
-        let event = LogEvent::from_value(detail).map_err(Rejection::from)?;
+        // Rules see the raw event, every field of it, before it is modelled.
+        let matches = self
+            .rules
+            .as_ref()
+            .map(|r| r.evaluate(&detail))
+            .unwrap_or_default();
+        let mut event = LogEvent::from_value(detail).map_err(Rejection::from)?;
+        event.rule_matches = matches;
         self.ingest(&event, arrived).await
     }
 }

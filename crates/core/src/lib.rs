@@ -16,6 +16,7 @@ pub mod poll;
 pub mod ports;
 pub mod record;
 pub mod replay;
+pub mod sigma;
 pub mod source;
 pub mod time;
 

@@ -17,9 +17,17 @@ const TECHNIQUES: &[Technique] = &[
     t("T1098", "Account Manipulation", PERSISTENCE),
     t("T1098.001", "Additional Cloud Credentials", PERSISTENCE),
     t("T1098.003", "Additional Cloud Roles", PERSISTENCE),
+    t("T1098.005", "Device Registration", PERSISTENCE),
     t("T1110", "Brute Force", CREDENTIAL_ACCESS),
     t("T1110.001", "Password Guessing", CREDENTIAL_ACCESS),
     t("T1110.003", "Password Spraying", CREDENTIAL_ACCESS),
+    t(
+        "T1111",
+        "Multi-Factor Authentication Interception",
+        CREDENTIAL_ACCESS,
+    ),
+    t("T1136", "Create Account", PERSISTENCE),
+    t("T1136.003", "Cloud Account", PERSISTENCE),
     t("T1199", "Trusted Relationship", INITIAL_ACCESS),
     t(
         "T1484",

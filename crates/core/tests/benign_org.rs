@@ -573,6 +573,87 @@ fn attack_events() -> Vec<Ev> {
             "Okta Admin Console",
         );
     g.push(console, day + 11 * HOUR);
+    // The same intruder enrols a factor of their own for the admin.
+    let enrol = g.event("user.mfa.factor.activate", admin, &abroad, "102takeover");
+    g.push(enrol, day + 10 * HOUR + 30 * MINUTE);
+    // Real-time phishing: a proxy abroad signs user020 in, user020 approves
+    // the push at home.
+    let sent = g.event(
+        "system.push.send_factor_verify_push",
+        20,
+        &abroad,
+        "102phish",
+    );
+    g.push(sent, day + 13 * HOUR);
+    let approved = g
+        .event(
+            "user.authentication.auth_via_mfa",
+            20,
+            &home(20),
+            "102phish",
+        )
+        .debug("factor", json!("OKTA_VERIFY_PUSH"));
+    g.push(approved, day + 13 * HOUR + 40 * SECOND);
+    // An adversary-in-the-middle kit: one device token, six victims signed in.
+    let aitm = Place {
+        dt: "dt-aitm".into(),
+        ..abroad.clone()
+    };
+    for k in 0..6 {
+        let ev = g.event("user.session.start", 50 + k, &aitm, "102aitm");
+        g.push(ev, day + 14 * HOUR + k as i64 * 3 * MINUTE);
+    }
+    // A rogue admin deactivates a dozen users, then resets six passwords.
+    let rogue = ADMINS.start + 5;
+    for k in 0..12 {
+        let ev = g
+            .event("user.lifecycle.deactivate", rogue, &home(rogue), "102rogue")
+            .target("User", &id(120 + k), &login(120 + k), &login(120 + k));
+        g.push(ev, day + 15 * HOUR + k as i64 * MINUTE);
+    }
+    for k in 0..6 {
+        let ev = g
+            .event(
+                "user.account.reset_password",
+                rogue,
+                &home(rogue),
+                "102rogue",
+            )
+            .target("User", &id(140 + k), &login(140 + k), &login(140 + k));
+        g.push(ev, day + 16 * HOUR + k as i64 * MINUTE);
+    }
+    // Someone floods user060 with reset and verification messages.
+    for k in 0..7 {
+        let ev = g.event(
+            "system.sms.send_password_reset_message",
+            60,
+            &hosting,
+            "unknown",
+        );
+        g.push(ev, day + 17 * HOUR + k as i64 * MINUTE);
+    }
+    // An account is created and made super admin within the hour.
+    let newbie = 319;
+    let create = g
+        .event("user.lifecycle.create", rogue, &home(rogue), "102rogue")
+        .target("User", &id(newbie), &login(newbie), &login(newbie));
+    g.push(create, day + 18 * HOUR);
+    let grant = g
+        .event(
+            "user.account.privilege.grant",
+            rogue,
+            &home(rogue),
+            "102rogue",
+        )
+        .debug("privilegeGranted", json!("Super administrator"))
+        .target("User", &id(newbie), &login(newbie), &login(newbie));
+    g.push(grant, day + 18 * HOUR + 20 * MINUTE);
+    // A leaver's account, last used six weeks before the org's first day,
+    // signs in again.
+    let ev = g.event("user.session.start", 400, &abroad, "102dormant");
+    g.push(ev, day_start(0) - 42 * DAY);
+    let ev = g.event("user.session.start", 400, &abroad, "102dormant");
+    g.push(ev, day + 19 * HOUR);
     // The sync token used from a network it never used.
     let token = Ev::new("user.account.update_profile")
         .user(&id(300), &login(300))
@@ -630,7 +711,13 @@ impl Store {
             .collect();
         let mut baselines: HashMap<String, Baseline> = HashMap::new();
         let mut findings = Vec::new();
-        let (first, last) = (Hour::of(day_start(0)), Hour::of(day_start(DAYS)));
+        // From the earliest record: an identity may have a past before the
+        // org's first busy day.
+        let earliest = self.records.first().map_or(day_start(0), |r| r.published);
+        let (first, last) = (
+            Hour::of(earliest.min(day_start(0))),
+            Hour::of(day_start(DAYS)),
+        );
         for hour in (first.0..last.0).map(Hour) {
             let context = Hour::of(hour.start() - CONTEXT);
             let records: Vec<ActivityRecord> = self

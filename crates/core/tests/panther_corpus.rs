@@ -2,6 +2,12 @@
 //! rules, each an Okta LogEvent and whether Panther's rule matches it on its own
 //! (`shared/peer-tests/panther-okta/`, next to the repository).
 //!
+//! The corpus is not part of the repository. It is read from
+//! `$OKTA_ITDR_PANTHER_CORPUS`, else from `../shared/peer-tests/panther-okta/tests.jsonl`
+//! beside the repository. When neither exists these tests print one line and
+//! pass, so a fresh clone's test command passes; with `CI` set (or with the
+//! variable naming a file that is not there) a missing corpus fails them.
+//!
 //! [`MAPPING`] says, for every rule of the corpus, which of our detections
 //! corresponds, or why none does. For each mapped rule our per-event match
 //! ([`matches_event`]: for single-event detections, that the detection fires; for
@@ -37,8 +43,10 @@ const MAPPING: &[(&str, Mapping)] = &[
     ("Okta.Global.MFA.Disabled", Ours("mfa_disabled_org_wide")),
     ("Okta.Group.Admin.Role.Assigned", Mapping::None("Panther matches group.privilege.grant whatever its outcome, and its positive case is a FAILURE; admin_role_granted covers group grants but fires only on grants that took effect")),
     ("Okta.Identity.Provider.Created.Modified", Ours("idp_created_or_modified")),
-    ("Okta.Identity.Provider.SignIn", Mapping::None("an informational rule on every sign-in through an external identity provider; we alert on identity providers being created or changed (idp_created_or_modified), not on their ordinary use")),
-    ("Okta.Login.Success", Mapping::None("an informational rule on every successful sign-in; sign-ins feed our windowed detections (impossible_travel, new_country, credential_attack_then_success) but none fires on a sign-in alone")),
+    // Informational in Panther; every successful sign-in, through Okta or an
+    // inbound identity provider, is what dormant_account_sign_in judges.
+    ("Okta.Identity.Provider.SignIn", Ours("dormant_account_sign_in")),
+    ("Okta.Login.Success", Ours("dormant_account_sign_in")),
     ("Okta.Login.Without.Push.Marker", Mapping::None("needs an org-specific marker that the org's own tooling adds to user agents; there is no such setting here")),
     ("Okta.New.Behavior.Accessing.Admin.Console", Ours("admin_console_new_device_and_ip")),
     ("Okta.Org2org.Creation.Modification", Ours("org2org_app_change")),
@@ -47,7 +55,8 @@ const MAPPING: &[(&str, Mapping)] = &[
     ("Okta.Phishing.Attempt.Blocked.FastPass", Ours("fastpass_phishing_blocked")),
     ("Okta.Rate.Limits", Ours("rate_limit_violation")),
     ("Okta.Refresh.Access.Token.Reuse", Ours("refresh_token_reuse")),
-    ("Okta.SSO.to.AWS", Mapping::None("an informational rule on every SSO to an AWS app; we do not alert on an ordinary SSO to a particular app")),
+    // Informational in Panther; every SSO to a named app counts toward rapid_app_access.
+    ("Okta.SSO.to.AWS", Ours("rapid_app_access")),
     ("Okta.Support.Access", Ours("support_impersonation")),
     ("Okta.Support.Reset", Ours("okta_support_reset")),
     ("Okta.ThreatInsight.Security.Threat.Detected", Ours("threatinsight_threat")),
@@ -74,20 +83,39 @@ struct Case {
     log: Value,
 }
 
-fn corpus_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/peer-tests/panther-okta/tests.jsonl")
+/// Names the corpus file; when set, the file must exist.
+const CORPUS_VAR: &str = "OKTA_ITDR_PANTHER_CORPUS";
+
+fn corpus_path() -> (PathBuf, bool) {
+    match std::env::var_os(CORPUS_VAR) {
+        Some(p) if !p.is_empty() => (PathBuf::from(p), true),
+        _ => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/peer-tests/panther-okta/tests.jsonl"),
+            std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
+        ),
+    }
 }
 
-fn corpus() -> Vec<Case> {
-    let path = corpus_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Panther peer corpus is missing: cannot read {} ({e}). It is expected at \
-             <repository>/../shared/peer-tests/panther-okta/tests.jsonl; these tests never skip",
+/// The corpus cases, or `None` (after one line on stderr) when the corpus is
+/// absent and nothing requires it.
+fn corpus() -> Option<Vec<Case>> {
+    let (path, required) = corpus_path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "Panther peer corpus not found at {}: conformance suite not run (set {CORPUS_VAR} to its tests.jsonl)",
+                path.display()
+            );
+            return None;
+        }
+        Err(e) => panic!(
+            "the Panther peer corpus is required here but cannot be read: {} ({e}). Set {CORPUS_VAR} \
+             to its tests.jsonl, or place it at <repository>/../shared/peer-tests/panther-okta/tests.jsonl",
             path.display()
-        )
-    });
+        ),
+    };
     let cases: Vec<Case> = text
         .lines()
         .enumerate()
@@ -117,7 +145,7 @@ fn corpus() -> Vec<Case> {
         path.display(),
         cases.len()
     );
-    cases
+    Some(cases)
 }
 
 fn has_text(log: &Value, key: &str) -> bool {
@@ -153,7 +181,8 @@ fn mapping() -> BTreeMap<&'static str, Mapping> {
 
 #[test]
 fn the_mapping_names_every_rule_of_the_corpus_once() {
-    let rules: BTreeSet<String> = corpus().into_iter().map(|c| c.rule).collect();
+    let Some(cases) = corpus() else { return };
+    let rules: BTreeSet<String> = cases.into_iter().map(|c| c.rule).collect();
     assert_eq!(
         rules.len(),
         32,
@@ -171,6 +200,11 @@ fn the_mapping_names_every_rule_of_the_corpus_once() {
         unknown.is_empty(),
         "MAPPING names rules the corpus does not have: {unknown:?}"
     );
+    let ours = MAPPING.iter().filter(|(_, m)| matches!(m, Ours(_))).count();
+    assert_eq!(
+        ours, 25,
+        "mapped rules: keep the README's Panther table in step"
+    );
     for (rule, m) in MAPPING {
         match m {
             Ours(id) => assert!(
@@ -187,8 +221,9 @@ fn the_mapping_names_every_rule_of_the_corpus_once() {
 
 #[test]
 fn every_log_parses_once_it_has_a_uuid_and_a_time() {
+    let Some(cases) = corpus() else { return };
     let mut failures = Vec::new();
-    for case in corpus() {
+    for case in cases {
         let (has_uuid, has_published) = (
             has_text(&case.log, "uuid"),
             has_text(&case.log, "published"),
@@ -239,7 +274,8 @@ fn agreement(kind: Kind) {
     let mapping = mapping();
     let mut compared = 0;
     let mut disagreements = Vec::new();
-    for case in corpus() {
+    let Some(cases) = corpus() else { return };
+    for case in cases {
         let Some(Ours(id)) = mapping.get(case.rule.as_str()).copied() else {
             continue;
         };

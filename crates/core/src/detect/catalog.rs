@@ -91,6 +91,21 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("rapid_app_access", Windowed, Medium, "Rapid access to many apps", "One user signed in to many distinct apps through SSO in minutes.", ["T1078.004", "T1530"], [("distinct_apps", 10), ("window_minutes", 5)]),
     d!("unauthorized_app_access_burst", Windowed, Medium, "Repeated unauthorised app access attempts", "One user repeatedly tried to open apps not assigned to them.", ["T1078"], [("attempts", 5), ("window_minutes", 60)]),
     d!("api_token_new_network", Windowed, High, "API token used from a new network", "An API token was used from an autonomous system never seen for that token.", ["T1528", "T1550.001"], []),
+    d!("mfa_bypass_attempt", Single, High, "MFA bypass attempt", "Okta logged an attempt to bypass multi-factor authentication (user.mfa.attempt_bypass).", ["T1111", "T1556.006"], []),
+    d!("okta_itp_detection", Single, Medium, "Okta Identity Threat Protection detection", "Okta's Identity Threat Protection or session protection raised a signal (user risk detected below HIGH or raised to MEDIUM, session roaming, a failed re-evaluation of a session, an entity risk policy action); the finding names Okta's detection.", ["T1078.004", "T1539"], []),
+    d!("admin_activity_via_proxy", Single, High, "Admin activity through an anonymising proxy", "The Admin Console was reached, or an administrative change made, through Tor or an anonymising proxy.", ["T1090.003", "T1078.004"], []),
+    d!("oauth_client_secret_read", Single, Medium, "OAuth client secret read", "The secret of an OAuth client application was read: whoever holds it can act as the application.", ["T1552", "T1528"], []),
+    d!("ad_agent_change", Single, High, "Active Directory agent added or changed", "An Active Directory agent was created, reactivated or its configuration changed: the first step of a skeleton-key style authentication bypass.", ["T1556", "T1484"], []),
+    d!("custom_admin_role_change", Single, High, "Custom admin role or resource set changed", "A custom admin role or resource set was created or extended, or a role bound to a principal through one.", ["T1098.003"], []),
+    d!("protected_action_settings_changed", Single, High, "Protected-action settings changed", "The protected-actions (step-up authentication for sensitive admin actions) settings were changed.", ["T1556", "T1562.001"], []),
+    d!("push_request_location_mismatch", Windowed, High, "Push approved from elsewhere than its sign-in", "An Okta Verify push was approved while the sign-in that requested it came from another country, or through an anonymising proxy the approving device did not use: the real-time phishing tell.", ["T1557", "T1111"], [("window_minutes", 5)]),
+    d!("shared_device_token", Windowed, High, "One device token used by many users", "One Okta device token (dtHash) signed in many distinct users within a short window: attack infrastructure or an adversary-in-the-middle proxy.", ["T1557", "T1078.004"], [("distinct_users", 5), ("window_minutes", 60)]),
+    d!("new_user_granted_admin", Windowed, High, "New account granted an admin role", "An account was created or activated and granted an administrator role within a few hours.", ["T1136.003", "T1098.003"], [("window_hours", 6)]),
+    d!("mass_account_deactivation", Windowed, High, "Mass account deactivation", "One actor deactivated, suspended or deleted many users in a short window.", ["T1531"], [("distinct_users", 10), ("window_minutes", 30)]),
+    d!("mass_credential_reset", Windowed, High, "Mass credential reset", "One actor reset the passwords or MFA factors of many other users in a short window.", ["T1098", "T1531"], [("distinct_users", 5), ("window_minutes", 30)]),
+    d!("verification_message_flood", Windowed, Medium, "Verification message flood", "Many password-reset, unlock or verification emails, SMS or calls for one user in a short window.", ["T1621", "T1499"], [("messages", 5), ("window_minutes", 15)]),
+    d!("factor_enrolled_after_reset_new_network", Windowed, High, "Factor enrolled after a reset, from a new network", "A user enrolled a new MFA factor shortly after someone else reset their factors, from a network absent from the user's baseline: the help-desk social-engineering pattern.", ["T1556.006", "T1098.005"], [("window_hours", 12)]),
+    d!("dormant_account_sign_in", Windowed, Medium, "Dormant account sign-in", "A successful sign-in by an identity with no successful activity for a long time.", ["T1078.004"], [("days", 30)]),
 ];
 
 pub fn find(id: &str) -> Option<&'static DetectionMeta> {
@@ -123,11 +138,11 @@ mod tests {
         }
         assert_eq!(
             CATALOG.iter().filter(|d| d.kind == Kind::Single).count(),
-            23
+            30
         );
         assert_eq!(
             CATALOG.iter().filter(|d| d.kind == Kind::Windowed).count(),
-            13
+            21
         );
     }
 }

@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod baseline;
 pub mod catalog;
 pub mod config;
+pub mod custom;
 pub mod run;
 pub mod single;
 pub mod windowed;
@@ -286,6 +287,7 @@ pub fn history_requests(
 pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
     let mut findings = single::evaluate(a);
     findings.extend(windowed::evaluate(a));
+    findings.extend(custom::evaluate(a));
     sort_findings(&mut findings);
     findings
 }

@@ -115,6 +115,8 @@ impl Behaviors {
 pub struct Risk {
     pub level: Option<String>,
     pub reasons: Option<String>,
+    /// Identity Threat Protection's name for what it detected (`detectionName`).
+    pub detection: Option<String>,
 }
 
 impl Risk {
@@ -145,6 +147,9 @@ impl Risk {
                 if let Some(reasons) = map.get("reasons").and_then(Value::as_str) {
                     self.set("reasons", reasons);
                 }
+                if let Some(name) = map.get("detectionName").and_then(Value::as_str) {
+                    self.set("detectionName", name);
+                }
             }
             _ => {}
         }
@@ -157,6 +162,7 @@ impl Risk {
         match key {
             "level" => self.level = Some(val.to_ascii_uppercase()),
             "reasons" => self.reasons = Some(val.to_owned()),
+            "detectionName" => self.detection = Some(val.to_owned()),
             _ => {}
         }
     }
@@ -288,6 +294,7 @@ mod tests {
         let r = data(json!({"risk": "{previousLevel=LOW, level=HIGH, detectionName=Session Influence, reasons=a, b}"})).risk();
         assert_eq!(r.level.as_deref(), Some("HIGH"));
         assert_eq!(r.reasons.as_deref(), Some("a, b"));
+        assert_eq!(r.detection.as_deref(), Some("Session Influence"));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct LogEvent {
     pub published: Millis,
     pub event_type: String,
     pub raw: RawLogEvent,
+    /// Custom rules that matched the raw event, set where the raw JSON is
+    /// (ingest, replay) before normalising; carried on every record.
+    pub rule_matches: Vec<std::sync::Arc<crate::sigma::RuleMatch>>,
 }
 
 impl LogEvent {
@@ -73,6 +76,7 @@ impl TryFrom<RawLogEvent> for LogEvent {
             published,
             event_type,
             raw,
+            rule_matches: Vec::new(),
         })
     }
 }

@@ -95,6 +95,7 @@ impl Normalizer {
             behaviors: behaviors.positives().map(Text::from).collect(),
             risk_level: text(risk.level),
             risk_reasons: risk.reasons.map(|s| cap(s, MAX_TEXT)),
+            risk_detection: risk.detection.map(|s| cap(s, MAX_TEXT)),
             threat_suspected: debug.and_then(|d| d.threat_suspected).unwrap_or(false),
         };
         let changes = raw
@@ -121,6 +122,7 @@ impl Normalizer {
                 .map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
             changes,
             message: raw.display_message.clone().map(|s| cap(s, MAX_TEXT)),
+            rules: event.rule_matches.clone(),
         };
         let outcome = raw.outcome.clone().unwrap_or_default();
         let primary = ActivityRecord {

@@ -211,6 +211,9 @@ pub struct RiskSignals {
     pub risk_level: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub risk_reasons: Option<Text>,
+    /// Identity Threat Protection's detection name (`Session Influenced User Risk`…).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk_detection: Option<Text>,
     #[serde(skip_serializing_if = "is_false", default)]
     pub threat_suspected: bool,
 }
@@ -243,6 +246,10 @@ pub struct Details {
     pub changes: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub message: Option<Text>,
+    /// Custom (Sigma) rules the raw event matched at ingest. Absent from
+    /// records stored before custom rules existed, which decode as none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rules: Vec<Arc<crate::sigma::RuleMatch>>,
 }
 
 /// What happened, apart from who, where and when: shared by every record of the

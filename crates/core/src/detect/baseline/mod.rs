@@ -16,6 +16,13 @@ pub use seen::Seen;
 /// Values kept per set; the least recently seen go first.
 pub const MAX_VALUES: usize = 48;
 
+/// How long a store keeps a baseline after its identity was last seen. Its
+/// values are pruned after the baseline period; the baseline itself, with its
+/// last-seen time, is kept this long so a sign-in after months of dormancy is
+/// recognised as one (`dormant_account_sign_in`). A pruned baseline is a few
+/// hundred bytes.
+pub const LAST_SEEN_KEPT_DAYS: u32 = 400;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SignInPoint {
     pub at: Millis,

@@ -112,7 +112,7 @@ pub(super) fn proxy_sign_in_finding(meta: &DetectionMeta, r: &ActivityRecord) ->
 
 const ADMIN_CONSOLE: &str = "Okta Admin Console";
 
-fn targets_admin_console(r: &ActivityRecord) -> bool {
+pub(super) fn targets_admin_console(r: &ActivityRecord) -> bool {
     r.targets.iter().any(|t| {
         let is_app = t
             .kind
@@ -206,7 +206,7 @@ pub(super) fn refresh_token_reuse_finding(meta: &DetectionMeta, r: &ActivityReco
 
 /// The level as the record holds it: `HIGH`, or Java-map text cut at the next
 /// key (`HIGH, DETECTIONNAME=…`).
-fn risk_is_high(level: Option<&str>) -> bool {
+pub(super) fn risk_is_high(level: Option<&str>) -> bool {
     level
         .and_then(|l| l.split([',', ' ', '}']).find(|s| !s.is_empty()))
         .is_some_and(|l| l.eq_ignore_ascii_case("HIGH"))

@@ -5,10 +5,12 @@
 //! and the builder of its finding.
 
 mod access;
+mod admin;
 mod changes;
 mod describe;
 mod identity;
 mod tenant;
+mod threats;
 
 #[cfg(test)]
 mod tests;
@@ -85,6 +87,25 @@ const RULES: &[Rule] = &[
     rule!(access::user_risk_high, user_risk_high_finding),
     rule!(access::account_locked, account_locked_finding),
     rule!(access::rate_limit_violation, rate_limit_violation_finding),
+    rule!(threats::mfa_bypass_attempt, mfa_bypass_attempt_finding),
+    rule!(threats::okta_itp_detection, okta_itp_detection_finding),
+    rule!(
+        threats::admin_activity_via_proxy,
+        admin_activity_via_proxy_finding
+    ),
+    rule!(
+        admin::oauth_client_secret_read,
+        oauth_client_secret_read_finding
+    ),
+    rule!(admin::ad_agent_change, ad_agent_change_finding),
+    rule!(
+        admin::custom_admin_role_change,
+        custom_admin_role_change_finding
+    ),
+    rule!(
+        admin::protected_action_settings_changed,
+        protected_action_settings_changed_finding
+    ),
 ];
 
 fn rule(id: &str) -> Option<&'static Rule> {

@@ -26,9 +26,13 @@
 mod apps;
 mod baseline_new;
 mod credential;
+mod dormant;
+mod enrolment;
 mod index;
 mod lockout;
+mod mass;
 mod mfa;
+mod push_location;
 mod reset;
 mod session;
 mod travel;
@@ -39,7 +43,7 @@ mod tests;
 
 use super::{Analysis, DetectConfig, Finding, HistoryRequest};
 use crate::record::ActivityRecord;
-use crate::time::Hour;
+use crate::time::{Hour, Millis};
 
 use index::Index;
 use window::Hit;
@@ -57,6 +61,14 @@ const MFA_RESET_THEN_ADMIN_ACCESS: &str = "mfa_reset_then_admin_access";
 const RAPID_APP_ACCESS: &str = "rapid_app_access";
 const UNAUTHORIZED_APP_ACCESS_BURST: &str = "unauthorized_app_access_burst";
 const API_TOKEN_NEW_NETWORK: &str = "api_token_new_network";
+const PUSH_REQUEST_LOCATION_MISMATCH: &str = "push_request_location_mismatch";
+const SHARED_DEVICE_TOKEN: &str = "shared_device_token";
+const NEW_USER_GRANTED_ADMIN: &str = "new_user_granted_admin";
+const MASS_ACCOUNT_DEACTIVATION: &str = "mass_account_deactivation";
+const MASS_CREDENTIAL_RESET: &str = "mass_credential_reset";
+const VERIFICATION_MESSAGE_FLOOD: &str = "verification_message_flood";
+const FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK: &str = "factor_enrolled_after_reset_new_network";
+const DORMANT_ACCOUNT_SIGN_IN: &str = "dormant_account_sign_in";
 
 /// Runs every enabled windowed detection over the hour.
 pub fn evaluate(a: &Analysis<'_>) -> Vec<Finding> {
@@ -70,6 +82,12 @@ pub fn evaluate(a: &Analysis<'_>) -> Vec<Finding> {
     lockout::evaluate(a, &ix, &mut hits);
     reset::evaluate(a, &ix, &mut hits);
     apps::evaluate(a, &ix, &mut hits);
+    // The detections below select their own events: each is rare, and a
+    // single pass of its own over the hour costs less than a wider index.
+    push_location::evaluate(a, &mut hits);
+    mass::evaluate(a, &mut hits);
+    enrolment::evaluate(a, &mut hits);
+    dormant::evaluate(a, &mut hits);
     one_per_principal(hits)
 }
 
@@ -99,6 +117,14 @@ pub fn counts(config: &DetectConfig, detection: &str, r: &ActivityRecord) -> boo
         RAPID_APP_ACCESS => any(APP_SSO),
         UNAUTHORIZED_APP_ACCESS_BURST => any(UNAUTHORIZED_APP),
         API_TOKEN_NEW_NETWORK => any(TOKEN_USE),
+        PUSH_REQUEST_LOCATION_MISMATCH => push_location::counts(r),
+        SHARED_DEVICE_TOKEN => mass::counts_for_device(r),
+        NEW_USER_GRANTED_ADMIN => enrolment::counts_for_new_admin(r),
+        MASS_ACCOUNT_DEACTIVATION => mass::counts_for_deactivation(r),
+        MASS_CREDENTIAL_RESET => mass::counts_for_credential_reset(r),
+        VERIFICATION_MESSAGE_FLOOD => mass::counts_for_messages(r),
+        FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK => enrolment::counts_for_enrolment(r),
+        DORMANT_ACCOUNT_SIGN_IN => dormant::counts(r),
         _ => false,
     }
 }
@@ -111,10 +137,22 @@ pub fn history_requests(
     hour: Hour,
     records: &[ActivityRecord],
 ) -> Vec<HistoryRequest> {
-    if !config.enabled(MFA_RESET_THEN_ADMIN_ACCESS) {
-        return Vec::new();
+    let mut requests = if config.enabled(MFA_RESET_THEN_ADMIN_ACCESS) {
+        reset::history_requests(config, hour, records)
+    } else {
+        Vec::new()
+    };
+    requests.extend(enrolment::history_requests(config, hour, records));
+    // One timeline per identity: the span covering every request for it.
+    let mut spans: std::collections::BTreeMap<String, (Millis, Millis)> = Default::default();
+    for r in requests {
+        let span = spans.entry(r.identity).or_insert((r.from, r.to));
+        *span = (span.0.min(r.from), span.1.max(r.to));
     }
-    reset::history_requests(config, hour, records)
+    spans
+        .into_iter()
+        .map(|(identity, (from, to))| HistoryRequest { identity, from, to })
+        .collect()
 }
 
 /// `user.session.start`: Okta's sign-in event, success or failure.

@@ -322,8 +322,10 @@ fn typos_behind_an_office_address_are_forgiven() {
                 "comcast",
             )
         };
-        lab.add(office(failed_sign_in(&name)).at_ms(plus(&t("09:00:00"), i)));
-        lab.add(office(sign_in(&name)).at_ms(plus(&t("09:00:20"), i)));
+        // Each on their own computer: their own device token.
+        let own = |ev: Ev| ev.debug("dtHash", serde_json::json!(format!("dt-{name}")));
+        lab.add(own(office(failed_sign_in(&name))).at_ms(plus(&t("09:00:00"), i)));
+        lab.add(own(office(sign_in(&name))).at_ms(plus(&t("09:00:20"), i)));
     }
     let findings = lab.hour(&t("09:00:00"));
     assert!(findings.is_empty(), "{findings:#?}");
@@ -1548,6 +1550,15 @@ fn counts_is_the_per_event_filter() {
                 sso("a", "S"),
                 unauthorized("m", 0),
                 token_call(1, &t("10:00:00")),
+                Ev::new("system.push.send_factor_verify_push"),
+                Ev::new("user.lifecycle.create").target("User", "00unew", "new@acme.com", "New"),
+                Ev::new("user.lifecycle.deactivate").target(
+                    "User",
+                    "00uold",
+                    "old@acme.com",
+                    "Old",
+                ),
+                Ev::new("system.sms.send_factor_verify_message"),
             ]
             .iter()
             .any(|ev| counts(&cfg, meta.id, &ev.record()));
@@ -1593,6 +1604,7 @@ fn the_sample_scenarios() {
     let expected = [
         (BRUTE_FORCE_USER, "dave@acme.com"),
         (CREDENTIAL_ATTACK_THEN_SUCCESS, "carol@acme.com"),
+        (FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, "erin@acme.com"),
         (IMPOSSIBLE_TRAVEL, "carol@acme.com"),
         (IMPOSSIBLE_TRAVEL, "dave@acme.com"),
         (MFA_PUSH_BOMBING, "bob@acme.com"),
@@ -1705,3 +1717,5 @@ fn reaches_is_a_count_over_times() {
         at(&t("09:54:00"))
     ));
 }
+
+mod patterns;

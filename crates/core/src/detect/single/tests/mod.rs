@@ -77,7 +77,7 @@ fn every_single_event_detection_of_the_catalog_has_exactly_one_rule() {
     let rules: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
     assert_eq!(rules.len(), RULES.len(), "a detection has two rules");
     assert_eq!(rules, singles);
-    assert_eq!(rules.len(), 23);
+    assert_eq!(rules.len(), 30);
     assert!(RULES.iter().all(|r| super::meta(r).is_some()));
 }
 
@@ -214,3 +214,4 @@ fn the_engine_and_the_predicate_agree() {
 mod access;
 mod identity;
 mod tenant;
+mod threats;

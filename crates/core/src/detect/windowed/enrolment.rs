@@ -1,0 +1,246 @@
+//! Two patterns read from a user's timeline hours back, like
+//! [`super::reset`]: a factor enrolled soon after someone else reset the
+//! user's factors, from a network the user has not used (the help-desk
+//! social-engineering takeover, one step before admin access); and an account
+//! created or activated, then granted an admin role, within hours.
+//!
+//! The later event is the trigger and lies in the analysed hour; the hour asks
+//! for the user's timeline over the window before it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::super::{Analysis, DetectConfig, FindingPrincipal, HistoryRequest};
+use super::reset::reset_target;
+use super::window::{self, Hit};
+use super::{FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, NEW_USER_GRANTED_ADMIN};
+use crate::record::{ActivityRecord, IdentityKind, Role};
+use crate::time::{Hour, Millis, HOUR};
+
+/// A user enrolling (activating) a factor of their own.
+pub(super) fn enrolled(r: &ActivityRecord) -> Option<&str> {
+    (r.event.event_type == "user.mfa.factor.activate"
+        && r.event.outcome.is_success()
+        && r.identity_kind == IdentityKind::User
+        && r.role == Role::Actor)
+        .then_some(r.identity.as_str())
+}
+
+/// The user an admin role was granted to.
+pub(super) fn granted_admin(r: &ActivityRecord) -> Option<&str> {
+    (r.event.event_type == "user.account.privilege.grant" && r.event.outcome.is_success())
+        .then(|| r.target_of_kind("User")?.id.as_deref())
+        .flatten()
+}
+
+/// The user an account creation or activation was for.
+fn created(r: &ActivityRecord) -> Option<&str> {
+    matches!(
+        r.event.event_type.as_str(),
+        "user.lifecycle.create" | "user.lifecycle.activate"
+    )
+    .then(|| r.target_of_kind("User")?.id.as_deref())
+    .flatten()
+    .filter(|_| !r.event.outcome.is_failure())
+}
+
+pub(super) fn counts_for_enrolment(r: &ActivityRecord) -> bool {
+    enrolled(r).is_some() || reset_target(r).is_some()
+}
+
+pub(super) fn counts_for_new_admin(r: &ActivityRecord) -> bool {
+    granted_admin(r).is_some() || created(r).is_some()
+}
+
+fn hours(config: &DetectConfig, id: &str) -> Millis {
+    (config.threshold(id, "window_hours") * HOUR as f64).round() as Millis
+}
+
+pub(super) fn history_requests(
+    config: &DetectConfig,
+    hour: Hour,
+    records: &[ActivityRecord],
+) -> Vec<HistoryRequest> {
+    let enrol = config.enabled(FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
+    let admin = config.enabled(NEW_USER_GRANTED_ADMIN);
+    let (enrol_width, admin_width) = (
+        hours(config, FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK),
+        hours(config, NEW_USER_GRANTED_ADMIN),
+    );
+    let mut spans: BTreeMap<&str, (Millis, Millis)> = BTreeMap::new();
+    let in_hour = records.iter().filter(|r| {
+        r.role == Role::Actor && r.published >= hour.start() && r.published < hour.end()
+    });
+    for r in in_hour {
+        let wanted = [
+            enrolled(r).filter(|_| enrol).map(|u| (u, enrol_width)),
+            granted_admin(r).filter(|_| admin).map(|u| (u, admin_width)),
+        ];
+        for (user, width) in wanted.into_iter().flatten() {
+            let (from, to) = (r.published - width, r.published);
+            let span = spans.entry(user).or_insert((from, to));
+            *span = (span.0.min(from), span.1.max(to));
+        }
+    }
+    spans
+        .into_iter()
+        .map(|(identity, (from, to))| HistoryRequest {
+            identity: identity.to_owned(),
+            from,
+            to,
+        })
+        .collect()
+}
+
+/// The user's earlier events: from the fetched timeline and from the records.
+fn before<'a>(
+    a: &Analysis<'a>,
+    user: &str,
+    until: Millis,
+    width: Millis,
+) -> impl Iterator<Item = &'a ActivityRecord> + 'a {
+    let history = a.histories.get(user).map(Vec::as_slice).unwrap_or_default();
+    let user = user.to_owned();
+    history
+        .iter()
+        .chain(a.records.iter())
+        .filter(move |r| r.published < until && r.published >= until - width)
+        .filter(move |r| {
+            r.identity.as_str() == user
+                || r.target_of_kind("User").and_then(|t| t.id.as_deref()) == Some(user.as_str())
+        })
+}
+
+pub(super) fn evaluate(a: &Analysis<'_>, hits: &mut Vec<Hit>) {
+    let enrol = a.config.enabled(FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
+    let admin = a.config.enabled(NEW_USER_GRANTED_ADMIN);
+    if !(enrol || admin) {
+        return;
+    }
+    let mut reported: HashSet<(&str, &str)> = HashSet::new();
+    for r in a.in_hour().filter(|r| r.role == Role::Actor) {
+        if enrol {
+            if let Some(user) = enrolled(r) {
+                if !reported.contains(&(FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, user)) {
+                    if let Some(hit) = enrolment_after_reset(a, user, r) {
+                        reported.insert((FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, user));
+                        hits.push(hit);
+                    }
+                }
+            }
+        }
+        if admin {
+            if let Some(user) = granted_admin(r) {
+                if !reported.contains(&(NEW_USER_GRANTED_ADMIN, user)) {
+                    if let Some(hit) = new_user_admin(a, user, r) {
+                        reported.insert((NEW_USER_GRANTED_ADMIN, user));
+                        hits.push(hit);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn enrolment_after_reset<'a>(
+    a: &Analysis<'a>,
+    user: &str,
+    enrol: &'a ActivityRecord,
+) -> Option<Hit> {
+    let width = hours(a.config, FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
+    // A network is new when the baseline, as it stood before the hour and old
+    // enough to judge, has networks and not this one.
+    let b = a
+        .baselines
+        .get(user)
+        .filter(|b| b.established(enrol.published, a.config.baseline_min_days))?;
+    let asn = enrol.network.asn?;
+    if b.asns.is_empty() || b.knows_asn(asn) {
+        return None;
+    }
+    let reset = before(a, user, enrol.published, width)
+        .filter(|r| reset_target(r) == Some(user))
+        .max_by_key(|r| r.published)?;
+    let by = reset
+        .actor
+        .login
+        .as_deref()
+        .or(reset.actor.name.as_deref())
+        .unwrap_or("someone");
+    let principal = FindingPrincipal::of_record(enrol);
+    let minutes = (enrol.published - reset.published) / crate::time::MINUTE;
+    let network = enrol
+        .network
+        .as_org
+        .as_deref()
+        .map_or_else(|| format!("AS{asn}"), |o| format!("AS{asn} ({o})"));
+    let summary = format!(
+        "{by} reset the MFA factors of {0}; {minutes} min later {0} enrolled a new factor from {1}, network {network}, never seen for them",
+        principal.label(),
+        window::place(enrol)
+    );
+    let known: Vec<&str> = b.asns.keys().collect();
+    let f = window::finding(
+        FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK,
+        principal,
+        reset.published,
+        summary,
+        [reset, enrol],
+    )
+    .fact("reset_by", by)
+    .fact("minutes_after_reset", minutes)
+    .fact("asn", asn)
+    .fact("known_asns", known);
+    Some(Hit {
+        trigger: enrol.published,
+        finding: f,
+    })
+}
+
+fn new_user_admin<'a>(a: &Analysis<'a>, user: &str, grant: &'a ActivityRecord) -> Option<Hit> {
+    let width = hours(a.config, NEW_USER_GRANTED_ADMIN);
+    let creation = before(a, user, grant.published + 1, width)
+        .filter(|r| created(r) == Some(user) && r.published <= grant.published)
+        .min_by_key(|r| r.published)?;
+    let principal = FindingPrincipal::target_user(grant)?;
+    let role = grant
+        .details
+        .privilege_granted
+        .as_deref()
+        .unwrap_or("an admin role");
+    let minutes = (grant.published - creation.published) / crate::time::MINUTE;
+    let by = grant
+        .actor
+        .login
+        .as_deref()
+        .or(grant.actor.name.as_deref())
+        .unwrap_or("someone");
+    let summary = format!(
+        "{} was {} and {minutes} min later granted {role} by {by}{}",
+        principal.label(),
+        if creation.event.event_type == "user.lifecycle.create" {
+            "created"
+        } else {
+            "activated"
+        },
+        grant
+            .network
+            .ip
+            .as_deref()
+            .map(|_| format!(" from {}", window::place(grant)))
+            .unwrap_or_default()
+    );
+    let f = window::finding(
+        NEW_USER_GRANTED_ADMIN,
+        principal,
+        creation.published,
+        summary,
+        [creation, grant],
+    )
+    .fact("role", role)
+    .fact("granted_by", by)
+    .fact("minutes_after_creation", minutes);
+    Some(Hit {
+        trigger: grant.published,
+        finding: f,
+    })
+}

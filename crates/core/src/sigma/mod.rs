@@ -1,0 +1,226 @@
+//! Custom detections written as Sigma rules (`logsource: product: okta`),
+//! evaluated where the raw LogEvent is: at ingest and in replay. A match is
+//! carried on the event's activity records ([`RuleMatch`]) and becomes a
+//! finding in the hourly detector like any single-event detection.
+//!
+//! Field paths are Okta's LogEvent paths (`eventType`, `securityContext.isProxy`,
+//! `target.displayName`), matched without regard to letter case, as SigmaHQ's
+//! older Okta rules spell them in lower case. Semantics: string matching is
+//! case-insensitive; `*` and `?` are wildcards; modifiers `contains`,
+//! `startswith`, `endswith`, `re`, `cidr`, `all`, `exists`; a list of values
+//! is an OR (AND with `all`); a field inside an array (`target`) matches when
+//! any element does; `'true'` matches a boolean or a string; conditions use
+//! `and`, `or`, `not`, parentheses, `1 of` and `all of` patterns.
+//!
+//! Correlation rules (`event_count`, `value_count`) are refused: the hourly
+//! detector does not run them.
+
+mod condition;
+mod matcher;
+mod rule;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use rule::Rule;
+
+/// Rule files larger than this are refused: a rule is a page of YAML.
+pub const MAX_RULE_BYTES: usize = 64 * 1024;
+/// Longest single value (pattern) in a rule.
+pub const MAX_PATTERN_CHARS: usize = 1024;
+/// Compiled size limit of one regular expression. The `regex` crate matches in
+/// linear time; this bounds the memory a pathological pattern could take.
+pub const MAX_REGEX_BYTES: usize = 256 * 1024;
+
+/// One rule that matched an event, as the event's records carry it to the
+/// hourly detector, which renders it without the rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RuleMatch {
+    pub id: String,
+    pub title: String,
+    /// `informational`, `low`, `medium`, `high` or `critical`.
+    pub level: String,
+    /// ATT&CK technique ids from `attack.tNNNN` tags, upper case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mitre: Vec<String>,
+    /// The rule's file name, for the analyst.
+    pub file: String,
+}
+
+/// Why a rule was refused: shown as `FILE: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct RuleError {
+    pub file: String,
+    pub reason: String,
+}
+
+/// The loaded custom rules.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    /// Rules by the event types they are limited to (lower case); the rest
+    /// are tried on every event.
+    by_type: std::collections::HashMap<String, Vec<usize>>,
+    by_prefix: Vec<(String, usize)>,
+    any_type: Vec<usize>,
+}
+
+impl RuleSet {
+    fn new(rules: Vec<Rule>) -> Self {
+        let mut set = RuleSet {
+            rules,
+            ..Default::default()
+        };
+        for (i, r) in set.rules.iter().enumerate() {
+            match r.event_types() {
+                Some(types) => {
+                    for t in types {
+                        match t {
+                            matcher::TypeKey::Exact(t) => {
+                                let ids = set.by_type.entry(t).or_default();
+                                if ids.last() != Some(&i) {
+                                    ids.push(i);
+                                }
+                            }
+                            matcher::TypeKey::Prefix(p) => set.by_prefix.push((p, i)),
+                        }
+                    }
+                }
+                None => set.any_type.push(i),
+            }
+        }
+        set
+    }
+}
+
+impl RuleSet {
+    /// Parses every `(file name, text)`; any invalid rule refuses the whole set,
+    /// so a deployment never runs with a rule silently missing.
+    pub fn parse<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Vec<RuleError>> {
+        let mut rules = Vec::new();
+        let mut errors = Vec::new();
+        for (file, text) in files {
+            match Rule::parse(file, text) {
+                Ok(rule) => rules.push(rule),
+                Err(reason) => errors.push(RuleError {
+                    file: file.to_owned(),
+                    reason,
+                }),
+            }
+        }
+        let mut ids: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|r| (r.meta.id.as_str(), r.meta.file.as_str()))
+            .collect();
+        ids.sort_unstable();
+        for pair in ids.windows(2) {
+            if pair[0].0 == pair[1].0 {
+                errors.push(RuleError {
+                    file: pair[1].1.to_owned(),
+                    reason: format!("id {} is also the id of {}", pair[1].0, pair[0].1),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(RuleSet::new(rules))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Reads every `*.yml` and `*.yaml` file of a directory (not recursively).
+    pub fn load_dir(dir: &Path) -> Result<Self, Vec<RuleError>> {
+        let refuse = |reason: String| {
+            vec![RuleError {
+                file: dir.display().to_string(),
+                reason,
+            }]
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| refuse(e.to_string()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                        x.eq_ignore_ascii_case("yml") || x.eq_ignore_ascii_case("yaml")
+                    })
+            })
+            .collect();
+        paths.sort();
+        let mut texts = Vec::new();
+        let mut errors = Vec::new();
+        for p in &paths {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("?")
+                .to_owned();
+            match std::fs::read_to_string(p) {
+                Ok(t) => texts.push((name, t)),
+                Err(e) => errors.push(RuleError {
+                    file: name,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Self::parse(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rules that match a LogEvent (the `detail` of an EventBridge event).
+    pub fn evaluate(&self, event: &Value) -> Vec<std::sync::Arc<RuleMatch>> {
+        let event_type = event.as_object().and_then(|m| {
+            m.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("eventType"))
+                .and_then(|(_, v)| v.as_str())
+        });
+        let lower = event_type.map(str::to_lowercase).unwrap_or_default();
+        let typed = self
+            .by_type
+            .get(lower.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let prefixed = self
+            .by_prefix
+            .iter()
+            .filter(|(p, _)| event_type.is_some() && lower.starts_with(p.as_str()))
+            .map(|(_, i)| i);
+        let mut candidates: Vec<usize> = typed
+            .iter()
+            .chain(prefixed)
+            .chain(&self.any_type)
+            .copied()
+            .collect();
+        // Matches are reported in the rules' order, whatever the index.
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .map(|i| &self.rules[i])
+            .filter(|r| r.matches(event))
+            .map(|r| r.meta.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
