@@ -47,7 +47,7 @@ async fn ingest_binary_serves_invocations() {
             "ACTIVITY_TABLE",
             "HOUR_SHARDS",
             "RETENTION_DAYS",
-            "USERNAME_HASH_KEY",
+            "USERNAME_HASH_KEY_SECRET",
         ],
     );
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
@@ -220,10 +220,13 @@ async fn bad_configuration_is_reported_as_an_init_error() {
     let binary = tokio::task::spawn_blocking(|| function_binary("ingest"))
         .await
         .expect("build");
+    let env = TestEnv::new("rt-badkey").await;
+    let secret = okta_itdr_e2e::unique("short-key");
+    env.put_secret(&secret, "too-short").await;
     let api = RuntimeApi::start().await;
     let vars = vec![
         ("ACTIVITY_TABLE", "unused".to_owned()),
-        ("USERNAME_HASH_KEY", "too-short".to_owned()),
+        ("USERNAME_HASH_KEY_SECRET", secret),
     ];
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
     let status = process

@@ -11,8 +11,10 @@ pub mod config;
 pub mod handlers;
 pub mod logging;
 pub mod metrics;
+pub mod recovery;
 pub mod runtime;
 pub mod sdk;
+pub mod secrets;
 pub mod sns;
 pub mod state;
 

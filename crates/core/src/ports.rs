@@ -76,10 +76,13 @@ pub trait ActivityStore: Send + Sync {
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Notes that an event of `event_hour` arrived at `arrived`, after that hour
-    /// was complete, so the detector re-checks the hour.
+    /// was complete, so the detector re-checks the hour. `uuid` is the event's:
+    /// a store may spread markers over several keys by it, so a burst of late
+    /// events does not rewrite one item.
     fn mark_late(
         &self,
         event_hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -209,10 +212,11 @@ impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
     fn mark_late(
         &self,
         event_hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_late(event_hour, arrived, expires_at)
+        (**self).mark_late(event_hour, uuid, arrived, expires_at)
     }
     fn late_hours(
         &self,
