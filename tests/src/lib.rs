@@ -10,6 +10,7 @@
 //! cargo test --workspace
 //! ```
 
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use std::collections::HashMap;
@@ -341,7 +342,11 @@ impl TestEnv {
 
     /// Every message of a queue, received (and left to become visible again
     /// after `visibility` seconds), with their attributes.
-    pub async fn drain(&self, queue_url: &str, visibility: i32) -> Vec<aws_sdk_sqs::types::Message> {
+    pub async fn drain(
+        &self,
+        queue_url: &str,
+        visibility: i32,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
         let mut out = Vec::new();
         loop {
             let got = self

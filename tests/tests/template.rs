@@ -187,10 +187,17 @@ fn the_hash_key_comes_from_one_secret_never_from_the_template() {
     );
     let reads: Vec<&Yaml> = statements("IngestFunction")
         .into_iter()
-        .filter(|s| statement_actions(s).iter().any(|a| a.starts_with("secretsmanager:")))
+        .filter(|s| {
+            statement_actions(s)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))
+        })
         .collect();
     assert_eq!(reads.len(), 1, "one statement reads secrets");
-    assert_eq!(statement_actions(reads[0]), ["secretsmanager:GetSecretValue"]);
+    assert_eq!(
+        statement_actions(reads[0]),
+        ["secretsmanager:GetSecretValue"]
+    );
     let arn = tagged(&reads[0]["Resource"], "!Sub")
         .and_then(|v| v.as_str())
         .expect("the secret's ARN");
@@ -201,7 +208,9 @@ fn the_hash_key_comes_from_one_secret_never_from_the_template() {
     for function in ["IngestFunction", "DetectFunction"] {
         for s in statements(function) {
             assert!(
-                !statement_actions(s).iter().any(|a| a.starts_with("ssm:") || a == "secretsmanager:*"),
+                !statement_actions(s)
+                    .iter()
+                    .any(|a| a.starts_with("ssm:") || a == "secretsmanager:*"),
                 "{function}: {s:?}"
             );
         }
@@ -209,7 +218,9 @@ fn the_hash_key_comes_from_one_secret_never_from_the_template() {
     assert!(
         !statements("DetectFunction")
             .iter()
-            .any(|s| statement_actions(s).iter().any(|a| a.starts_with("secretsmanager:"))),
+            .any(|s| statement_actions(s)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))),
         "the detector reads no secret"
     );
 }
@@ -238,12 +249,16 @@ fn raw_event_queues_are_encrypted_with_a_narrow_customer_managed_key() {
         if decrypts {
             let via = &statement["Condition"]["StringEquals"]["kms:ViaService"];
             assert!(
-                tagged(via, "!Sub").and_then(|v| v.as_str()) == Some("sqs.${AWS::Region}.amazonaws.com"),
+                tagged(via, "!Sub").and_then(|v| v.as_str())
+                    == Some("sqs.${AWS::Region}.amazonaws.com"),
                 "account principals decrypt only through SQS: {statement:?}"
             );
         }
     }
-    for (queue, max_retention) in [("RecoveryQueue", 5 * 86_400), ("FinalDeadLetterQueue", 14 * 86_400)] {
+    for (queue, max_retention) in [
+        ("RecoveryQueue", 5 * 86_400),
+        ("FinalDeadLetterQueue", 14 * 86_400),
+    ] {
         let props = &resource(queue)["Properties"];
         assert_eq!(
             referenced(&props["KmsMasterKeyId"]).as_deref(),
@@ -251,7 +266,11 @@ fn raw_event_queues_are_encrypted_with_a_narrow_customer_managed_key() {
             "{queue} uses the customer-managed key"
         );
         assert!(props["SqsManagedSseEnabled"].is_null(), "{queue}");
-        assert_eq!(props["MessageRetentionPeriod"].as_i64(), Some(max_retention), "{queue}");
+        assert_eq!(
+            props["MessageRetentionPeriod"].as_i64(),
+            Some(max_retention),
+            "{queue}"
+        );
     }
     assert!(
         template()["Resources"]["DeadLetterQueue"].is_null(),
@@ -266,36 +285,57 @@ fn recovery_retries_for_four_days_and_gives_up_before_the_queue_forgets() {
     let retention = props["MessageRetentionPeriod"].as_i64().expect("retention");
     let window = BACKOFF.window().as_secs() as i64;
     assert!(window >= 4 * 86_400, "{window}");
-    assert!(window + 3600 < retention, "the last attempt comes before expiry");
+    assert!(
+        window + 3600 < retention,
+        "the last attempt comes before expiry"
+    );
     let redrive = &props["RedrivePolicy"];
     assert_eq!(
         referenced(&redrive["deadLetterTargetArn"]).as_deref(),
         Some("FinalDeadLetterQueue")
     );
     assert!(
-        redrive["maxReceiveCount"].as_i64().expect("maxReceiveCount") > i64::from(BACKOFF.attempts),
+        redrive["maxReceiveCount"]
+            .as_i64()
+            .expect("maxReceiveCount")
+            > i64::from(BACKOFF.attempts),
         "the redrive policy is only a backstop behind the function's own attempts"
     );
-    let timeout = resource("IngestFunction")["Properties"]["Timeout"].as_i64().expect("timeout");
+    let timeout = resource("IngestFunction")["Properties"]["Timeout"]
+        .as_i64()
+        .expect("timeout");
     assert!(props["VisibilityTimeout"].as_i64().expect("visibility") >= 6 * timeout);
 
     let ingest = &resource("IngestFunction")["Properties"];
     assert_eq!(
-        referenced(&ingest["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]).as_deref(),
+        referenced(&ingest["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"])
+            .as_deref(),
         Some("RecoveryQueue")
     );
     let rule = &ingest["Events"]["OktaEvents"]["Properties"];
-    assert_eq!(referenced(&rule["DeadLetterConfig"]["Arn"]).as_deref(), Some("RecoveryQueue"));
+    assert_eq!(
+        referenced(&rule["DeadLetterConfig"]["Arn"]).as_deref(),
+        Some("RecoveryQueue")
+    );
     let source = &ingest["Events"]["Recovery"];
     assert_eq!(source["Type"].as_str(), Some("SQS"));
-    assert_eq!(referenced(&source["Properties"]["Queue"]).as_deref(), Some("RecoveryQueue"));
+    assert_eq!(
+        referenced(&source["Properties"]["Queue"]).as_deref(),
+        Some("RecoveryQueue")
+    );
     assert_eq!(
         source["Properties"]["FunctionResponseTypes"],
         serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap()
     );
     let env = &ingest["Environment"]["Variables"];
-    assert_eq!(referenced(&env[config::RECOVERY_QUEUE_URL]).as_deref(), Some("RecoveryQueue"));
-    assert_eq!(referenced(&env[config::FINAL_DLQ_URL]).as_deref(), Some("FinalDeadLetterQueue"));
+    assert_eq!(
+        referenced(&env[config::RECOVERY_QUEUE_URL]).as_deref(),
+        Some("RecoveryQueue")
+    );
+    assert_eq!(
+        referenced(&env[config::FINAL_DLQ_URL]).as_deref(),
+        Some("FinalDeadLetterQueue")
+    );
 }
 
 #[test]
@@ -315,13 +355,25 @@ fn the_ingest_function_may_use_exactly_its_queues() {
         "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
     ] {
-        assert!(has(action, "RecoveryQueue"), "{action} on RecoveryQueue: {granted:?}");
+        assert!(
+            has(action, "RecoveryQueue"),
+            "{action} on RecoveryQueue: {granted:?}"
+        );
     }
-    assert!(has("sqs:SendMessage", "FinalDeadLetterQueue"), "{granted:?}");
-    assert!(!has("sqs:ReceiveMessage", "FinalDeadLetterQueue"), "only an operator reads the final queue");
+    assert!(
+        has("sqs:SendMessage", "FinalDeadLetterQueue"),
+        "{granted:?}"
+    );
+    assert!(
+        !has("sqs:ReceiveMessage", "FinalDeadLetterQueue"),
+        "only an operator reads the final queue"
+    );
     assert!(has("kms:Decrypt", "RawEventsKey") && has("kms:GenerateDataKey*", "RawEventsKey"));
     for (action, target) in &granted {
-        assert!(!target.is_empty() || action.starts_with("secretsmanager:"), "{action} is not scoped to a named resource");
+        assert!(
+            !target.is_empty() || action.starts_with("secretsmanager:"),
+            "{action} is not scoped to a named resource"
+        );
         assert!(!action.ends_with(":*"), "{action}");
     }
 }
@@ -340,25 +392,40 @@ fn ingest_alarms_reach_the_operations_topic() {
         props
     };
     let dlq = alarm("FinalDeadLetterAlarm");
-    assert_eq!(dlq["MetricName"].as_str(), Some("ApproximateNumberOfMessagesVisible"));
+    assert_eq!(
+        dlq["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
     assert_eq!(
         referenced(&dlq["Dimensions"][0]["Value"]).as_deref(),
         Some("FinalDeadLetterQueue")
     );
     assert_eq!(dlq["Threshold"].as_i64(), Some(1));
-    for (id, metric) in [("IngestErrorsAlarm", "Errors"), ("IngestThrottlesAlarm", "Throttles")] {
+    for (id, metric) in [
+        ("IngestErrorsAlarm", "Errors"),
+        ("IngestThrottlesAlarm", "Throttles"),
+    ] {
         let props = alarm(id);
         assert_eq!(props["Namespace"].as_str(), Some("AWS/Lambda"), "{id}");
         assert_eq!(props["MetricName"].as_str(), Some(metric), "{id}");
-        assert_eq!(referenced(&props["Dimensions"][0]["Value"]).as_deref(), Some("IngestFunction"));
+        assert_eq!(
+            referenced(&props["Dimensions"][0]["Value"]).as_deref(),
+            Some("IngestFunction")
+        );
     }
 }
 
 #[test]
 fn no_secret_value_is_in_the_template() {
     let text = template_text();
-    assert!(!text.contains("USERNAME_HASH_KEY:"), "no key in any environment");
-    assert!(!text.contains("NoEcho"), "no secret is passed as a parameter");
+    assert!(
+        !text.contains("USERNAME_HASH_KEY:"),
+        "no key in any environment"
+    );
+    assert!(
+        !text.contains("NoEcho"),
+        "no secret is passed as a parameter"
+    );
 }
 
 #[test]

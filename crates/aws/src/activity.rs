@@ -396,7 +396,8 @@ impl ActivityStore for DynamoActivityStore {
                 "late markers requested over more than {MAX_LATE_SCAN_HOURS} hours; reading the latest only"
             );
         }
-        let partitions = (first.0..=last.0).flat_map(|h| (0..self.shards).map(move |s| (Hour(h), s)));
+        let partitions =
+            (first.0..=last.0).flat_map(|h| (0..self.shards).map(move |s| (Hour(h), s)));
         let found: Vec<Vec<Hour>> = futures::stream::iter(partitions)
             .map(|p| self.late_in(p, from, to))
             .buffer_unordered(CONCURRENCY)
@@ -503,7 +504,7 @@ mod tests {
     fn key_shapes() {
         let hour = Hour::parse_label("2026-11-10T14").unwrap();
         assert_eq!(hour_partition(hour, 7), "H#2026-11-10T14#007");
-        assert_eq!(late_partition(hour), "LATE#2026-11-10T14");
+        assert_eq!(late_partition(hour, 7), "LATE#2026-11-10T14#007");
         assert_eq!(identity_partition("00u1"), "U#00u1");
     }
 }

@@ -291,9 +291,11 @@ mod tests {
     #[test]
     fn numbers_are_validated() {
         for bad in ["0", "-1", "x", "257"] {
-            let err =
-                IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "a"), (HOUR_SHARDS, bad)]), key())
-                    .unwrap_err();
+            let err = IngestSettings::from_lookup(
+                env(&[(ACTIVITY_TABLE, "a"), (HOUR_SHARDS, bad)]),
+                key(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(
                     err,
@@ -355,7 +357,11 @@ mod tests {
         short.push((RETENTION_DAYS, "5"));
         assert!(matches!(
             DetectSettings::from_lookup(env(&short)),
-            Err(ConfigError::LateHorizonBeyondRetention { hours: 168, days: 5, .. })
+            Err(ConfigError::LateHorizonBeyondRetention {
+                hours: 168,
+                days: 5,
+                ..
+            })
         ));
         short.push((DETECTIONS_CONFIG, r#"{"late_horizon_hours": 120}"#));
         assert!(DetectSettings::from_lookup(env(&short)).is_ok());

@@ -330,7 +330,10 @@ impl<S: ActivityStore> IngestHandler<S> {
             .get("ApproximateReceiveCount")
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        let message_id = message.message_id.as_deref().and_then(|t| safe_token(t, 64));
+        let message_id = message
+            .message_id
+            .as_deref()
+            .and_then(|t| safe_token(t, 64));
         let (format, event) = match unwrap_message(body) {
             Ok(found) => found,
             Err(why) => {

@@ -127,7 +127,10 @@ mod tests {
     fn no_directive_lifts_the_library_ceiling() {
         let out = Captured::default();
         let writer = out.clone();
-        let filter = filter_from(Some("trace,lambda_runtime=trace,aws_smithy_runtime=trace"), None);
+        let filter = filter_from(
+            Some("trace,lambda_runtime=trace,aws_smithy_runtime=trace"),
+            None,
+        );
         let sub = subscriber(move || writer.clone(), filter);
         tracing::subscriber::with_default(sub, || {
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = "hunter2-runtime", "event");

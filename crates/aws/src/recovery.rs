@@ -199,7 +199,12 @@ impl Queues {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("ChangeMessageVisibility: {}", crate::sdk::classify(&e).message))
+            .map_err(|e| {
+                format!(
+                    "ChangeMessageVisibility: {}",
+                    crate::sdk::classify(&e).message
+                )
+            })
     }
 }
 
@@ -241,7 +246,12 @@ mod tests {
             unwrap_message(&event.to_string()).unwrap(),
             (Format::EventBridge, event)
         );
-        for bad in ["hunter2secret", "[1]", r#"{"a": "hunter2secret"}"#, r#"{"requestContext": {}}"#] {
+        for bad in [
+            "hunter2secret",
+            "[1]",
+            r#"{"a": "hunter2secret"}"#,
+            r#"{"requestContext": {}}"#,
+        ] {
             let reason = unwrap_message(bad).unwrap_err();
             assert!(!reason.contains("hunter2"), "{reason}");
         }

@@ -174,8 +174,14 @@ mod budget_tests {
         // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s.
         for (f, lambda_timeout) in [(Function::Ingest, 30), (Function::Detect, 900)] {
             let b = f.budget();
-            assert!(b.attempt * b.max_attempts <= b.operation + b.attempt, "{f:?}");
-            assert!(b.operation * 2 < Duration::from_secs(lambda_timeout), "{f:?}");
+            assert!(
+                b.attempt * b.max_attempts <= b.operation + b.attempt,
+                "{f:?}"
+            );
+            assert!(
+                b.operation * 2 < Duration::from_secs(lambda_timeout),
+                "{f:?}"
+            );
             let t = f.timeout_config();
             assert_eq!(t.operation_timeout(), Some(b.operation));
             assert_eq!(t.operation_attempt_timeout(), Some(b.attempt));

@@ -239,7 +239,10 @@ mod tests {
         let long = "x".repeat(MAX_KEY_PART + 1);
         for (what, ev) in [
             ("uuid", Ev::new("user.session.start").uuid(&long)),
-            ("identity", Ev::new("user.session.start").user(&long, "a@acme.com")),
+            (
+                "identity",
+                Ev::new("user.session.start").user(&long, "a@acme.com"),
+            ),
         ] {
             let event = LogEvent::from_value(ev.json).unwrap();
             let err = ingestor
@@ -258,6 +261,9 @@ mod tests {
         assert_eq!(ingestor.store().identities(), 0, "nothing was written");
         let fine = Ev::new("user.session.start").user(&"y".repeat(MAX_KEY_PART), "b@acme.com");
         let event = LogEvent::from_value(fine.json).unwrap();
-        assert!(ingestor.ingest(&event, at("2026-11-10T10:01:00Z")).await.is_ok());
+        assert!(ingestor
+            .ingest(&event, at("2026-11-10T10:01:00Z"))
+            .await
+            .is_ok());
     }
 }
