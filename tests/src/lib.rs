@@ -11,6 +11,7 @@
 //! ```
 
 pub mod fault_proxy;
+pub mod recovery_kit;
 pub mod runtime_api;
 
 use std::collections::HashMap;

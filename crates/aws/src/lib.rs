@@ -4,10 +4,12 @@
 //! - [`activity::DynamoActivityStore`] implements [`okta_itdr_core::ports::ActivityStore`]
 //! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::StateStore`]
 //! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
+//! - [`dead_letters::SqsDeadLetters`] implements [`okta_itdr_core::ports::DeadLetters`]
 //! - [`handlers`] holds the ingest and detect handlers the binaries run.
 
 pub mod activity;
 pub mod config;
+pub mod dead_letters;
 pub mod handlers;
 pub mod logging;
 pub mod metrics;

@@ -30,6 +30,8 @@ pub enum CliError {
     Output(#[from] io::Error),
     #[error("{0} input record(s) skipped (--strict)")]
     Strict(u64),
+    #[error("dead-letter queue: {0}")]
+    DeadLetters(#[from] okta_itdr_core::ports::StoreError),
 }
 
 impl CliError {

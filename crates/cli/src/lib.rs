@@ -2,6 +2,7 @@
 //! detection code the deployed functions run, on an in-process store.
 
 pub mod args;
+pub mod dlq;
 pub mod error;
 pub mod input;
 pub mod merge;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay_cmd::run(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
+        Command::Dlq(command) => dlq::run(&command, io),
     }
 }
 
