@@ -165,32 +165,6 @@ where
     StoreError::new(operation, f.message, f.retryable)
 }
 
-#[cfg(test)]
-mod budget_tests {
-    use super::*;
-
-    #[test]
-    fn every_call_fits_its_function_timeout() {
-        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s.
-        for (f, lambda_timeout) in [(Function::Ingest, 30), (Function::Detect, 900)] {
-            let b = f.budget();
-            assert!(
-                b.attempt * b.max_attempts <= b.operation + b.attempt,
-                "{f:?}"
-            );
-            assert!(
-                b.operation * 2 < Duration::from_secs(lambda_timeout),
-                "{f:?}"
-            );
-            let t = f.timeout_config();
-            assert_eq!(t.operation_timeout(), Some(b.operation));
-            assert_eq!(t.operation_attempt_timeout(), Some(b.attempt));
-            assert_eq!(t.connect_timeout(), Some(b.connect));
-            assert_eq!(f.retry_config().max_attempts(), b.max_attempts);
-        }
-    }
-}
-
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -254,4 +228,30 @@ pub fn table_error(
     retryable: bool,
 ) -> StoreError {
     StoreError::new(operation, format!("table {table}: {message}"), retryable)
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn every_call_fits_its_function_timeout() {
+        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s.
+        for (f, lambda_timeout) in [(Function::Ingest, 30), (Function::Detect, 900)] {
+            let b = f.budget();
+            assert!(
+                b.attempt * b.max_attempts <= b.operation + b.attempt,
+                "{f:?}"
+            );
+            assert!(
+                b.operation * 2 < Duration::from_secs(lambda_timeout),
+                "{f:?}"
+            );
+            let t = f.timeout_config();
+            assert_eq!(t.operation_timeout(), Some(b.operation));
+            assert_eq!(t.operation_attempt_timeout(), Some(b.attempt));
+            assert_eq!(t.connect_timeout(), Some(b.connect));
+            assert_eq!(f.retry_config().max_attempts(), b.max_attempts);
+        }
+    }
 }
