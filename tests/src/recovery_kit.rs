@@ -184,7 +184,7 @@ pub async fn poll(
     now: i64,
     metrics: &mut Metrics,
 ) -> (usize, Vec<Message>) {
-    let messages = receive(env, &q.recovery_url, 20).await;
+    let messages = receive(env, &q.recovery_url, 60).await;
     if messages.is_empty() {
         return (0, Vec::new());
     }

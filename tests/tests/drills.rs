@@ -384,7 +384,12 @@ async fn a_burst_of_five_thousand_late_events_spreads_its_writes_and_is_analysed
         hottest <= INSTANCES as u64,
         "at most one write per key per instance in the burst, got {hottest}"
     );
-    assert!(marker_writes <= (16 * INSTANCES) as u64, "{marker_writes}");
+    let shards = usize::from(okta_itdr_aws::activity::LATE_SHARDS);
+    assert!(markers.len() <= shards);
+    assert!(
+        marker_writes <= (shards * INSTANCES) as u64,
+        "{marker_writes}"
+    );
 
     let report = detect
         .handle_payload(&scheduled_event("2026-11-10T14:05:00Z"), 0)
@@ -457,6 +462,11 @@ async fn a_recovery_backlog_drains_through_the_queue() {
         "backlog: {EVENTS} events recovered in {elapsed:.1?} against moto ({:.0} events/s)",
         EVENTS as f64 / elapsed.as_secs_f64()
     );
-    assert_eq!(metrics.get(counters::RECOVERED), Some(EVENTS as f64));
+    // SQS delivers at least once: a batch slower than its visibility timeout comes
+    // back, and its events are found already stored.
     assert_eq!(metrics.get(counters::STORED), Some(EVENTS as f64));
+    assert_eq!(
+        metrics.get(counters::RECOVERED),
+        Some(EVENTS as f64 + metrics.get(counters::DUPLICATE).unwrap_or(0.0))
+    );
 }

@@ -9,7 +9,7 @@
 //! and write-sharded: an hour's events spread over `HOUR_SHARDS` partitions by a
 //! stable hash of the event uuid, and the detector queries them concurrently.
 //!
-//! Late markers are spread the same way: a backlog of late events for one hour
+//! Late markers are spread too, over [`LATE_SHARDS`] keys: a backlog of late events for one hour
 //! (a redrive, a reactivated stream) would otherwise rewrite one item, and an
 //! item takes at most 1,000 writes a second. Each store also skips rewriting a
 //! marker it wrote less than [`MARKER_REFRESH`] earlier (in arrival time), so a
@@ -38,6 +38,12 @@ const CONCURRENCY: usize = 8;
 /// event's hour: markers that arrived earlier are for event hours past the
 /// default re-check horizon of seven days.
 const MAX_LATE_SCAN_HOURS: i64 = 24 * 8;
+
+/// Keys late markers are spread over, by a hash of the event's uuid. With each
+/// instance rewriting a marker at most once a minute, a key takes at most one
+/// write per instance per minute; more shards would only multiply the
+/// detector's marker queries (one per shard and arrival hour).
+pub const LATE_SHARDS: u16 = 4;
 
 /// A marker written this recently (in arrival time) is not rewritten by the same
 /// store. The detector re-reads markers that arrived up to five minutes before
@@ -340,7 +346,7 @@ impl ActivityStore for DynamoActivityStore {
         arrived: Millis,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let pk = late_partition(Hour::of(arrived), shard_of(uuid, self.shards));
+        let pk = late_partition(Hour::of(arrived), shard_of(uuid, LATE_SHARDS));
         let key = (pk.clone(), event_hour.label());
         let fresh = lock(&self.markers)
             .get(&key)
