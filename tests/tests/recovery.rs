@@ -261,3 +261,23 @@ async fn invalid_events_skip_retries_and_go_straight_to_the_final_queue() {
         .expect_err("refused");
     assert!(!err.retryable());
 }
+
+#[tokio::test]
+async fn the_hash_key_is_read_from_its_secret_and_never_shown() {
+    use okta_itdr_aws::config::ConfigError;
+    use okta_itdr_aws::secrets::fetch_hash_key;
+    let env = TestEnv::new("secret-key").await;
+    let key = fetch_hash_key(&env.secrets, &env.hash_key_secret)
+        .await
+        .expect("the key");
+    assert_eq!(key.expose(), okta_itdr_e2e::HASH_KEY);
+    assert!(!format!("{key:?}").contains(okta_itdr_e2e::HASH_KEY));
+
+    let missing = fetch_hash_key(&env.secrets, "okta-itdr/no-such-secret")
+        .await
+        .expect_err("missing");
+    assert!(matches!(missing, ConfigError::SecretUnavailable { .. }));
+    let text = missing.to_string();
+    assert!(text.contains("okta-itdr/no-such-secret"), "{text}");
+    assert!(text.contains("ResourceNotFoundException"), "{text}");
+}
