@@ -12,6 +12,8 @@
 
 pub mod fake_okta;
 pub mod fault_proxy;
+pub mod outage_proxy;
+pub mod recovery_kit;
 pub mod runtime_api;
 
 use std::collections::HashMap;
@@ -280,9 +282,12 @@ pub struct TestEnv {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub activity_table: String,
     pub state_table: String,
     pub hour_shards: u16,
+    /// The Secrets Manager secret holding [`HASH_KEY`].
+    pub hash_key_secret: String,
 }
 
 impl TestEnv {
@@ -293,18 +298,79 @@ impl TestEnv {
         let env = TestEnv {
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             activity_table: unique(&format!("{test}-activity")),
             state_table: unique(&format!("{test}-state")),
             hour_shards: 16,
+            hash_key_secret: unique(&format!("{test}-hash-key")),
             dynamodb,
             sdk,
         };
         let (activity, state) = (table_spec("ActivityTable"), table_spec("StateTable"));
         tokio::join!(
             create_table(&env.dynamodb, &env.activity_table, &activity),
-            create_table(&env.dynamodb, &env.state_table, &state)
+            create_table(&env.dynamodb, &env.state_table, &state),
+            env.put_secret(&env.hash_key_secret, HASH_KEY)
         );
         env
+    }
+
+    /// Creates (or overwrites) a Secrets Manager secret with a string value.
+    pub async fn put_secret(&self, name: &str, value: &str) {
+        self.secrets
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "creating secret {name}: {}",
+                    okta_itdr_aws::sdk::classify(&e).message
+                )
+            });
+    }
+
+    /// A fresh standard SQS queue; its URL.
+    pub async fn queue(&self, prefix: &str) -> String {
+        let out = self
+            .sqs
+            .create_queue()
+            .queue_name(unique(prefix))
+            .send()
+            .await
+            .expect("create_queue");
+        out.queue_url().expect("queue url").to_owned()
+    }
+
+    /// Every message of a queue, received (and left to become visible again
+    /// after `visibility` seconds), with their attributes.
+    pub async fn drain(
+        &self,
+        queue_url: &str,
+        visibility: i32,
+    ) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(visibility)
+                .message_attribute_names("All")
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+                )
+                .send()
+                .await
+                .expect("receive_message");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            out.extend(messages);
+        }
     }
 
     pub fn activity_store(&self) -> DynamoActivityStore {
@@ -320,7 +386,11 @@ impl TestEnv {
     }
 
     pub fn ingest_settings(&self) -> IngestSettings {
-        IngestSettings::from_lookup(|name| self.env_var(name)).expect("ingest settings")
+        IngestSettings::from_lookup(
+            |name| self.env_var(name),
+            okta_itdr_aws::config::Secret::new(HASH_KEY),
+        )
+        .expect("ingest settings")
     }
 
     pub fn ingest_handler(&self) -> IngestHandler<DynamoActivityStore> {
@@ -359,7 +429,7 @@ impl TestEnv {
             "HOUR_SHARDS" => Some(self.hour_shards.to_string()),
             "RETENTION_DAYS" => Some("90".into()),
             "BASELINE_DAYS" => Some("30".into()),
-            "USERNAME_HASH_KEY" => Some(HASH_KEY.into()),
+            "USERNAME_HASH_KEY_SECRET" => Some(self.hash_key_secret.clone()),
             _ => None,
         }
     }

@@ -221,9 +221,15 @@ impl<S: ActivityStore> ActivityStore for Crashing<S> {
         self.step("put_event")?;
         self.inner.put_event(records, expires_at).await
     }
-    async fn mark_late(&self, h: Hour, arrived: Millis, exp: i64) -> Result<(), StoreError> {
+    async fn mark_late(
+        &self,
+        h: Hour,
+        uuid: &str,
+        arrived: Millis,
+        exp: i64,
+    ) -> Result<(), StoreError> {
         self.step("mark_late")?;
-        self.inner.mark_late(h, arrived, exp).await
+        self.inner.mark_late(h, uuid, arrived, exp).await
     }
     async fn late_hours(&self, from: Millis, to: Millis) -> Result<Vec<Hour>, StoreError> {
         self.step("late_hours")?;

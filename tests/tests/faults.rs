@@ -68,11 +68,10 @@ fn dynamodb_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
 }
 
 fn ingest(client: aws_sdk_dynamodb::Client) -> IngestHandler<DynamoActivityStore> {
-    let settings = okta_itdr_aws::IngestSettings::from_lookup(|name| match name {
-        "ACTIVITY_TABLE" => Some(TABLE.into()),
-        "USERNAME_HASH_KEY" => Some(HASH_KEY.into()),
-        _ => None,
-    })
+    let settings = okta_itdr_aws::IngestSettings::from_lookup(
+        |name| (name == "ACTIVITY_TABLE").then(|| TABLE.into()),
+        okta_itdr_aws::config::Secret::new(HASH_KEY),
+    )
     .expect("settings");
     IngestHandler::from_settings(&settings, client).expect("handler")
 }

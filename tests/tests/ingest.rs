@@ -407,14 +407,26 @@ async fn late_events_mark_their_hour_for_a_recheck() {
         .expect("late")
         .is_empty());
 
-    let markers = env
-        .partition(&env.activity_table, "LATE#2026-11-10T13")
-        .await;
-    assert_eq!(
-        markers.len(),
-        1,
-        "one marker per (arrival hour, event hour)"
-    );
+    // One marker per (arrival hour, shard of the event's uuid, event hour).
+    let arrival = Hour::of(at("2026-11-10T13:00:00Z"));
+    let mut partitions: Vec<String> = [&late, &later]
+        .iter()
+        .map(|ev| {
+            let uuid = ev.json["uuid"].as_str().expect("uuid");
+            okta_itdr_aws::activity::late_partition(
+                arrival,
+                okta_itdr_aws::activity::shard_of(uuid, okta_itdr_aws::activity::LATE_SHARDS),
+            )
+        })
+        .collect();
+    partitions.dedup();
+    let mut markers = 0;
+    for pk in &partitions {
+        let items = env.partition(&env.activity_table, pk).await;
+        assert_eq!(items.len(), 1, "{pk}");
+        markers += items.len();
+    }
+    assert_eq!(markers, partitions.len());
     // The late event is in its own hour like any other.
     let hour = store.hour_activity(hour10).await.expect("hour");
     assert_eq!(hour.len(), 2);

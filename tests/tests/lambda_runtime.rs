@@ -47,7 +47,7 @@ async fn ingest_binary_serves_invocations() {
             "ACTIVITY_TABLE",
             "HOUR_SHARDS",
             "RETENTION_DAYS",
-            "USERNAME_HASH_KEY",
+            "USERNAME_HASH_KEY_SECRET",
         ],
     );
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
@@ -220,10 +220,13 @@ async fn bad_configuration_is_reported_as_an_init_error() {
     let binary = tokio::task::spawn_blocking(|| function_binary("ingest"))
         .await
         .expect("build");
+    let env = TestEnv::new("rt-badkey").await;
+    let secret = okta_itdr_e2e::unique("short-key");
+    env.put_secret(&secret, "too-short").await;
     let api = RuntimeApi::start().await;
     let vars = vec![
         ("ACTIVITY_TABLE", "unused".to_owned()),
-        ("USERNAME_HASH_KEY", "too-short".to_owned()),
+        ("USERNAME_HASH_KEY_SECRET", secret),
     ];
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
     let status = process
@@ -248,4 +251,84 @@ async fn bad_configuration_is_reported_as_an_init_error() {
         "the key reached the logs: {text}"
     );
     assert_eq!(api.served(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_level_prints_event_bodies_or_the_key() {
+    let binary = tokio::task::spawn_blocking(|| function_binary("ingest"))
+        .await
+        .expect("build");
+    let env = TestEnv::new("rt-trace").await;
+    let q = okta_itdr_e2e::recovery_kit::queues(&env).await;
+    let api = RuntimeApi::start().await;
+    let mut vars = function_env(
+        &env,
+        &[
+            "ACTIVITY_TABLE",
+            "HOUR_SHARDS",
+            "RETENTION_DAYS",
+            "USERNAME_HASH_KEY_SECRET",
+        ],
+    );
+    vars.retain(|(k, _)| *k != "RUST_LOG");
+    vars.push(("RUST_LOG", "trace".into()));
+    vars.push(("AWS_LAMBDA_LOG_LEVEL", "TRACE".into()));
+    vars.push(("RECOVERY_QUEUE_URL", q.recovery_url.clone()));
+    vars.push(("FINAL_DLQ_URL", q.final_url.clone()));
+    let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
+
+    let typed = "Hunter2-Winter2026!Pass";
+    let stored = Ev::new("user.session.start")
+        .unknown_user(typed)
+        .failure("INVALID_CREDENTIALS");
+    let outcome = api
+        .invoke(&stored.envelope(), INVOKE_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; output: {:#?}", process.output()));
+    assert_eq!(outcome.response()["outcome"], "stored");
+    // Refused, so its whole body goes to the final queue through the SDK.
+    let mut refused = Ev::new("user.session.start").unknown_user(typed).envelope();
+    refused["detail-type"] = json!("Not SystemLog");
+    let outcome = api.invoke(&refused, INVOKE_TIMEOUT).await.expect("refused");
+    assert_eq!(outcome.response()["outcome"], "dead_lettered");
+    // And through the recovery path, wrapped as Lambda's destination record.
+    env.sqs
+        .send_message()
+        .queue_url(&q.recovery_url)
+        .message_body(
+            okta_itdr_e2e::recovery_kit::destination_record(
+                &Ev::new("user.session.start").unknown_user(typed).envelope(),
+            )
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("send");
+    let messages = okta_itdr_e2e::recovery_kit::receive(&env, &q.recovery_url, 20).await;
+    let batch = okta_itdr_e2e::recovery_kit::sqs_event(&messages, &q.recovery_arn, None);
+    let outcome = api.invoke(&batch, INVOKE_TIMEOUT).await.expect("batch");
+    assert_eq!(outcome.response()["batchItemFailures"], json!([]));
+    process.kill().await;
+
+    let output = process.output();
+    assert_json_lines(&output);
+    let text = output.join("\n");
+    assert!(!text.contains(typed), "a typed password reached the logs");
+    assert!(!text.contains("Hunter2"), "part of it reached the logs");
+    assert!(
+        !text.contains(okta_itdr_e2e::HASH_KEY),
+        "the hash key reached the logs"
+    );
+    // One EMF line per invocation, with the right counts.
+    let emf: Vec<Value> = output
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 3, "{text}");
+    assert_eq!(emf[0]["EventsStored"], 1);
+    assert_eq!(emf[1]["EventsDeadLettered"], 1);
+    assert_eq!(emf[1]["EventsRejected"], 1);
+    assert_eq!(emf[2]["EventsRecovered"], 1);
+    assert_eq!(emf[2]["Function"], "ingest");
 }

@@ -55,7 +55,7 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         "STATE_TABLE",
         "HOUR_SHARDS",
         "RETENTION_DAYS",
-        "USERNAME_HASH_KEY",
+        "USERNAME_HASH_KEY_SECRET",
     ]
     .iter()
     .map(|n| (*n, env.env_var(n).expect("value")))

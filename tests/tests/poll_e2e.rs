@@ -256,10 +256,11 @@ impl ActivityStore for FailingOnce {
     async fn mark_late(
         &self,
         hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.inner.mark_late(hour, arrived, expires_at).await
+        self.inner.mark_late(hour, uuid, arrived, expires_at).await
     }
     async fn late_hours(&self, from: Millis, to: Millis) -> Result<Vec<Hour>, StoreError> {
         self.inner.late_hours(from, to).await

@@ -108,20 +108,326 @@ fn functions_get_the_environment_their_settings_need() {
     let ingest = env_names("IngestFunction");
     let values = |name: &str| -> Option<String> {
         match name {
-            config::USERNAME_HASH_KEY => Some("k".repeat(32)),
             config::HOUR_SHARDS => Some("16".into()),
             config::RETENTION_DAYS | config::BASELINE_DAYS => Some("90".into()),
             _ => Some(format!("value-of-{name}")),
         }
     };
-    IngestSettings::from_lookup(|n| ingest.iter().any(|v| v == n).then(|| values(n)).flatten())
+    let from_env = |n: &str| ingest.iter().any(|v| v == n).then(|| values(n)).flatten();
+    IngestSettings::hash_key_secret(from_env)
+        .expect("the hash key's secret name in the ingest environment");
+    let settings = IngestSettings::from_lookup(from_env, config::Secret::new("k".repeat(32)))
         .expect("ingest settings from the template's environment");
+    assert!(
+        settings.recovery_queue_url.is_some() && settings.final_dlq_url.is_some(),
+        "the ingest function knows its recovery and final queues"
+    );
     let detect = env_names("DetectFunction");
     DetectSettings::from_lookup(|n| detect.iter().any(|v| v == n).then(|| values(n)).flatten())
         .expect("detect settings from the template's environment");
     assert!(
-        !detect.iter().any(|v| v == config::USERNAME_HASH_KEY),
+        !detect.iter().any(|v| v == config::USERNAME_HASH_KEY_SECRET),
         "the detector has no use for the hash key"
+    );
+}
+
+/// The whole template as YAML text, for checks on what must never appear.
+fn template_text() -> String {
+    serde_yaml::to_string(template()).expect("template as text")
+}
+
+fn tagged<'a>(v: &'a Yaml, tag: &str) -> Option<&'a Yaml> {
+    match v {
+        Yaml::Tagged(t) if t.tag == tag => Some(&t.value),
+        _ => None,
+    }
+}
+
+/// `!Ref X`, `!GetAtt X.Arn` → X.
+fn referenced(v: &Yaml) -> Option<String> {
+    tagged(v, "!Ref")
+        .or_else(|| tagged(v, "!GetAtt"))
+        .and_then(|x| x.as_str())
+        .map(|x| x.split('.').next().unwrap_or(x).to_owned())
+}
+
+/// The Allow statements of a function's inline policies.
+fn statements(function: &str) -> Vec<&'static Yaml> {
+    resource(function)["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .collect()
+}
+
+fn statement_actions(statement: &Yaml) -> Vec<String> {
+    match &statement["Action"] {
+        Yaml::String(a) => vec![a.clone()],
+        Yaml::Sequence(list) => list
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn the_hash_key_comes_from_one_secret_never_from_the_template() {
+    let params = &template()["Parameters"];
+    assert!(
+        params["UsernameHashKey"].is_null(),
+        "no parameter takes the key's value"
+    );
+    let p = &params["UsernameHashKeySecret"];
+    assert_eq!(p["Type"].as_str(), Some("String"));
+    assert!(p["AllowedPattern"].as_str().is_some());
+    let env = &resource("IngestFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        referenced(&env[config::USERNAME_HASH_KEY_SECRET]).as_deref(),
+        Some("UsernameHashKeySecret")
+    );
+    let reads: Vec<&Yaml> = statements("IngestFunction")
+        .into_iter()
+        .filter(|s| {
+            statement_actions(s)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))
+        })
+        .collect();
+    assert_eq!(reads.len(), 1, "one statement reads secrets");
+    assert_eq!(
+        statement_actions(reads[0]),
+        ["secretsmanager:GetSecretValue"]
+    );
+    let arn = tagged(&reads[0]["Resource"], "!Sub")
+        .and_then(|v| v.as_str())
+        .expect("the secret's ARN");
+    assert!(
+        arn.ends_with(":secret:${UsernameHashKeySecret}-??????"),
+        "scoped to the one secret: {arn}"
+    );
+    for function in ["IngestFunction", "DetectFunction"] {
+        for s in statements(function) {
+            assert!(
+                !statement_actions(s)
+                    .iter()
+                    .any(|a| a.starts_with("ssm:") || a == "secretsmanager:*"),
+                "{function}: {s:?}"
+            );
+        }
+    }
+    assert!(
+        !statements("DetectFunction")
+            .iter()
+            .any(|s| statement_actions(s)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:"))),
+        "the detector reads no secret"
+    );
+}
+
+#[test]
+fn raw_event_queues_are_encrypted_with_a_narrow_customer_managed_key() {
+    let key = &resource("RawEventsKey");
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("key policy")
+    {
+        let actions = statement_actions(statement);
+        assert!(!actions.iter().any(|a| a == "kms:*"), "{statement:?}");
+        let decrypts = actions.iter().any(|a| a == "kms:Decrypt");
+        if decrypts {
+            assert!(
+                !statement["Condition"].is_null(),
+                "every Decrypt grant is conditional: {statement:?}"
+            );
+        }
+        if statement["Principal"]["AWS"].is_null() {
+            continue;
+        }
+        if decrypts {
+            let via = &statement["Condition"]["StringEquals"]["kms:ViaService"];
+            assert!(
+                tagged(via, "!Sub").and_then(|v| v.as_str())
+                    == Some("sqs.${AWS::Region}.amazonaws.com"),
+                "account principals decrypt only through SQS: {statement:?}"
+            );
+        }
+    }
+    for (queue, max_retention) in [
+        ("RecoveryQueue", 5 * 86_400),
+        ("FinalDeadLetterQueue", 14 * 86_400),
+    ] {
+        let props = &resource(queue)["Properties"];
+        assert_eq!(
+            referenced(&props["KmsMasterKeyId"]).as_deref(),
+            Some("RawEventsKey"),
+            "{queue} uses the customer-managed key"
+        );
+        assert!(props["SqsManagedSseEnabled"].is_null(), "{queue}");
+        assert_eq!(
+            props["MessageRetentionPeriod"].as_i64(),
+            Some(max_retention),
+            "{queue}"
+        );
+    }
+    assert!(
+        template()["Resources"]["DeadLetterQueue"].is_null(),
+        "no queue holds raw events under an SQS-managed key"
+    );
+}
+
+#[test]
+fn recovery_retries_for_four_days_and_gives_up_before_the_queue_forgets() {
+    use okta_itdr_aws::recovery::BACKOFF;
+    let props = &resource("RecoveryQueue")["Properties"];
+    let retention = props["MessageRetentionPeriod"].as_i64().expect("retention");
+    let window = BACKOFF.window().as_secs() as i64;
+    assert!(window >= 4 * 86_400, "{window}");
+    assert!(
+        window + 3600 < retention,
+        "the last attempt comes before expiry"
+    );
+    let redrive = &props["RedrivePolicy"];
+    assert_eq!(
+        referenced(&redrive["deadLetterTargetArn"]).as_deref(),
+        Some("FinalDeadLetterQueue")
+    );
+    assert!(
+        redrive["maxReceiveCount"]
+            .as_i64()
+            .expect("maxReceiveCount")
+            > i64::from(BACKOFF.attempts),
+        "the redrive policy is only a backstop behind the function's own attempts"
+    );
+    let timeout = resource("IngestFunction")["Properties"]["Timeout"]
+        .as_i64()
+        .expect("timeout");
+    assert!(props["VisibilityTimeout"].as_i64().expect("visibility") >= 6 * timeout);
+
+    let ingest = &resource("IngestFunction")["Properties"];
+    assert_eq!(
+        referenced(&ingest["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"])
+            .as_deref(),
+        Some("RecoveryQueue")
+    );
+    let rule = &ingest["Events"]["OktaEvents"]["Properties"];
+    assert_eq!(
+        referenced(&rule["DeadLetterConfig"]["Arn"]).as_deref(),
+        Some("RecoveryQueue")
+    );
+    let source = &ingest["Events"]["Recovery"];
+    assert_eq!(source["Type"].as_str(), Some("SQS"));
+    assert_eq!(
+        referenced(&source["Properties"]["Queue"]).as_deref(),
+        Some("RecoveryQueue")
+    );
+    assert_eq!(
+        source["Properties"]["FunctionResponseTypes"],
+        serde_yaml::from_str::<Yaml>("[ReportBatchItemFailures]").unwrap()
+    );
+    let env = &ingest["Environment"]["Variables"];
+    assert_eq!(
+        referenced(&env[config::RECOVERY_QUEUE_URL]).as_deref(),
+        Some("RecoveryQueue")
+    );
+    assert_eq!(
+        referenced(&env[config::FINAL_DLQ_URL]).as_deref(),
+        Some("FinalDeadLetterQueue")
+    );
+}
+
+#[test]
+fn the_ingest_function_may_use_exactly_its_queues() {
+    let mut granted: Vec<(String, String)> = Vec::new();
+    for s in statements("IngestFunction") {
+        let target = referenced(&s["Resource"]).unwrap_or_default();
+        for a in statement_actions(s) {
+            granted.push((a, target.clone()));
+        }
+    }
+    let has = |action: &str, target: &str| granted.iter().any(|(a, t)| a == action && t == target);
+    for action in [
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    ] {
+        assert!(
+            has(action, "RecoveryQueue"),
+            "{action} on RecoveryQueue: {granted:?}"
+        );
+    }
+    assert!(
+        has("sqs:SendMessage", "FinalDeadLetterQueue"),
+        "{granted:?}"
+    );
+    assert!(
+        !has("sqs:ReceiveMessage", "FinalDeadLetterQueue"),
+        "only an operator reads the final queue"
+    );
+    assert!(has("kms:Decrypt", "RawEventsKey") && has("kms:GenerateDataKey*", "RawEventsKey"));
+    for (action, target) in &granted {
+        assert!(
+            !target.is_empty() || action.starts_with("secretsmanager:"),
+            "{action} is not scoped to a named resource"
+        );
+        assert!(!action.ends_with(":*"), "{action}");
+    }
+}
+
+#[test]
+fn ingest_alarms_reach_the_operations_topic() {
+    let alarm = |id: &str| {
+        let props = &resource(id)["Properties"];
+        let actions: Vec<String> = props["AlarmActions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(referenced)
+            .collect();
+        assert_eq!(actions, ["OperationsTopic"], "{id}");
+        props
+    };
+    let dlq = alarm("FinalDeadLetterAlarm");
+    assert_eq!(
+        dlq["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        referenced(&dlq["Dimensions"][0]["Value"]).as_deref(),
+        Some("FinalDeadLetterQueue")
+    );
+    assert_eq!(dlq["Threshold"].as_i64(), Some(1));
+    for (id, metric) in [
+        ("IngestErrorsAlarm", "Errors"),
+        ("IngestThrottlesAlarm", "Throttles"),
+    ] {
+        let props = alarm(id);
+        assert_eq!(props["Namespace"].as_str(), Some("AWS/Lambda"), "{id}");
+        assert_eq!(props["MetricName"].as_str(), Some(metric), "{id}");
+        assert_eq!(
+            referenced(&props["Dimensions"][0]["Value"]).as_deref(),
+            Some("IngestFunction")
+        );
+    }
+}
+
+#[test]
+fn no_secret_value_is_in_the_template() {
+    let text = template_text();
+    assert!(
+        !text.contains("USERNAME_HASH_KEY:"),
+        "no key in any environment"
+    );
+    assert!(
+        !text.contains("NoEcho"),
+        "no secret is passed as a parameter"
     );
 }
 
@@ -147,10 +453,6 @@ fn parameter_bounds_match_the_settings_validation() {
     assert_eq!(
         parameter("BaselineDays", "MaxValue"),
         Some(i64::from(config::MAX_DAYS))
-    );
-    assert_eq!(
-        parameter("UsernameHashKey", "MinLength"),
-        Some(config::MIN_HASH_KEY_LEN as i64)
     );
 }
 
@@ -179,15 +481,6 @@ fn functions_may_make_every_call_they_make() {
             "DetectFunction lacks {needed}: {detect:?}"
         );
     }
-}
-
-fn statements(function: &str) -> Vec<&'static Yaml> {
-    resource(function)["Properties"]["Policies"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
-        .collect()
 }
 
 #[test]
@@ -224,7 +517,6 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
     let env = env_names("PollFunction");
     let value = |name: &str| -> Option<String> {
         match name {
-            config::USERNAME_HASH_KEY => Some("k".repeat(32)),
             config::HOUR_SHARDS => Some("16".into()),
             config::RETENTION_DAYS => Some("90".into()),
             poll::OKTA_ORG_URL => Some("https://acme.okta.com".into()),
@@ -233,9 +525,11 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
             _ => Some(format!("value-of-{name}")),
         }
     };
-    let config =
-        PollConfig::from_lookup(|n| env.iter().any(|v| v == n).then(|| value(n)).flatten())
-            .expect("poll settings from the template's environment");
+    let config = PollConfig::from_lookup(
+        |n| env.iter().any(|v| v == n).then(|| value(n)).flatten(),
+        okta_itdr_aws::config::Secret::new("k".repeat(32)),
+    )
+    .expect("poll settings from the template's environment");
     assert_eq!(config.poll.mode, okta_itdr_core::poll::Mode::Primary);
     assert!(env.iter().any(|v| v == poll::OKTA_API_CREDENTIALS_SECRET));
 }

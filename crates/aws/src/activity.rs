@@ -3,13 +3,19 @@
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
 //! | record | `U#<identity>` | `<published RFC 3339 ms>#<uuid>` | `rec` (record JSON, deflated), `expires_at`; the actor record also `hour_pk` = `H#<hour>#<shard>`, `hour_sk` = sk |
-//! | late marker | `LATE#<arrival hour>` | `<event hour>` | `arrived` (ms), `expires_at` |
+//! | late marker | `LATE#<arrival hour>#<shard>` | `<event hour>` | `arrived` (ms), `expires_at` |
 //!
 //! The `by_hour` index is sparse (one entry per event, from its actor record)
 //! and write-sharded: an hour's events spread over `HOUR_SHARDS` partitions by a
 //! stable hash of the event uuid, and the detector queries them concurrently.
+//!
+//! Late markers are spread too, over [`LATE_SHARDS`] keys: a backlog of late events for one hour
+//! (a redrive, a reactivated stream) would otherwise rewrite one item, and an
+//! item takes at most 1,000 writes a second. Each store also skips rewriting a
+//! marker it wrote less than [`MARKER_REFRESH`] earlier (in arrival time), so a
+//! Lambda instance writes each marker about once a minute whatever the rate.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -27,9 +33,25 @@ pub const BY_HOUR_INDEX: &str = "by_hour";
 /// A record item is at most 400 KB; nothing decompresses beyond that.
 /// Queries in flight at once for one store call.
 const CONCURRENCY: usize = 8;
-/// Arrival hours `late_hours` reads at most in one call (31 days). Markers that
-/// arrived earlier are for event hours long past any re-check horizon.
-const MAX_LATE_SCAN_HOURS: i64 = 24 * 31;
+/// Arrival hours `late_hours` reads at most in one call (eight days, each hour
+/// one query per shard). A marker is written when its event arrives, after the
+/// event's hour: markers that arrived earlier are for event hours past the
+/// default re-check horizon of seven days.
+const MAX_LATE_SCAN_HOURS: i64 = 24 * 8;
+
+/// Keys late markers are spread over, by a hash of the event's uuid. With each
+/// instance rewriting a marker at most once a minute, a key takes at most one
+/// write per instance per minute; more shards would only multiply the
+/// detector's marker queries (one per shard and arrival hour).
+pub const LATE_SHARDS: u16 = 4;
+
+/// A marker written this recently (in arrival time) is not rewritten by the same
+/// store. The detector re-reads markers that arrived up to five minutes before
+/// its previous run, so a marker up to a minute older than an event's arrival
+/// still brings that event's hour back.
+pub const MARKER_REFRESH: Millis = 60_000;
+/// Markers remembered per store before the memory is cleared.
+const MARKER_MEMORY: usize = 4_096;
 
 /// FNV-1a, 64 bits: stable across processes and releases, unlike `std`'s hasher.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -57,8 +79,9 @@ pub fn identity_partition(identity: &str) -> String {
     format!("U#{identity}")
 }
 
-pub fn late_partition(arrival_hour: Hour) -> String {
-    format!("LATE#{}", arrival_hour.label())
+/// `LATE#2026-11-10T14#007`
+pub fn late_partition(arrival_hour: Hour, shard: u16) -> String {
+    format!("LATE#{}#{shard:03}", arrival_hour.label())
 }
 
 /// A poisoned lock only means a panic elsewhere mid-update of plain data.
@@ -82,6 +105,8 @@ pub struct DynamoActivityStore {
     shards: u16,
     /// Shared values of the records read, across the hours of a detector run.
     interner: Arc<Mutex<Interner>>,
+    /// (marker partition, event hour) → the arrival time last written.
+    markers: Arc<Mutex<HashMap<(String, String), Millis>>>,
 }
 
 impl DynamoActivityStore {
@@ -91,6 +116,7 @@ impl DynamoActivityStore {
             table: table.into(),
             shards: hour_shards.max(1),
             interner: Arc::default(),
+            markers: Arc::default(),
         }
     }
 
@@ -256,7 +282,7 @@ impl DynamoActivityStore {
 
     async fn late_in(
         &self,
-        arrival_hour: Hour,
+        (arrival_hour, shard): (Hour, u16),
         from: Millis,
         to: Millis,
     ) -> Result<Vec<Hour>, StoreError> {
@@ -268,7 +294,7 @@ impl DynamoActivityStore {
                     .key_condition_expression("pk = :p")
                     .filter_expression("#a >= :f AND #a < :t")
                     .expression_attribute_names("#a", "arrived")
-                    .expression_attribute_values(":p", s(late_partition(arrival_hour)))
+                    .expression_attribute_values(":p", s(late_partition(arrival_hour, shard)))
                     .expression_attribute_values(":f", n(from))
                     .expression_attribute_values(":t", n(to))
             })
@@ -317,21 +343,30 @@ impl ActivityStore for DynamoActivityStore {
     async fn mark_late(
         &self,
         event_hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> Result<(), StoreError> {
+        let pk = late_partition(Hour::of(arrived), shard_of(uuid, LATE_SHARDS));
+        let key = (pk.clone(), event_hour.label());
+        let fresh = lock(&self.markers)
+            .get(&key)
+            .is_some_and(|last| arrived >= *last && arrived - *last < MARKER_REFRESH);
+        if fresh {
+            return Ok(());
+        }
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(late_partition(Hour::of(arrived))))
+            .item("pk", s(pk))
             .item("sk", s(event_hour.label()))
             .item("arrived", n(arrived))
             .item("expires_at", n(expires_at))
             .condition_expression("attribute_not_exists(pk) OR #a < :a")
             .expression_attribute_names("#a", "arrived")
             .expression_attribute_values(":a", n(arrived));
-        match put.send().await {
+        let result = match put.send().await {
             Ok(_) => Ok(()),
             // A marker at least as recent is already there.
             Err(e)
@@ -341,7 +376,15 @@ impl ActivityStore for DynamoActivityStore {
                 Ok(())
             }
             Err(e) => Err(self.sdk_err("PutItem", &e)),
+        };
+        if result.is_ok() {
+            let mut markers = lock(&self.markers);
+            if markers.len() >= MARKER_MEMORY {
+                markers.clear();
+            }
+            markers.insert(key, arrived);
         }
+        result
     }
 
     async fn late_hours(&self, from: Millis, to: Millis) -> Result<Vec<Hour>, StoreError> {
@@ -360,8 +403,10 @@ impl ActivityStore for DynamoActivityStore {
                 "late markers requested over more than {MAX_LATE_SCAN_HOURS} hours; reading the latest only"
             );
         }
-        let found: Vec<Vec<Hour>> = futures::stream::iter((first.0..=last.0).map(Hour))
-            .map(|h| self.late_in(h, from, to))
+        let partitions =
+            (first.0..=last.0).flat_map(|h| (0..self.shards).map(move |s| (Hour(h), s)));
+        let found: Vec<Vec<Hour>> = futures::stream::iter(partitions)
+            .map(|p| self.late_in(p, from, to))
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
@@ -466,7 +511,7 @@ mod tests {
     fn key_shapes() {
         let hour = Hour::parse_label("2026-11-10T14").unwrap();
         assert_eq!(hour_partition(hour, 7), "H#2026-11-10T14#007");
-        assert_eq!(late_partition(hour), "LATE#2026-11-10T14");
+        assert_eq!(late_partition(hour, 7), "LATE#2026-11-10T14#007");
         assert_eq!(identity_partition("00u1"), "U#00u1");
     }
 }

@@ -15,7 +15,13 @@ pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const HOUR_SHARDS: &str = "HOUR_SHARDS";
 pub const RETENTION_DAYS: &str = "RETENTION_DAYS";
 pub const BASELINE_DAYS: &str = "BASELINE_DAYS";
-pub const USERNAME_HASH_KEY: &str = "USERNAME_HASH_KEY";
+/// The name (or ARN) of the Secrets Manager secret holding the username HMAC key.
+/// The key itself is never in the environment.
+pub const USERNAME_HASH_KEY_SECRET: &str = "USERNAME_HASH_KEY_SECRET";
+/// The queue the ingest function's failures and the rule's dead letters land in.
+pub const RECOVERY_QUEUE_URL: &str = "RECOVERY_QUEUE_URL";
+/// The final dead-letter queue: events recovery gave up on, with their reason.
+pub const FINAL_DLQ_URL: &str = "FINAL_DLQ_URL";
 pub const DETECTIONS_CONFIG: &str = "DETECTIONS_CONFIG";
 
 pub const DEFAULT_HOUR_SHARDS: u16 = 16;
@@ -31,8 +37,16 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
-    #[error("environment variable {USERNAME_HASH_KEY} must be at least {min} characters long, got {got}")]
+    #[error("the username hash key (secret named by {USERNAME_HASH_KEY_SECRET}) must be at least {min} characters long, got {got}")]
     WeakHashKey { min: usize, got: usize },
+    #[error("reading the username hash key from secret {secret}: {reason}")]
+    SecretUnavailable { secret: String, reason: String },
+    #[error("{what}: late_horizon_hours {hours} is more than the {days}-day retention ({RETENTION_DAYS}); late events would be gone before they are analysed")]
+    LateHorizonBeyondRetention {
+        what: &'static str,
+        hours: u32,
+        days: u32,
+    },
     #[error("environment variable {DETECTIONS_CONFIG}: {0}")]
     Detections(#[from] DetectionsError),
 }
@@ -42,6 +56,10 @@ pub enum ConfigError {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -59,7 +77,12 @@ pub struct IngestSettings {
     pub activity_table: String,
     pub hour_shards: u16,
     pub retention_days: u32,
+    /// Read from Secrets Manager at initialisation ([`crate::secrets`]).
     pub username_hash_key: Secret,
+    /// Where recovered events come from; backoff changes their visibility there.
+    pub recovery_queue_url: Option<String>,
+    /// Where events that can never be stored go, with their reason.
+    pub final_dlq_url: Option<String>,
 }
 
 /// The detect function's settings.
@@ -76,16 +99,27 @@ pub struct DetectSettings {
 }
 
 impl IngestSettings {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// The name of the secret holding the username hash key, from the environment.
+    pub fn hash_key_secret_from_env() -> Result<String, ConfigError> {
+        Self::hash_key_secret(|name| std::env::var(name).ok())
     }
 
-    /// Reads the settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let key = lookup(USERNAME_HASH_KEY)
-            .filter(|k| !k.is_empty())
-            .ok_or(ConfigError::Missing(USERNAME_HASH_KEY))?;
-        let got = key.chars().count();
+    pub fn hash_key_secret(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+        required(&lookup, USERNAME_HASH_KEY_SECRET)
+    }
+
+    /// The settings from the environment, with the key read from its secret.
+    pub fn from_env(key: Secret) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), key)
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests);
+    /// `key` is the username hash key, fetched from its secret.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        key: Secret,
+    ) -> Result<Self, ConfigError> {
+        let got = key.expose().chars().count();
         if got < MIN_HASH_KEY_LEN {
             return Err(ConfigError::WeakHashKey {
                 min: MIN_HASH_KEY_LEN,
@@ -96,7 +130,9 @@ impl IngestSettings {
             activity_table: required(&lookup, ACTIVITY_TABLE)?,
             hour_shards: hour_shards(&lookup)?,
             retention_days: days(&lookup, RETENTION_DAYS, DEFAULT_RETENTION_DAYS)?,
-            username_hash_key: Secret(key),
+            username_hash_key: key,
+            recovery_queue_url: optional(&lookup, RECOVERY_QUEUE_URL),
+            final_dlq_url: optional(&lookup, FINAL_DLQ_URL),
         })
     }
 
@@ -125,12 +161,20 @@ impl DetectSettings {
         if lookup(BASELINE_DAYS).is_some() {
             detect.baseline_days = days(&lookup, BASELINE_DAYS, detect.baseline_days)?;
         }
+        let retention_days = days(&lookup, RETENTION_DAYS, DEFAULT_RETENTION_DAYS)?;
+        if u64::from(detect.late_horizon_hours) > u64::from(retention_days) * 24 {
+            return Err(ConfigError::LateHorizonBeyondRetention {
+                what: DETECTIONS_CONFIG,
+                hours: detect.late_horizon_hours,
+                days: retention_days,
+            });
+        }
         Ok(DetectSettings {
             activity_table: required(&lookup, ACTIVITY_TABLE)?,
             state_table: required(&lookup, STATE_TABLE)?,
             alert_topic_arn: required(&lookup, ALERT_TOPIC_ARN)?,
             hour_shards: hour_shards(&lookup)?,
-            retention_days: days(&lookup, RETENTION_DAYS, DEFAULT_RETENTION_DAYS)?,
+            retention_days,
             detect,
         })
     }
@@ -144,6 +188,12 @@ fn required(
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty());
     value.ok_or(ConfigError::Missing(name))
+}
+
+fn optional(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn number(
@@ -204,11 +254,13 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
+    fn key() -> Secret {
+        Secret::new(KEY)
+    }
+
     #[test]
     fn ingest_settings_with_defaults() {
-        let s =
-            IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act"), (USERNAME_HASH_KEY, KEY)]))
-                .unwrap();
+        let s = IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act")]), key()).unwrap();
         assert_eq!(s.activity_table, "act");
         assert_eq!(s.hour_shards, 16);
         assert_eq!(s.retention_days, 90);
@@ -220,16 +272,18 @@ mod tests {
     }
 
     #[test]
-    fn hash_key_is_required_and_long() {
+    fn hash_key_secret_is_required_and_the_key_long() {
         assert_eq!(
-            IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act")])),
-            Err(ConfigError::Missing(USERNAME_HASH_KEY))
+            IngestSettings::hash_key_secret(env(&[(ACTIVITY_TABLE, "act")])),
+            Err(ConfigError::Missing(USERNAME_HASH_KEY_SECRET))
         );
-        let short = IngestSettings::from_lookup(env(&[
-            (ACTIVITY_TABLE, "act"),
-            (USERNAME_HASH_KEY, "short-key"),
-        ]))
-        .unwrap_err();
+        assert_eq!(
+            IngestSettings::hash_key_secret(env(&[(USERNAME_HASH_KEY_SECRET, "okta-itdr/key")])),
+            Ok("okta-itdr/key".to_owned())
+        );
+        let short =
+            IngestSettings::from_lookup(env(&[(ACTIVITY_TABLE, "act")]), Secret::new("short-key"))
+                .unwrap_err();
         assert_eq!(short, ConfigError::WeakHashKey { min: 32, got: 9 });
         assert!(!short.to_string().contains("short-key"));
     }
@@ -237,11 +291,10 @@ mod tests {
     #[test]
     fn numbers_are_validated() {
         for bad in ["0", "-1", "x", "257"] {
-            let err = IngestSettings::from_lookup(env(&[
-                (ACTIVITY_TABLE, "a"),
-                (USERNAME_HASH_KEY, KEY),
-                (HOUR_SHARDS, bad),
-            ]))
+            let err = IngestSettings::from_lookup(
+                env(&[(ACTIVITY_TABLE, "a"), (HOUR_SHARDS, bad)]),
+                key(),
+            )
             .unwrap_err();
             assert!(
                 matches!(
@@ -254,11 +307,10 @@ mod tests {
                 "{bad}: {err}"
             );
         }
-        let err = IngestSettings::from_lookup(env(&[
-            (ACTIVITY_TABLE, "a"),
-            (USERNAME_HASH_KEY, KEY),
-            (RETENTION_DAYS, "ninety"),
-        ]))
+        let err = IngestSettings::from_lookup(
+            env(&[(ACTIVITY_TABLE, "a"), (RETENTION_DAYS, "ninety")]),
+            key(),
+        )
         .unwrap_err();
         assert!(err.to_string().contains(RETENTION_DAYS));
     }
@@ -290,5 +342,28 @@ mod tests {
             DetectSettings::from_lookup(env(&base[..2])),
             Err(ConfigError::Missing(ALERT_TOPIC_ARN))
         );
+    }
+
+    #[test]
+    fn late_horizon_is_a_week_and_within_retention() {
+        let base = [
+            (ACTIVITY_TABLE, "act"),
+            (STATE_TABLE, "state"),
+            (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:1:t"),
+        ];
+        let s = DetectSettings::from_lookup(env(&base)).unwrap();
+        assert_eq!(s.detect.late_horizon_hours, 168);
+        let mut short = base.to_vec();
+        short.push((RETENTION_DAYS, "5"));
+        assert!(matches!(
+            DetectSettings::from_lookup(env(&short)),
+            Err(ConfigError::LateHorizonBeyondRetention {
+                hours: 168,
+                days: 5,
+                ..
+            })
+        ));
+        short.push((DETECTIONS_CONFIG, r#"{"late_horizon_hours": 120}"#));
+        assert!(DetectSettings::from_lookup(env(&short)).is_ok());
     }
 }

@@ -4,17 +4,21 @@
 //! - [`activity::DynamoActivityStore`] implements [`okta_itdr_core::ports::ActivityStore`]
 //! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::StateStore`]
 //! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
+//! - [`dead_letters::SqsDeadLetters`] implements [`okta_itdr_core::ports::DeadLetters`]
 //! - [`handlers`] holds the ingest and detect handlers the binaries run.
 
 pub mod activity;
 pub mod clock;
 pub mod config;
+pub mod dead_letters;
 pub mod handlers;
 pub mod logging;
 pub mod metrics;
 pub mod poll;
+pub mod recovery;
 pub mod runtime;
 pub mod sdk;
+pub mod secrets;
 pub mod sns;
 pub mod state;
 

@@ -80,6 +80,17 @@ impl Metrics {
         self
     }
 
+    /// Adds every value of `other` (counts add up; other units take `other`'s).
+    pub fn merge(&mut self, other: &Metrics) -> &mut Self {
+        for (name, unit, value) in &other.values {
+            match unit {
+                Unit::Count => self.add(name, Unit::Count, *value),
+                _ => self.set(name, *unit, *value),
+            };
+        }
+        self
+    }
+
     /// The value recorded for `name`, if any.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values

@@ -21,7 +21,7 @@ use okta_itdr_okta::{ClientConfig, Credentials, OktaClient, OrgUrl};
 use serde_json::{json, Value};
 
 use crate::activity::DynamoActivityStore;
-use crate::config::{ConfigError, IngestSettings};
+use crate::config::{ConfigError, IngestSettings, Secret};
 use crate::handlers::{run_clock, wall_clock, HandlerError};
 use crate::metrics::{Metrics, Unit};
 use crate::sdk::{get_n, get_s, key, n, s, store_error};
@@ -68,11 +68,15 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl PollConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// `key` is the username hash key, read from its secret like ingest's.
+    pub fn from_env(key: Secret) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok(), key)
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        key: Secret,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let org_text = get(OKTA_ORG_URL).ok_or(ConfigError::Missing(OKTA_ORG_URL))?;
         let org = OrgUrl::parse(&org_text).map_err(|e| invalid(OKTA_ORG_URL, e.to_string()))?;
@@ -119,7 +123,7 @@ impl PollConfig {
             900,
         )? * 1000;
         Ok(PollConfig {
-            ingest: IngestSettings::from_lookup(&lookup)?,
+            ingest: IngestSettings::from_lookup(&lookup, key)?,
             state_table: get(STATE_TABLE).ok_or(ConfigError::Missing(STATE_TABLE))?,
             org,
             credentials_secret: get(OKTA_API_CREDENTIALS_SECRET)
@@ -465,17 +469,20 @@ mod tests {
         }
     }
 
+    fn hash_key() -> Secret {
+        Secret::new("0123456789abcdef0123456789abcdef")
+    }
+
     const BASE: &[(&str, &str)] = &[
         ("ACTIVITY_TABLE", "a"),
         ("STATE_TABLE", "s"),
-        ("USERNAME_HASH_KEY", "0123456789abcdef0123456789abcdef"),
         ("OKTA_ORG_URL", "https://acme.okta.com"),
         ("OKTA_API_CREDENTIALS_SECRET", "okta-itdr/okta-api"),
     ];
 
     #[test]
     fn defaults_are_gap_fill_half_the_rate_limit_and_a_settled_quarter_hour() {
-        let c = PollConfig::from_lookup(env(BASE)).unwrap();
+        let c = PollConfig::from_lookup(env(BASE), hash_key()).unwrap();
         assert_eq!(c.poll.mode, Mode::GapFill);
         assert_eq!(c.rate_share, 0.5);
         assert_eq!(c.poll.settle, 15 * MINUTE);
@@ -497,7 +504,7 @@ mod tests {
                     .find(|(n, _)| *n == k)
                     .map(|(_, v)| v.to_string())
             };
-            let err = PollConfig::from_lookup(lookup).unwrap_err();
+            let err = PollConfig::from_lookup(lookup, hash_key()).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
     }

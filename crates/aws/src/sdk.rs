@@ -14,6 +14,83 @@ use okta_itdr_core::ports::StoreError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
+/// Which function a client serves: each has its own time budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Lambda timeout 30 s; one event (or a recovery batch, stored concurrently).
+    Ingest,
+    /// Lambda timeout 900 s; many paginated queries per hour analysed.
+    Detect,
+    /// The operator's CLI (`okta-itdr dlq`).
+    Cli,
+}
+
+/// The SDK's time and retry limits for one function's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    pub connect: Duration,
+    /// One HTTP attempt, including reading the response.
+    pub attempt: Duration,
+    /// The whole call, every retry and backoff included.
+    pub operation: Duration,
+    /// Attempts per call (the first included), standard retry mode.
+    pub max_attempts: u32,
+}
+
+impl Function {
+    /// Without explicit limits a hung call runs until the Lambda timeout kills the
+    /// invocation. These keep every call well inside its function's timeout:
+    /// ingest's worst case (the late marker, then the records concurrently) is two
+    /// operations, 20 s, inside 30 s, and fails as a retryable error rather than
+    /// a timeout, so the event goes on to the recovery queue. A DynamoDB item
+    /// write answers in milliseconds; a 1 MB query page in well under a second.
+    pub fn budget(self) -> CallBudget {
+        match self {
+            Function::Ingest => CallBudget {
+                connect: Duration::from_secs(1),
+                attempt: Duration::from_secs(3),
+                operation: Duration::from_secs(10),
+                max_attempts: 3,
+            },
+            Function::Detect => CallBudget {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_secs(10),
+                operation: Duration::from_secs(40),
+                max_attempts: 5,
+            },
+            Function::Cli => CallBudget {
+                connect: Duration::from_secs(3),
+                attempt: Duration::from_secs(20),
+                operation: Duration::from_secs(60),
+                max_attempts: 3,
+            },
+        }
+    }
+
+    pub fn timeout_config(self) -> aws_config::timeout::TimeoutConfig {
+        let b = self.budget();
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(b.connect)
+            .operation_attempt_timeout(b.attempt)
+            .operation_timeout(b.operation)
+            .build()
+    }
+
+    pub fn retry_config(self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard().with_max_attempts(self.budget().max_attempts)
+    }
+
+    /// The SDK configuration of this function: the default credential and region
+    /// chain, with this function's timeouts and retries.
+    pub async fn sdk_config(self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(self.timeout_config())
+            .retry_config(self.retry_config())
+            .load()
+            .await
+    }
+}
+
 /// Service error codes worth retrying: the same call may succeed later.
 const RETRYABLE_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
@@ -127,6 +204,11 @@ pub(crate) async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
 }
 
+/// [`json_problem`] for other crates' messages.
+pub fn json_problem_text(e: &serde_json::Error) -> String {
+    json_problem(e)
+}
+
 /// Why a stored JSON document could not be read, without echoing its content
 /// (serde's messages quote the offending value).
 pub(crate) fn json_problem(e: &serde_json::Error) -> String {
@@ -146,4 +228,30 @@ pub fn table_error(
     retryable: bool,
 ) -> StoreError {
     StoreError::new(operation, format!("table {table}: {message}"), retryable)
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[test]
+    fn every_call_fits_its_function_timeout() {
+        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s.
+        for (f, lambda_timeout) in [(Function::Ingest, 30), (Function::Detect, 900)] {
+            let b = f.budget();
+            assert!(
+                b.attempt * b.max_attempts <= b.operation + b.attempt,
+                "{f:?}"
+            );
+            assert!(
+                b.operation * 2 < Duration::from_secs(lambda_timeout),
+                "{f:?}"
+            );
+            let t = f.timeout_config();
+            assert_eq!(t.operation_timeout(), Some(b.operation));
+            assert_eq!(t.operation_attempt_timeout(), Some(b.attempt));
+            assert_eq!(t.connect_timeout(), Some(b.connect));
+            assert_eq!(f.retry_config().max_attempts(), b.max_attempts);
+        }
+    }
 }

@@ -31,6 +31,10 @@ pub enum Command {
     /// Custom Sigma rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Inspect or redrive the deployed final dead-letter queue (events recovery
+    /// gave up on). Uses the AWS credentials and region of the environment.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +55,42 @@ pub struct RulesCheckArgs {
     /// Event files or directories, in any form `replay` reads.
     #[arg(value_name = "EVENTS")]
     pub events: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List what waits in the final queue: uuid, event type, why, since when.
+    /// Event content is never printed.
+    List(DlqListArgs),
+    /// Send the final queue's events back to the recovery queue, to be stored
+    /// again (do it once the reason they failed is fixed).
+    Redrive(DlqRedriveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DlqListArgs {
+    /// The final dead-letter queue (stack output FinalDeadLetterQueueUrl).
+    #[arg(long, value_name = "URL")]
+    pub queue_url: String,
+    /// At most this many.
+    #[arg(long, default_value_t = 100)]
+    pub max: usize,
+    /// Output format [default: table when stdout is a terminal, else json].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqRedriveArgs {
+    /// The final dead-letter queue (stack output FinalDeadLetterQueueUrl).
+    #[arg(long, value_name = "URL")]
+    pub queue_url: String,
+    /// The recovery queue (stack output RecoveryQueueUrl).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// At most this many.
+    #[arg(long, default_value_t = 10_000)]
+    pub max: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

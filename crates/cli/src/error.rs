@@ -38,6 +38,8 @@ pub enum CliError {
     Strict(u64),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<RuleError>),
+    #[error("dead-letter queue: {0}")]
+    DeadLetters(#[from] okta_itdr_core::ports::StoreError),
 }
 
 impl From<okta_itdr_core::source::SourceError> for CliError {

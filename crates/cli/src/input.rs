@@ -171,6 +171,8 @@ pub enum SkipReason {
     NotLogEvent(String),
     NotOktaSource(String),
     NotSystemLog(String),
+    /// A uuid, identity, IP or device hash too long for a storage key.
+    KeyTooLong(String),
     Unreadable(String),
 }
 
@@ -182,6 +184,7 @@ impl SkipReason {
             SkipReason::NotLogEvent(_) => "not_log_event",
             SkipReason::NotOktaSource(_) => "not_okta_source",
             SkipReason::NotSystemLog(_) => "not_system_log",
+            SkipReason::KeyTooLong(_) => "key_too_long",
             SkipReason::Unreadable(_) => "read_error",
         }
     }
@@ -192,6 +195,7 @@ impl SkipReason {
             | SkipReason::NotLogEvent(m)
             | SkipReason::NotOktaSource(m)
             | SkipReason::NotSystemLog(m)
+            | SkipReason::KeyTooLong(m)
             | SkipReason::Unreadable(m) => m,
         }
     }
@@ -210,6 +214,8 @@ impl From<Rejection> for SkipReason {
             Rejection::NotOktaSource(_) => SkipReason::NotOktaSource(r.to_string()),
             Rejection::NotSystemLog(_) => SkipReason::NotSystemLog(r.to_string()),
             Rejection::NotLogEvent(e) => SkipReason::NotLogEvent(describe_event_error(&e)),
+            // The message names the field and its length, never its value.
+            Rejection::KeyTooLong { .. } => SkipReason::KeyTooLong(r.to_string()),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! detection code the deployed functions run, on an in-process store.
 
 pub mod args;
+pub mod dlq;
 pub mod error;
 pub mod fetch;
 pub mod fetch_file;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
         Command::Fetch(args) => fetch::run(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
         Command::Rules(RulesCommand::Check(args)) => rules_cmd::check(&args, io),
+        Command::Dlq(command) => dlq::run(&command, io),
     }
 }
 

@@ -618,6 +618,7 @@ impl ActivityStore for Generated {
     fn mark_late(
         &self,
         _event_hour: Hour,
+        _uuid: &str,
         _arrived: Millis,
         _expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {

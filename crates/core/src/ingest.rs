@@ -4,6 +4,7 @@
 use crate::event::{EventError, LogEvent};
 use crate::normalize::Normalizer;
 use crate::ports::{ActivityStore, PutOutcome, StoreError};
+use crate::record::ActivityRecord;
 use crate::sigma::RuleSet;
 use crate::time::{Hour, Millis, DAY};
 
@@ -21,6 +22,12 @@ pub enum Rejection {
     NotSystemLog(String),
     #[error("detail is not an Okta LogEvent: {0}")]
     NotLogEvent(#[from] EventError),
+    #[error("{field} is {bytes} bytes long, over the {max}-byte limit of a storage key part")]
+    KeyTooLong {
+        field: &'static str,
+        bytes: usize,
+        max: usize,
+    },
 }
 
 impl Rejection {
@@ -30,6 +37,7 @@ impl Rejection {
             Rejection::NotOktaSource(_) => "not_okta_source",
             Rejection::NotSystemLog(_) => "not_system_log",
             Rejection::NotLogEvent(_) => "not_log_event",
+            Rejection::KeyTooLong { .. } => "key_too_long",
         }
     }
 }
@@ -111,6 +119,7 @@ impl<S: ActivityStore> Ingestor<S> {
     /// [`PutOutcome::Duplicate`]; storing is retried by the caller's platform.
     pub async fn ingest(&self, event: &LogEvent, arrived: Millis) -> Result<Ingested, IngestError> {
         let records = self.normalizer.normalize(event);
+        check_key_parts(&event.uuid, &records)?;
         // Retention counts from when the event happened, so replayed history ages out on time.
         let expires_at = (event.published + i64::from(self.settings.retention_days) * DAY) / 1000;
         let hour = Hour::of(event.published);
@@ -119,7 +128,12 @@ impl<S: ActivityStore> Ingestor<S> {
         // both, and a marker without records only costs a re-check.
         if late {
             self.store
-                .mark_late(hour, arrived, expires_at.max(arrived / 1000 + 2 * 86_400))
+                .mark_late(
+                    hour,
+                    &event.uuid,
+                    arrived,
+                    expires_at.max(arrived / 1000 + 2 * 86_400),
+                )
                 .await?;
         }
         let outcome = self.store.put_event(&records, expires_at).await?;
@@ -151,6 +165,41 @@ impl<S: ActivityStore> Ingestor<S> {
         event.rule_matches = matches;
         self.ingest(&event, arrived).await
     }
+}
+
+/// The longest uuid, identity, IP address or device hash stored in a key, in
+/// bytes. DynamoDB refuses partition keys over 2,048 bytes and sort keys over
+/// 1,024, for every write and every later read; Okta's own values are far
+/// shorter (uuids 36 characters, ids 20). The detector builds its state keys
+/// from these values (`B#<identity>`, `S#<detection>#device:<hash>`), so
+/// refusing them here is what keeps every detector key within the limits.
+pub const MAX_KEY_PART: usize = 512;
+
+/// Refuses an event whose key parts would exceed DynamoDB's limits: storing it
+/// could never succeed, and retrying would only delay the final queue.
+pub fn check_key_parts(uuid: &str, records: &[ActivityRecord]) -> Result<(), Rejection> {
+    let check = |field: &'static str, value: &str| {
+        if value.len() > MAX_KEY_PART {
+            Err(Rejection::KeyTooLong {
+                field,
+                bytes: value.len(),
+                max: MAX_KEY_PART,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    check("uuid", uuid)?;
+    for r in records {
+        check("identity", &r.identity)?;
+        if let Some(ip) = r.network.ip.as_deref() {
+            check("client.ipAddress", ip)?;
+        }
+        if let Some(dt) = r.client.dt_hash.as_deref() {
+            check("debugData.dtHash", dt)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -196,5 +245,41 @@ mod tests {
                 .code(),
             "not_system_log"
         );
+    }
+
+    #[tokio::test]
+    async fn over_long_key_parts_are_refused_before_any_write() {
+        use crate::memory::MemoryStore;
+        use crate::testkit::{at, normalizer, Ev};
+        let ingestor = Ingestor::new(normalizer(), MemoryStore::new(), IngestSettings::default());
+        let long = "x".repeat(MAX_KEY_PART + 1);
+        for (what, ev) in [
+            ("uuid", Ev::new("user.session.start").uuid(&long)),
+            (
+                "identity",
+                Ev::new("user.session.start").user(&long, "a@acme.com"),
+            ),
+        ] {
+            let event = LogEvent::from_value(ev.json).unwrap();
+            let err = ingestor
+                .ingest(&event, at("2026-11-10T10:01:00Z"))
+                .await
+                .unwrap_err();
+            match err {
+                IngestError::Rejected(r @ Rejection::KeyTooLong { .. }) => {
+                    assert_eq!(r.code(), "key_too_long");
+                    assert!(r.to_string().starts_with(what), "{r}");
+                    assert!(!r.to_string().contains(&long), "the value is not echoed");
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        assert_eq!(ingestor.store().identities(), 0, "nothing was written");
+        let fine = Ev::new("user.session.start").user(&"y".repeat(MAX_KEY_PART), "b@acme.com");
+        let event = LogEvent::from_value(fine.json).unwrap();
+        assert!(ingestor
+            .ingest(&event, at("2026-11-10T10:01:00Z"))
+            .await
+            .is_ok());
     }
 }

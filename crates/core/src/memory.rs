@@ -137,6 +137,7 @@ impl ActivityStore for MemoryStore {
     fn mark_late(
         &self,
         event_hour: Hour,
+        _uuid: &str,
         arrived: Millis,
         _expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {

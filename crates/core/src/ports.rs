@@ -116,10 +116,13 @@ pub trait ActivityStore: Send + Sync {
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Notes that an event of `event_hour` arrived at `arrived`, after that hour
-    /// was complete, so the detector re-checks the hour.
+    /// was complete, so the detector re-checks the hour. `uuid` is the event's:
+    /// a store may spread markers over several keys by it, so a burst of late
+    /// events does not rewrite one item.
     fn mark_late(
         &self,
         event_hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -257,6 +260,35 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send;
 }
 
+/// An event waiting in the final dead-letter queue, described without its
+/// content (a raw event can hold a password typed as a username).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    /// The queue's message id.
+    pub id: String,
+    pub uuid: Option<String>,
+    pub event_type: Option<String>,
+    /// A short code: why it was given up on.
+    pub reason_code: Option<String>,
+    pub reason: Option<String>,
+    /// When it was given up on (RFC 3339).
+    pub failed_at: Option<String>,
+    /// How often it was received from this queue, listings included.
+    pub receive_count: u32,
+}
+
+/// The final dead-letter queue, for an operator: what is there, and sending it
+/// back through recovery once the cause is fixed.
+pub trait DeadLetters: Send + Sync {
+    /// Up to `max` dead letters, left in the queue.
+    fn list(&self, max: usize) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+
+    /// Moves up to `max` dead letters to the recovery queue, each sent there
+    /// before it is deleted here (a crash in between re-ingests it twice, which
+    /// storing ignores). Returns how many moved.
+    fn redrive(&self, max: usize) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
 /// Where alerts go: SNS in Lambda, stdout in the CLI.
 pub trait AlertSink: Send + Sync {
     fn publish(
@@ -277,10 +309,11 @@ impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
     fn mark_late(
         &self,
         event_hour: Hour,
+        uuid: &str,
         arrived: Millis,
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_late(event_hour, arrived, expires_at)
+        (**self).mark_late(event_hour, uuid, arrived, expires_at)
     }
     fn late_hours(
         &self,

@@ -37,6 +37,9 @@ pub struct ReplayStats {
     pub hours: usize,
 }
 
+/// The late horizon of a replay, at most.
+pub const REPLAY_LATE_HORIZON_HOURS: u32 = 24;
+
 pub struct Replay {
     store: Arc<MemoryStore>,
     sink: Arc<CollectingSink>,
@@ -50,7 +53,11 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(normalizer: Normalizer, config: DetectConfig, store: MemoryStore) -> Self {
+    pub fn new(normalizer: Normalizer, mut config: DetectConfig, store: MemoryStore) -> Self {
+        // Exported logs come in order (the input is re-sorted), so a replay re-checks
+        // late events over a day at most: memory then follows a day of activity,
+        // not the deployed week-long horizon.
+        config.late_horizon_hours = config.late_horizon_hours.min(REPLAY_LATE_HORIZON_HOURS);
         let keep = i64::from(config.late_horizon_hours) * HOUR + 16 * HOUR;
         let store = Arc::new(store);
         let sink = Arc::new(CollectingSink::new());

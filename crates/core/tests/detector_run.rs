@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use okta_itdr_core::alert::Status;
-use okta_itdr_core::detect::run::Detector;
+use okta_itdr_core::detect::run::{Detector, RunReport};
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::ingest::{IngestSettings, Ingestor};
 use okta_itdr_core::memory::{CollectingSink, MemoryStore};
@@ -327,11 +327,10 @@ async fn an_event_delivered_hours_late_is_still_analysed() {
     );
 }
 
-#[tokio::test]
-async fn late_events_beyond_the_horizon_are_not_rechecked() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-09T01:00:00Z")
-        .await;
+/// An org whose detector has run every hour from 2026-11-09T02:05 to 2026-11-10T06:05,
+/// then receives an event of 2026-11-09T03:30 (27 hours late) at 06:20.
+async fn event_27_hours_late(config: DetectConfig) -> (Org, RunReport) {
+    let org = Org::new(config).start_at("2026-11-09T01:00:00Z").await;
     let mut t = at("2026-11-09T01:00:00Z");
     while t < at("2026-11-10T06:00:00Z") {
         t += HOUR;
@@ -343,8 +342,28 @@ async fn late_events_beyond_the_horizon_are_not_rechecked() {
     )
     .await;
     let r = org.detector.run(at("2026-11-10T07:05:00Z")).await.unwrap();
+    (org, r)
+}
+
+#[tokio::test]
+async fn late_events_beyond_the_horizon_are_not_rechecked() {
+    let config = DetectConfig {
+        late_horizon_hours: 24,
+        ..DetectConfig::default()
+    };
+    let (org, r) = event_27_hours_late(config).await;
     assert!(r.late_hours.is_empty(), "{r:?}");
     assert!(org.sink.alerts().is_empty());
+}
+
+#[tokio::test]
+async fn events_days_late_are_analysed_within_the_default_week() {
+    assert_eq!(DetectConfig::default().late_horizon_hours, 7 * 24);
+    let (org, r) = event_27_hours_late(DetectConfig::default()).await;
+    assert_eq!(r.late_hours, vec!["2026-11-09T03".to_string()], "{r:?}");
+    let alerts = org.sink.alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].principal, "ancient@acme.com");
 }
 
 #[tokio::test]

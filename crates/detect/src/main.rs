@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(s) => s,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = okta_itdr_aws::sdk::Function::Detect.sdk_config().await;
     let handler = DetectHandler::from_sdk_config(&settings, &sdk);
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

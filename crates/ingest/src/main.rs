@@ -1,26 +1,35 @@
 //! The ingest Lambda function: stores each Okta System Log event that
-//! EventBridge delivers as per-identity activity records.
+//! EventBridge delivers as per-identity activity records, and re-ingests the
+//! recovery queue's batches.
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use okta_itdr_aws::handlers::{wall_clock, IngestHandler};
-use okta_itdr_aws::{logging, runtime, IngestSettings};
+use okta_itdr_aws::sdk::Function;
+use okta_itdr_aws::{logging, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let settings = match IngestSettings::from_env() {
-        Ok(s) => s,
+    let sdk = Function::Ingest.sdk_config().await;
+    let secret = match IngestSettings::hash_key_secret_from_env() {
+        Ok(name) => name,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = match IngestHandler::from_sdk_config(&settings, &sdk) {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let key = match secrets::fetch_hash_key(&client, &secret).await {
+        Ok(key) => key,
+        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+    };
+    let handler = match IngestSettings::from_env(key)
+        .and_then(|settings| IngestHandler::from_sdk_config(&settings, &sdk))
+    {
         Ok(h) => h,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event, wall_clock()).await
+        handler.invoke(event.payload, wall_clock()).await
     }))
     .await
 }

@@ -3,19 +3,23 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use okta_itdr_aws::poll::{load_credentials, PollConfig, PollHandler};
-use okta_itdr_aws::{logging, runtime};
+use okta_itdr_aws::{logging, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let config = match PollConfig::from_env() {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Read once per cold start, each with a permission scoped to that one secret.
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let key = match IngestSettings::hash_key_secret_from_env() {
+        Ok(name) => secrets::fetch_hash_key(&secrets, &name).await,
+        Err(e) => Err(e),
+    };
+    let config = match key.and_then(PollConfig::from_env) {
         Ok(c) => c,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    // Read once per cold start, with a permission scoped to this one secret.
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let credentials = match load_credentials(&secrets, &config.credentials_secret).await {
         Ok(c) => c,
         Err(e) => return Err(runtime::init_failed("InvalidCredentials", e).await),

@@ -19,6 +19,10 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Seven days: longer than the recovery queue keeps retrying an event (about
+/// four days), so whatever recovery stores is still analysed.
+pub const DEFAULT_LATE_HORIZON_HOURS: u32 = 7 * 24;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
@@ -37,7 +41,9 @@ pub struct DetectConfig {
     pub first_run_hours: u32,
     /// Hours analysed per run at most, so a catch-up fits the Lambda timeout.
     pub max_hours_per_run: u32,
-    /// Event hours older than this are not re-checked for late arrivals.
+    /// Event hours older than this are not re-checked for late arrivals. A week
+    /// by default, so events recovered after a multi-day outage are analysed;
+    /// it must not exceed the activity retention (the records would be gone).
     pub late_horizon_hours: u32,
     /// Evidence event uuids listed in an alert, at most.
     pub max_evidence: usize,
@@ -74,7 +80,7 @@ impl Default for DetectConfig {
             suppression_hours: 24,
             first_run_hours: 24,
             max_hours_per_run: 12,
-            late_horizon_hours: 24,
+            late_horizon_hours: DEFAULT_LATE_HORIZON_HOURS,
             max_evidence: 50,
             max_delivery_attempts: 5,
             delivery_retry_minutes: 55,

@@ -1,0 +1,283 @@
+//! Recovery end to end on moto's SQS and DynamoDB: the ingest handler fed
+//! recovery-queue batches as Lambda's SQS event source mapping delivers them,
+//! in both real message formats; refused events to the final dead-letter queue
+//! with their reason; failures that may pass deferred and reported as partial
+//! batch failures. DynamoDB outages come from a fault proxy in front of moto.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::Message;
+use okta_itdr_aws::handlers::counters;
+use okta_itdr_aws::metrics::Metrics;
+use okta_itdr_aws::recovery::BACKOFF;
+use okta_itdr_e2e::outage_proxy::OutageProxy;
+use okta_itdr_e2e::recovery_kit::{
+    destination_record, dynamodb_at, handler, poll, queues, receive, send, sqs_event,
+};
+use okta_itdr_e2e::{at, endpoint, sample_event, Ev, TestEnv};
+use serde_json::{json, Value};
+
+fn attribute(m: &Message, name: &str) -> String {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn actor_items(env: &TestEnv, ev: &Ev) -> usize {
+    let actor = ev.json["actor"]["id"].as_str().expect("actor id");
+    let uuid = ev.json["uuid"].as_str().expect("uuid");
+    env.partition(&env.activity_table, &format!("U#{actor}"))
+        .await
+        .iter()
+        .filter(|i| i["sk"].as_s().is_ok_and(|sk| sk.ends_with(uuid)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_recovery_formats_are_reingested_and_the_invalid_dead_lettered_with_their_reason() {
+    let env = TestEnv::new("recovery-formats").await;
+    let q = queues(&env).await;
+    let handler = handler(&env, &q, env.dynamodb.clone());
+    let now = at("2026-11-10T12:30:00Z");
+
+    let wrapped = Ev::new("user.session.start")
+        .user("00ualice", "alice@acme.com")
+        .at("2026-11-10T11:45:00Z");
+    let raw = Ev::new("user.session.start")
+        .user("00ubob", "bob@acme.com")
+        .at("2026-11-10T11:50:00Z");
+    let non_okta = sample_event("non-okta-event.json");
+    let mut malformed = Ev::new("user.session.start")
+        .unknown_user("Winter2026!Pass")
+        .envelope();
+    malformed["detail"]["published"] = json!("Winter2026!Pass");
+    send(
+        &env,
+        &q.recovery_url,
+        &destination_record(&wrapped.envelope()).to_string(),
+    )
+    .await;
+    send(&env, &q.recovery_url, &raw.envelope().to_string()).await;
+    send(&env, &q.recovery_url, &non_okta.to_string()).await;
+    send(
+        &env,
+        &q.recovery_url,
+        &destination_record(&malformed).to_string(),
+    )
+    .await;
+    send(&env, &q.recovery_url, "Winter2026!Pass is not JSON").await;
+
+    let mut metrics = Metrics::for_function("ingest");
+    let (seen, failed) = poll(&env, &q, &handler, now, &mut metrics).await;
+    assert_eq!(seen, 5);
+    assert!(failed.is_empty(), "nothing to retry: {failed:?}");
+    assert_eq!(
+        actor_items(&env, &wrapped).await,
+        1,
+        "the destination record's event is stored"
+    );
+    assert_eq!(
+        actor_items(&env, &raw).await,
+        1,
+        "the raw EventBridge event is stored"
+    );
+    assert_eq!(metrics.get(counters::RECOVERED), Some(2.0));
+    assert_eq!(
+        metrics.get(counters::LATE),
+        Some(2.0),
+        "recovered after their hour: marked late"
+    );
+    assert_eq!(metrics.get(counters::DEAD_LETTERED), Some(3.0));
+    assert_eq!(metrics.get(counters::REJECTED), Some(3.0));
+    assert!(
+        receive(&env, &q.recovery_url, 0).await.is_empty(),
+        "every handled message was deleted"
+    );
+
+    let dead = env.drain(&q.final_url, 30).await;
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    let mut codes: Vec<String> = dead.iter().map(|m| attribute(m, "reason_code")).collect();
+    codes.sort();
+    assert_eq!(codes, ["Rejected", "Rejected", "unrecognised_message"]);
+    for m in &dead {
+        let reason = attribute(m, "reason");
+        assert!(!reason.is_empty(), "every dead letter says why");
+        assert!(
+            !reason.contains("Winter2026"),
+            "the reason quotes no event content: {reason}"
+        );
+        assert!(!attribute(m, "failed_at").is_empty());
+    }
+    let not_okta = dead
+        .iter()
+        .find(|m| attribute(m, "reason").contains("aws.ec2"))
+        .expect("the non-Okta event");
+    assert_eq!(attribute(not_okta, "format"), "eventbridge");
+    let bad = dead
+        .iter()
+        .find(|m| attribute(m, "format") == "lambda-destination")
+        .expect("the malformed event from a destination record");
+    let body: Value = serde_json::from_str(bad.body().expect("body")).expect("json");
+    assert_eq!(
+        body["detail-type"], "SystemLog",
+        "the final queue holds the EventBridge event itself, ready to redrive"
+    );
+    assert!(
+        attribute(bad, "reason").contains("published"),
+        "{}",
+        attribute(bad, "reason")
+    );
+    let unrecognised = dead
+        .iter()
+        .find(|m| attribute(m, "reason_code") == "unrecognised_message")
+        .expect("the non-JSON body");
+    assert_eq!(
+        unrecognised.body(),
+        Some("Winter2026!Pass is not JSON"),
+        "kept as it came"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_that_may_pass_are_deferred_and_reported_then_given_up_with_the_reason() {
+    let env = TestEnv::new("recovery-retry").await;
+    let q = queues(&env).await;
+    let proxy = OutageProxy::start(&endpoint()).await;
+    let handler = handler(&env, &q, dynamodb_at(proxy.endpoint()));
+    let now = at("2026-11-10T12:30:00Z");
+    let ev = Ev::new("user.session.start")
+        .user("00ucarol", "carol@acme.com")
+        .at("2026-11-10T11:45:00Z");
+    send(&env, &q.recovery_url, &ev.envelope().to_string()).await;
+
+    proxy.set_outage(true);
+    let messages = receive(&env, &q.recovery_url, 1).await;
+    assert_eq!(messages.len(), 1);
+    let mut metrics = Metrics::for_function("ingest");
+    let response = handler
+        .invoke_counted(
+            sqs_event(&messages, &q.recovery_arn, None),
+            now,
+            &mut metrics,
+        )
+        .await
+        .expect("partial batch response");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": messages[0].message_id()}]})
+    );
+    assert!(proxy.refused() > 0);
+    assert_eq!(metrics.get(counters::FAILED), Some(1.0));
+    assert_eq!(metrics.get(counters::RECOVERED), Some(0.0));
+    // The receive made it invisible for 1 s; the handler's backoff for a minute.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        receive(&env, &q.recovery_url, 1).await.is_empty(),
+        "deferred by the backoff"
+    );
+    assert!(
+        env.drain(&q.final_url, 30).await.is_empty(),
+        "not given up on"
+    );
+
+    // Time passes (the backoff elapses): the message is visible again.
+    env.sqs
+        .change_message_visibility()
+        .queue_url(&q.recovery_url)
+        .receipt_handle(messages[0].receipt_handle().expect("receipt"))
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("make visible");
+    // Its last attempt, still failing: to the final queue, with the reason.
+    let last = receive(&env, &q.recovery_url, 20).await;
+    let response = handler
+        .invoke_counted(
+            sqs_event(&last, &q.recovery_arn, Some(BACKOFF.attempts)),
+            now,
+            &mut metrics,
+        )
+        .await
+        .expect("batch");
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": []}),
+        "handed over, so deleted"
+    );
+    let dead = env.drain(&q.final_url, 30).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(attribute(&dead[0], "reason_code"), "retries_exhausted");
+    assert!(
+        attribute(&dead[0], "reason").contains("InternalServerError"),
+        "{}",
+        attribute(&dead[0], "reason")
+    );
+    assert_eq!(
+        attribute(&dead[0], "uuid"),
+        ev.json["uuid"].as_str().unwrap()
+    );
+
+    // The outage over, the same message is stored.
+    proxy.set_outage(false);
+    let response = handler
+        .invoke_counted(sqs_event(&last, &q.recovery_arn, None), now, &mut metrics)
+        .await
+        .expect("batch");
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(actor_items(&env, &ev).await, 1);
+    assert_eq!(metrics.get(counters::RECOVERED), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_events_skip_retries_and_go_straight_to_the_final_queue() {
+    let env = TestEnv::new("recovery-direct").await;
+    let q = queues(&env).await;
+    let handler = handler(&env, &q, env.dynamodb.clone());
+    let mut metrics = Metrics::for_function("ingest");
+    let response = handler
+        .invoke_counted(
+            sample_event("non-okta-event.json"),
+            at("2026-11-10T12:00:00Z"),
+            &mut metrics,
+        )
+        .await
+        .expect("a refused event is handled, not failed: Lambda must not retry it");
+    assert_eq!(response["outcome"], "dead_lettered");
+    assert_eq!(metrics.get(counters::REJECTED), Some(1.0));
+    let dead = env.drain(&q.final_url, 30).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(attribute(&dead[0], "reason_code"), "Rejected");
+
+    // Without a final queue configured, the refusal fails the invocation as before.
+    let bare = env.ingest_handler();
+    let err = bare
+        .invoke(
+            sample_event("non-okta-event.json"),
+            at("2026-11-10T12:00:00Z"),
+        )
+        .await
+        .expect_err("refused");
+    assert!(!err.retryable());
+}
+
+#[tokio::test]
+async fn the_hash_key_is_read_from_its_secret_and_never_shown() {
+    use okta_itdr_aws::config::ConfigError;
+    use okta_itdr_aws::secrets::fetch_hash_key;
+    let env = TestEnv::new("secret-key").await;
+    let key = fetch_hash_key(&env.secrets, &env.hash_key_secret)
+        .await
+        .expect("the key");
+    assert_eq!(key.expose(), okta_itdr_e2e::HASH_KEY);
+    assert!(!format!("{key:?}").contains(okta_itdr_e2e::HASH_KEY));
+
+    let missing = fetch_hash_key(&env.secrets, "okta-itdr/no-such-secret")
+        .await
+        .expect_err("missing");
+    assert!(matches!(missing, ConfigError::SecretUnavailable { .. }));
+    let text = missing.to_string();
+    assert!(text.contains("okta-itdr/no-such-secret"), "{text}");
+    assert!(text.contains("ResourceNotFoundException"), "{text}");
+}
