@@ -98,22 +98,31 @@ async fn stored_keys(env: &TestEnv) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// The findings delivered: (detection, finding uid).
+/// The detections delivered, as (detection, uid of the alert that names it):
+/// an alert names its own detection and those grouped into it.
 async fn findings(env: &TestEnv, queue: &str) -> BTreeSet<(String, String)> {
-    env.notifications(queue, Duration::from_millis(800), Duration::from_secs(20))
+    let mut out = BTreeSet::new();
+    for n in env
+        .notifications(queue, Duration::from_millis(800), Duration::from_secs(20))
         .await
-        .iter()
-        .map(|n| {
-            let f = n.finding();
-            (
-                n.attribute("detection").to_owned(),
-                f["finding_info"]["uid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        })
-        .collect()
+    {
+        let f = n.finding();
+        let uid = f["finding_info"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        out.insert((n.attribute("detection").to_owned(), uid.clone()));
+        for r in f["finding_info"]["related_analytics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = r["uid"].as_str() {
+                out.insert((id.to_owned(), uid.clone()));
+            }
+        }
+    }
+    out
 }
 
 struct Outcome {

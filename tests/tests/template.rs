@@ -573,7 +573,16 @@ fn the_poller_may_do_what_it_does_and_no_more() {
         let actions = serde_yaml::to_string(&s["Action"]).unwrap();
         assert!(!actions.contains('*'), "no wildcard actions: {actions}");
     }
-    assert_eq!(actions("PollFunction").len(), 5);
+    // The username hash key, like ingest's: read from its one secret, never the environment.
+    let key = find("UsernameHashKey");
+    assert_eq!(
+        key["Action"].as_str(),
+        Some("secretsmanager:GetSecretValue")
+    );
+    assert!(serde_yaml::to_string(&key["Resource"])
+        .unwrap()
+        .contains("${UsernameHashKeySecret}"));
+    assert_eq!(actions("PollFunction").len(), 6);
 }
 
 #[test]

@@ -800,6 +800,7 @@ pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64
                 .count("RecordsRead", count(r.records))
                 .count("FindingsPublished", count(r.published + r.retried))
                 .count("FindingsSuppressed", count(r.suppressed))
+                .count("FindingsContributed", count(r.contributed))
                 .count("FindingsFailed", count(r.failed))
                 .count("FindingsPending", count(r.pending))
                 .count("FindingsQuarantined", count(r.quarantined.len()));

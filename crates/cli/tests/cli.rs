@@ -757,7 +757,7 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
             "mfa_reset_then_admin_access",
             "Critical",
             "erin@acme.com",
-            "mfa_factor_reset,new_country",
+            "factor_enrolled_after_reset_new_network,mfa_factor_reset,new_country",
         ),
         (
             "admin_role_granted",
@@ -815,9 +815,14 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
             )
         })
         .collect();
-    assert_eq!(kept.len(), 14, "{kept:#?}");
+    assert_eq!(kept.len(), 15, "{kept:#?}");
     for (detection, principal, in_alert) in [
         ("mfa_factor_reset", "erin@acme.com", true),
+        (
+            "factor_enrolled_after_reset_new_network",
+            "erin@acme.com",
+            true,
+        ),
         ("new_country", "erin@acme.com", true),
         ("password_spray", "device", true),
         ("proxy_sign_in", "bob@acme.com", true),
@@ -829,7 +834,7 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
     }
     assert_eq!(
         all.summary("findings"),
-        "14 kept without paging (risk contributors, listed in an alert, repeats; --all-findings)"
+        "15 kept without paging (risk contributors, listed in an alert, repeats; --all-findings)"
     );
 }
 

@@ -104,7 +104,7 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("mass_account_deactivation", Windowed, High, "Mass account deactivation", "One actor deactivated, suspended or deleted many users in a short window.", ["T1531"], [("distinct_users", 10), ("window_minutes", 30)]),
     d!("mass_credential_reset", Windowed, High, "Mass credential reset", "One actor reset the passwords or MFA factors of many other users in a short window.", ["T1098", "T1531"], [("distinct_users", 5), ("window_minutes", 30)]),
     d!("verification_message_flood", Windowed, Medium, "Verification message flood", "Many password-reset, unlock or verification emails, SMS or calls for one user in a short window.", ["T1621", "T1499"], [("messages", 5), ("window_minutes", 15)]),
-    d!("factor_enrolled_after_reset_new_network", Windowed, High, "Factor enrolled after a reset, from a new network", "A user enrolled a new MFA factor shortly after someone else reset their factors, from a network absent from the user's baseline: the help-desk social-engineering pattern.", ["T1556.006", "T1098.005"], [("window_hours", 12)]),
+    d!("factor_enrolled_after_reset_new_network", Windowed, High, "Factor enrolled after a reset, from a new network", "A user enrolled a new MFA factor shortly after someone else reset their factors, from a network absent from the user's baseline: the help-desk social-engineering pattern.", ["T1556.006", "T1098.005"], [("window_hours", 12)], risk 50),
     d!("dormant_account_sign_in", Windowed, Medium, "Dormant account sign-in", "A successful sign-in by an identity with no successful activity for a long time.", ["T1078.004"], [("days", 30)]),
 ];
 

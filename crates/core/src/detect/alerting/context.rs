@@ -28,6 +28,8 @@ pub const ORG: &str = "org:context";
 /// Networks and proxy providers kept in the org's baseline, at most: with five
 /// users each the stored document stays well under DynamoDB's 400 KB item.
 const MAX_NETWORKS: usize = 1000;
+/// How long the org's context learns from the hour under analysis too.
+const BOOTSTRAP: i64 = 7 * crate::time::DAY;
 const MAX_PROXIES: usize = 200;
 
 /// The org's learned context, stored as the baseline of [`ORG`] so it outlives
@@ -129,8 +131,12 @@ pub struct OrgContext {
 }
 
 impl OrgContext {
-    /// Learns from the baselines loaded for the hour and the successful
-    /// sign-ins in the analysis window.
+    /// Learns from the baselines loaded for the hour: what earlier hours
+    /// taught. Once the org has a week of history, sign-ins of the hour under
+    /// analysis do not count, or an attacker who signs five stolen accounts in
+    /// from one address would make it the org's own network within the hour.
+    /// In a new deployment's first week they do, so that its offices, VPN and
+    /// SASE egress do not page everyone before they are learned.
     pub fn learn(a: &Analysis<'_>) -> Self {
         let mut ctx = OrgContext {
             min_users: a.config.org_network_users as usize,
@@ -161,18 +167,24 @@ impl OrgContext {
                     .insert(b.identity.clone());
             }
         }
-        for r in a.records.iter().filter(|r| teaches(r)) {
-            if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
-                ctx.networks
-                    .entry(net)
-                    .or_default()
-                    .insert(r.identity.to_string());
-            }
-            if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
-                ctx.proxies
-                    .entry(asn)
-                    .or_default()
-                    .insert(r.identity.to_string());
+        let established = a
+            .baselines
+            .get(ORG)
+            .is_some_and(|b| a.hour.start() - b.first_seen >= BOOTSTRAP);
+        if !established {
+            for r in a.records.iter().filter(|r| teaches(r)) {
+                if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
+                    ctx.networks
+                        .entry(net)
+                        .or_default()
+                        .insert(r.identity.to_string());
+                }
+                if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
+                    ctx.proxies
+                        .entry(asn)
+                        .or_default()
+                        .insert(r.identity.to_string());
+                }
             }
         }
         ctx
@@ -287,6 +299,20 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
             let mut ips = ips().peekable();
             if ips.peek().is_some() && ips.all(org_net) {
                 why.push("the failures came from one of the org's own networks, where many users sign in (an office NAT)".into());
+            }
+        }
+        // A kiosk or a help desk works from the org's own network; an
+        // adversary-in-the-middle proxy or a stolen admin session does not.
+        "shared_device_token" => {
+            let mut ips = ips().peekable();
+            if ips.peek().is_some() && ips.all(org_net) {
+                why.push("every sign-in with the device came from one of the org's own networks (a shared kiosk)".into());
+            }
+        }
+        "mass_credential_reset" => {
+            let mut ips = ips().peekable();
+            if ips.peek().is_some() && ips.all(org_net) {
+                why.push("the resets were made from one of the org's own networks (the help desk's routine)".into());
             }
         }
         "impossible_travel" => travel(f, cx, &mut why),

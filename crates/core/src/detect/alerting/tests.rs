@@ -88,6 +88,12 @@ fn settled(n: usize) -> Baseline {
     b
 }
 
+/// The org's own context after a month: nothing learned about these networks,
+/// but past its first week, so the hour under analysis no longer teaches it.
+fn established_org() -> Baseline {
+    Baseline::new(super::context::ORG, at(NOW) - 30 * DAY)
+}
+
 fn sign_in(n: usize, minute: i64) -> Ev {
     let (id, login) = user(n);
     Ev::new("user.session.start")
@@ -140,18 +146,34 @@ fn a_relay_the_user_goes_through_every_day_does_not_page_but_tor_does() {
 
 #[test]
 fn a_proxy_provider_many_users_go_through_is_the_orgs_own() {
-    let mut hour = Hourly::default();
-    for n in 1..=5 {
-        hour.baseline(settled(n)).add(relay(sign_in(n, n as i64)));
-    }
-    let decisions = hour.decide();
+    // Users 10.. went through the relay in earlier hours (their baselines say
+    // so); user 1, who never has, now signs in through it.
+    let hour_with = |others: usize| {
+        let mut hour = Hourly::default();
+        hour.baseline(established_org());
+        for n in 10..10 + others {
+            let mut b = settled(n);
+            b.proxies.insert("36183", at(NOW) - DAY);
+            hour.baseline(b);
+        }
+        hour.baseline(settled(1)).add(relay(sign_in(1, 1)));
+        hour.decide()
+    };
+    let decisions = hour_with(5);
+    assert!(kept_quiet(&decisions, "proxy_sign_in"), "{decisions:?}");
     assert!(
         decisions.iter().all(|(_, v, _)| *v != Verdict::Publish),
         "{decisions:?}"
     );
-    // Four users are not yet an org habit: each of them pages.
+    // Four users are not yet an org habit: the sign-in pages.
+    let decisions = hour_with(4);
+    assert!(published(&decisions, "proxy_sign_in"), "{decisions:?}");
+    // Nor does the hour under analysis teach, once the org is past its first
+    // week: five users signing in through a provider for the first time, in the
+    // same hour, each page.
     let mut hour = Hourly::default();
-    for n in 1..=4 {
+    hour.baseline(established_org());
+    for n in 1..=5 {
         hour.baseline(settled(n)).add(relay(sign_in(n, n as i64)));
     }
     let decisions = hour.decide();
@@ -160,7 +182,7 @@ fn a_proxy_provider_many_users_go_through_is_the_orgs_own() {
             .iter()
             .filter(|(_, v, _)| *v == Verdict::Publish)
             .count(),
-        4,
+        5,
         "{decisions:?}"
     );
 }
@@ -376,4 +398,60 @@ fn low_signal_findings_add_up_to_an_alert() {
     named.push(published[0].0.clone());
     named.sort();
     assert_eq!(named, ["account_locked", "mfa_factor_reset", "new_country"]);
+}
+
+#[test]
+fn a_kiosk_on_the_orgs_network_is_shared_but_a_token_shared_from_a_stranger_pages() {
+    let warehouse = |ev: Ev| {
+        ev.from(
+            "198.51.100.40",
+            "Reno",
+            "United States",
+            39.53,
+            -119.81,
+            7018,
+            "at&t enterprises",
+        )
+    };
+    let kiosk = |ev: Ev| ev.debug("dtHash", json!("dt-kiosk"));
+    // Six warehouse workers sign in at the same kiosk, on the warehouse's network.
+    let mut hour = Hourly::default();
+    for n in 1..=6 {
+        let mut b = settled(n);
+        b.networks.insert("198.51.100.0/24", at(NOW) - DAY);
+        hour.baseline(b)
+            .add(kiosk(warehouse(sign_in(n, 5 * n as i64))));
+    }
+    let decisions = hour.decide();
+    assert!(
+        kept_quiet(&decisions, "shared_device_token"),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions.iter().all(|(_, v, _)| *v != Verdict::Publish),
+        "{decisions:?}"
+    );
+
+    // One device token signing in six users from an address none of them uses:
+    // an adversary-in-the-middle proxy replaying their sessions.
+    let mut hour = Hourly::default();
+    hour.baseline(established_org());
+    for n in 1..=6 {
+        hour.baseline(settled(n))
+            .add(kiosk(sign_in(n, 5 * n as i64).from(
+                "45.134.26.115",
+                "Saint Petersburg",
+                "Russia",
+                59.93,
+                30.34,
+                14061,
+                "digitalocean",
+            )));
+    }
+    let decisions = hour.decide();
+    let named = decisions.iter().any(|(d, v, related)| {
+        *v == Verdict::Publish
+            && (d == "shared_device_token" || related.iter().any(|r| r == "shared_device_token"))
+    });
+    assert!(named, "{decisions:?}");
 }
