@@ -271,6 +271,11 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
     let mut why = Vec::new();
     let org_net = |ip: &str| cx.org.org_network(ip);
     let ips = || f.endpoints.iter().filter_map(|n| n.ip.as_deref());
+    // Some address, and every one of them on the org's own networks.
+    let all_on_org_networks = || {
+        let mut ips = ips().peekable();
+        ips.peek().is_some() && ips.all(org_net)
+    };
     match f.detection.as_str() {
         "proxy_sign_in" => {
             for n in &f.endpoints {
@@ -295,25 +300,21 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
                     .into(),
             );
         }
-        "password_spray" | "brute_force_ip" | "credential_attack_then_success" => {
-            let mut ips = ips().peekable();
-            if ips.peek().is_some() && ips.all(org_net) {
-                why.push("the failures came from one of the org's own networks, where many users sign in (an office NAT)".into());
-            }
+        "password_spray" | "brute_force_ip" | "credential_attack_then_success"
+            if all_on_org_networks() =>
+        {
+            why.push("the failures came from one of the org's own networks, where many users sign in (an office NAT)".into());
         }
         // A kiosk or a help desk works from the org's own network; an
         // adversary-in-the-middle proxy or a stolen admin session does not.
-        "shared_device_token" => {
-            let mut ips = ips().peekable();
-            if ips.peek().is_some() && ips.all(org_net) {
-                why.push("every sign-in with the device came from one of the org's own networks (a shared kiosk)".into());
-            }
+        "shared_device_token" if all_on_org_networks() => {
+            why.push("every sign-in with the device came from one of the org's own networks (a shared kiosk)".into());
         }
-        "mass_credential_reset" => {
-            let mut ips = ips().peekable();
-            if ips.peek().is_some() && ips.all(org_net) {
-                why.push("the resets were made from one of the org's own networks (the help desk's routine)".into());
-            }
+        "mass_credential_reset" if all_on_org_networks() => {
+            why.push(
+                "the resets were made from one of the org's own networks (the help desk's routine)"
+                    .into(),
+            );
         }
         "impossible_travel" => travel(f, cx, &mut why),
         "mfa_reset_then_admin_access" => {
