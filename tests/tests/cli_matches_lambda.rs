@@ -5,18 +5,22 @@
 //! schedule (five past each hour) and its findings published to SNS (moto) and
 //! read back from a subscribed SQS queue. The same files go through the CLI
 //! binary. Both must publish the same findings: same uid, detection, severity,
-//! and the same OCSF body.
+//! and the same OCSF body. Both run the custom rules of `tests/rules/okta/`: the
+//! CLI from the directory, the functions from the rules uploaded to S3 (moto).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
+use okta_itdr_aws::rules::RulesLocation;
 use okta_itdr_aws::DetectHandler;
 use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::ports::{StateStore, Watermark};
 use okta_itdr_core::replay::SCHEDULE_OFFSET;
+use okta_itdr_core::sigma::RuleSet;
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Hour, Millis};
 use okta_itdr_e2e::{repo_root, TestEnv, HASH_KEY};
 use serde_json::{json, Value};
@@ -84,6 +88,37 @@ fn scenario_events(files: &[PathBuf]) -> Vec<(Millis, String, Value)> {
     events
 }
 
+/// Uploads a directory's rules to a fresh bucket (moto) and reads them back as
+/// the functions do at start-up.
+async fn custom_rules_in_s3(env: &TestEnv, dir: &Path) -> RuleSet {
+    let s3 = okta_itdr_aws::rules::client(&env.sdk);
+    let bucket: String = okta_itdr_e2e::unique("cli-vs-lambda-rules")
+        .to_lowercase()
+        .chars()
+        .take(63)
+        .collect();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    for entry in std::fs::read_dir(dir).expect("rules directory") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("okta-rules/{name}"))
+            .body(std::fs::read(&path).expect("rule").into())
+            .send()
+            .await
+            .expect("put rule");
+    }
+    let at = RulesLocation::parse(&format!("s3://{bucket}/okta-rules/")).expect("location");
+    okta_itdr_aws::rules::load(&s3, &at)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// What is compared: finding uid, detection, severity.
 fn key(finding: &Value) -> (String, String, String) {
     let text = |v: &Value| {
@@ -105,8 +140,10 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
     assert!(events.len() > 400, "the scenarios are all there");
 
     // The CLI.
+    let rules_dir = repo_root().join("tests/rules/okta");
     let out = Command::new(cli_binary())
-        .args(["replay", "--format", "json"])
+        .args(["replay", "--format", "json", "--rules"])
+        .arg(&rules_dir)
         .args(&files)
         .env("OKTA_ITDR_HASH_KEY", HASH_KEY)
         .output()
@@ -128,7 +165,10 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
     // The functions, on the deployed schedule.
     let env = TestEnv::new("cli-vs-lambda").await;
     let (topic, queue) = env.topic_with_queue(false).await;
-    let ingest = env.ingest_handler();
+    // The same rules, from the deployment's S3 folder.
+    let rules = custom_rules_in_s3(&env, &rules_dir).await;
+    assert_eq!(rules.len(), 3);
+    let ingest = env.ingest_handler().with_rules(Some(Arc::new(rules)));
     let detect = DetectHandler::new(Detector::new(
         env.activity_store(),
         env.state_store(),
@@ -209,6 +249,10 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
         "brute_force_user",
         "mfa_push_bombing",
         "new_country",
+        // The custom rules' ids.
+        "0b3c5a2e-8f4d-4a6e-9c1b-7d2e3f4a5b6c",
+        "50e068d7-1e6b-4054-87e5-0a592c40c7e0",
+        "1667a172-ed4c-463c-9969-efd92195319a",
     ] {
         assert!(
             detections.contains(id),

@@ -1,6 +1,7 @@
 //! The real `poll` binary under the Runtime API emulator: credentials from a
 //! Secrets Manager secret (moto), a service app against the fake Okta API,
-//! events into DynamoDB (moto), and the deadline the Runtime API hands out.
+//! events into DynamoDB (moto) with the custom rules of an S3 folder (moto)
+//! evaluated on them, and the deadline the Runtime API hands out.
 
 use std::time::Duration;
 
@@ -49,6 +50,27 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         .await
         .expect("create_secret");
 
+    // A custom rule in S3: polled events meet the rules streamed ones do.
+    let s3 = okta_itdr_aws::rules::client(&env.sdk);
+    let bucket = unique("poll-rules").to_lowercase();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    s3.put_object()
+        .bucket(&bucket)
+        .key("okta-rules/sign-ins.yml")
+        .body(
+            "title: Polled sign-ins\nid: polled-sign-ins\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\nlevel: low\n"
+                .as_bytes()
+                .to_vec()
+                .into(),
+        )
+        .send()
+        .await
+        .expect("put rule");
+
     let api = RuntimeApi::start().await;
     let mut vars: Vec<(&str, String)> = [
         "ACTIVITY_TABLE",
@@ -65,6 +87,7 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         ("OKTA_API_MODE", "primary".to_owned()),
         ("OKTA_API_CREDENTIALS_SECRET", secret.clone()),
         ("POLL_LOOKBACK_HOURS", "2".to_owned()),
+        ("CUSTOM_RULES_URI", format!("s3://{bucket}/okta-rules/")),
         // The emulator gives each invocation 30 s.
         ("POLL_DEADLINE_MARGIN_SECONDS", "5".to_owned()),
         ("RUST_LOG", "debug".to_owned()),
@@ -79,11 +102,15 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
     assert_eq!(report["fetched"], 30, "{report}");
     assert_eq!(report["stored"], 30, "{report}");
     assert_eq!(report["deadlineHit"], false);
-    let mut stored = 0;
+    let mut stored = Vec::new();
     for h in [Hour::of(now - 2 * 60 * MINUTE), Hour::of(now - 60 * MINUTE)] {
-        stored += env.activity_store().hour_activity(h).await.unwrap().len();
+        stored.extend(env.activity_store().hour_activity(h).await.unwrap());
     }
-    assert_eq!(stored, 30, "the events are in DynamoDB");
+    assert_eq!(stored.len(), 30, "the events are in DynamoDB");
+    for record in &stored {
+        let ids: Vec<&str> = record.details.rules.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["polled-sign-ins"], "{}", record.uuid);
+    }
 
     // With more margin than the invocation has, no page is started.
     drop(process);

@@ -9,6 +9,8 @@ use serde_yaml::Value as Yaml;
 
 #[path = "template/alarms.rs"]
 mod alarms;
+#[path = "template/custom_rules.rs"]
+mod custom_rules;
 
 fn resource(id: &str) -> &'static Yaml {
     let r = &template()["Resources"][id];
@@ -110,6 +112,7 @@ fn functions_get_the_environment_their_settings_need() {
         match name {
             config::HOUR_SHARDS => Some("16".into()),
             config::RETENTION_DAYS | config::BASELINE_DAYS => Some("90".into()),
+            config::CUSTOM_RULES_URI => Some("s3://acme-security/okta-rules/".into()),
             _ => Some(format!("value-of-{name}")),
         }
     };
@@ -122,6 +125,7 @@ fn functions_get_the_environment_their_settings_need() {
         settings.recovery_queue_url.is_some() && settings.final_dlq_url.is_some(),
         "the ingest function knows its recovery and final queues"
     );
+    assert!(settings.custom_rules.is_some(), "and its custom rules");
     let detect = env_names("DetectFunction");
     DetectSettings::from_lookup(|n| detect.iter().any(|v| v == n).then(|| values(n)).flatten())
         .expect("detect settings from the template's environment");
@@ -522,6 +526,7 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
             poll::OKTA_ORG_URL => Some("https://acme.okta.com".into()),
             poll::OKTA_API_MODE => Some("primary".into()),
             poll::OKTA_API_RATE_SHARE => Some("0.5".into()),
+            config::CUSTOM_RULES_URI => Some("s3://acme-security/okta-rules/".into()),
             _ => Some(format!("value-of-{name}")),
         }
     };
@@ -531,6 +536,10 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
     )
     .expect("poll settings from the template's environment");
     assert_eq!(config.poll.mode, okta_itdr_core::poll::Mode::Primary);
+    assert!(
+        config.ingest.custom_rules.is_some(),
+        "polled events meet the custom rules"
+    );
     assert!(env.iter().any(|v| v == poll::OKTA_API_CREDENTIALS_SECRET));
 }
 

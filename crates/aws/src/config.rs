@@ -9,6 +9,8 @@ use okta_itdr_core::detect::config::ConfigError as DetectionsError;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
 
+use crate::rules::RulesLocation;
+
 pub const ACTIVITY_TABLE: &str = "ACTIVITY_TABLE";
 pub const STATE_TABLE: &str = "STATE_TABLE";
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -23,6 +25,8 @@ pub const RECOVERY_QUEUE_URL: &str = "RECOVERY_QUEUE_URL";
 /// The final dead-letter queue: events recovery gave up on, with their reason.
 pub const FINAL_DLQ_URL: &str = "FINAL_DLQ_URL";
 pub const DETECTIONS_CONFIG: &str = "DETECTIONS_CONFIG";
+/// `s3://bucket/prefix/` of the custom Sigma rules, when the deployment has any.
+pub const CUSTOM_RULES_URI: &str = "CUSTOM_RULES_URI";
 
 pub const DEFAULT_HOUR_SHARDS: u16 = 16;
 pub const MAX_HOUR_SHARDS: u16 = 256;
@@ -83,6 +87,8 @@ pub struct IngestSettings {
     pub recovery_queue_url: Option<String>,
     /// Where events that can never be stored go, with their reason.
     pub final_dlq_url: Option<String>,
+    /// Where the custom rules are read from at initialisation ([`crate::rules`]).
+    pub custom_rules: Option<RulesLocation>,
 }
 
 /// The detect function's settings.
@@ -133,6 +139,13 @@ impl IngestSettings {
             username_hash_key: key,
             recovery_queue_url: optional(&lookup, RECOVERY_QUEUE_URL),
             final_dlq_url: optional(&lookup, FINAL_DLQ_URL),
+            custom_rules: optional(&lookup, CUSTOM_RULES_URI)
+                .map(|uri| RulesLocation::parse(&uri))
+                .transpose()
+                .map_err(|reason| ConfigError::Invalid {
+                    name: CUSTOM_RULES_URI,
+                    reason,
+                })?,
         })
     }
 

@@ -5,6 +5,8 @@
 //! Never an actor's login, typed username or any other event content: for
 //! unknown users that text is often a password.
 
+use std::sync::Arc;
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use okta_itdr_core::detect::run::{Budget, Detector, RunContext, RunError, RunReport};
@@ -12,6 +14,7 @@ use okta_itdr_core::ingest::{
     IngestError, IngestSettings as CoreIngestSettings, Ingested, Ingestor, Rejection,
 };
 use okta_itdr_core::ports::{ActivityStore, AlertSink, PutOutcome, StateStore, StoreError};
+use okta_itdr_core::sigma::RuleSet;
 use okta_itdr_core::time::{parse_rfc3339_ms, Millis};
 use serde::Serialize;
 use serde_json::Value;
@@ -183,6 +186,14 @@ impl<S: ActivityStore> IngestHandler<S> {
 
     pub fn with_queues(mut self, queues: Queues) -> Self {
         self.queues = Some(queues);
+        self
+    }
+
+    /// Evaluates these custom rules on every event it stores.
+    pub fn with_rules(mut self, rules: Option<Arc<RuleSet>>) -> Self {
+        if let Some(rules) = rules {
+            self.ingestor = self.ingestor.with_rules(rules);
+        }
         self
     }
 

@@ -5,6 +5,7 @@
 //! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::StateStore`]
 //! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
 //! - [`dead_letters::SqsDeadLetters`] implements [`okta_itdr_core::ports::DeadLetters`]
+//! - [`rules`] reads the custom Sigma rules from their S3 prefix
 //! - [`handlers`] holds the ingest and detect handlers the binaries run.
 
 pub mod activity;
@@ -16,6 +17,7 @@ pub mod logging;
 pub mod metrics;
 pub mod poll;
 pub mod recovery;
+pub mod rules;
 pub mod runtime;
 pub mod sdk;
 pub mod secrets;

@@ -328,6 +328,17 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
         }
     }
 
+    /// Evaluates these custom rules on every event it stores, as ingest does.
+    pub fn with_rules(
+        mut self,
+        rules: Option<std::sync::Arc<okta_itdr_core::sigma::RuleSet>>,
+    ) -> Self {
+        if let Some(rules) = rules {
+            self.ingestor = self.ingestor.with_rules(rules);
+        }
+        self
+    }
+
     pub fn client(&self) -> &OktaClient {
         &self.client
     }

@@ -15,6 +15,7 @@ use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
 use okta_itdr_core::replay::{Replay, ReplayError};
+use okta_itdr_core::sigma::{is_rule_file, RuleError, RuleSet};
 use okta_itdr_core::time::{Millis, HOUR};
 
 use crate::args::{Format, ReplayArgs};
@@ -83,9 +84,47 @@ impl Pipeline {
     }
 }
 
-/// The custom rules of a directory; every invalid rule is reported.
-pub fn load_rules(dir: &Path) -> Result<okta_itdr_core::sigma::RuleSet, CliError> {
-    okta_itdr_core::sigma::RuleSet::load_dir(dir).map_err(CliError::Rules)
+/// The custom rules of a directory's `*.yml` and `*.yaml` files (not its
+/// subdirectories, as a deployment reads only its prefix's own objects);
+/// every invalid or unreadable rule is reported.
+pub fn load_rules(dir: &Path) -> Result<RuleSet, CliError> {
+    let refuse = |reason: String| {
+        CliError::Rules(vec![RuleError {
+            file: dir.display().to_string(),
+            reason,
+        }])
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| refuse(e.to_string()))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(is_rule_file)
+        })
+        .collect();
+    paths.sort();
+    let mut texts = Vec::new();
+    let mut errors = Vec::new();
+    for p in &paths {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_owned();
+        match std::fs::read_to_string(p) {
+            Ok(t) => texts.push((name, t)),
+            Err(e) => errors.push(RuleError {
+                file: name,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CliError::Rules(errors));
+    }
+    RuleSet::parse(texts.iter().map(|(n, t)| (n.as_str(), t.as_str()))).map_err(CliError::Rules)
 }
 
 pub fn load_config(path: Option<&Path>) -> Result<DetectConfig, CliError> {

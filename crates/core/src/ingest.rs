@@ -146,6 +146,21 @@ impl<S: ActivityStore> Ingestor<S> {
         })
     }
 
+    /// A LogEvent from its JSON text (a page of the System Log API), with the
+    /// custom rules that match it: polled events meet the same rules as
+    /// streamed ones.
+    pub fn parse(&self, text: &[u8]) -> Result<LogEvent, EventError> {
+        let Some(rules) = &self.rules else {
+            return LogEvent::from_slice(text);
+        };
+        let raw: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| EventError::Malformed(e.to_string()))?;
+        let matches = rules.evaluate(&raw);
+        let mut event = LogEvent::from_value(raw)?;
+        event.rule_matches = matches;
+        Ok(event)
+    }
+
     /// Validates an envelope's routing fields and its `detail`, then stores it.
     pub async fn ingest_envelope(
         &self,

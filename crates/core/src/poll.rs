@@ -16,7 +16,6 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use crate::event::LogEvent;
 use crate::ingest::{IngestError, Ingestor};
 use crate::ports::{ActivityStore, PutOutcome, Scope, StoreError};
 use crate::source::{LogSource, NextPage, SourceError};
@@ -195,7 +194,7 @@ where
         report.pages += 1;
         for text in &page.events {
             report.fetched += 1;
-            let event = match LogEvent::from_slice(text.as_bytes()) {
+            let event = match ingestor.parse(text.as_bytes()) {
                 Ok(e) => e,
                 // Counted (the caller logs and alarms on it); the page goes on.
                 Err(_) => {

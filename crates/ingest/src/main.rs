@@ -5,7 +5,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use okta_itdr_aws::handlers::{wall_clock, IngestHandler};
 use okta_itdr_aws::sdk::Function;
-use okta_itdr_aws::{logging, runtime, secrets, IngestSettings};
+use okta_itdr_aws::{logging, rules, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
 #[tokio::main]
@@ -21,10 +21,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(key) => key,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
-    let handler = match IngestSettings::from_env(key)
-        .and_then(|settings| IngestHandler::from_sdk_config(&settings, &sdk))
-    {
-        Ok(h) => h,
+    let settings = match IngestSettings::from_env(key) {
+        Ok(s) => s,
+        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+    };
+    let custom = match rules::load_configured(&sdk, settings.custom_rules.as_ref()).await {
+        Ok(r) => r,
+        Err(e) => return Err(runtime::init_failed("InvalidCustomRules", e).await),
+    };
+    let handler = match IngestHandler::from_sdk_config(&settings, &sdk) {
+        Ok(h) => h.with_rules(custom),
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
     let handler = &handler;

@@ -3,7 +3,7 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use okta_itdr_aws::poll::{load_credentials, PollConfig, PollHandler};
-use okta_itdr_aws::{logging, runtime, secrets, IngestSettings};
+use okta_itdr_aws::{logging, rules, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
 #[tokio::main]
@@ -24,9 +24,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(c) => c,
         Err(e) => return Err(runtime::init_failed("InvalidCredentials", e).await),
     };
+    let custom = match rules::load_configured(&sdk, config.ingest.custom_rules.as_ref()).await {
+        Ok(r) => r,
+        Err(e) => return Err(runtime::init_failed("InvalidCustomRules", e).await),
+    };
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let handler = match PollHandler::from_config(&config, credentials, dynamodb) {
-        Ok(h) => h,
+        Ok(h) => h.with_rules(custom),
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
     let handler = &handler;

@@ -19,8 +19,6 @@ mod condition;
 mod matcher;
 mod rule;
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,6 +31,13 @@ pub const MAX_PATTERN_CHARS: usize = 1024;
 /// Compiled size limit of one regular expression. The `regex` crate matches in
 /// linear time; this bounds the memory a pathological pattern could take.
 pub const MAX_REGEX_BYTES: usize = 256 * 1024;
+
+/// Whether a file (or object key) is a rule by its name: `*.yml` or `*.yaml`.
+/// Rule directories and S3 prefixes hold other files (a README) too.
+pub fn is_rule_file(name: &str) -> bool {
+    let ext = name.rsplit_once('.').map(|(_, x)| x).unwrap_or_default();
+    ext.eq_ignore_ascii_case("yml") || ext.eq_ignore_ascii_case("yaml")
+}
 
 /// One rule that matched an event, as the event's records carry it to the
 /// hourly detector, which renders it without the rule file.
@@ -131,47 +136,6 @@ impl RuleSet {
         } else {
             Err(errors)
         }
-    }
-
-    /// Reads every `*.yml` and `*.yaml` file of a directory (not recursively).
-    pub fn load_dir(dir: &Path) -> Result<Self, Vec<RuleError>> {
-        let refuse = |reason: String| {
-            vec![RuleError {
-                file: dir.display().to_string(),
-                reason,
-            }]
-        };
-        let entries = std::fs::read_dir(dir).map_err(|e| refuse(e.to_string()))?;
-        let mut paths: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        x.eq_ignore_ascii_case("yml") || x.eq_ignore_ascii_case("yaml")
-                    })
-            })
-            .collect();
-        paths.sort();
-        let mut texts = Vec::new();
-        let mut errors = Vec::new();
-        for p in &paths {
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("?")
-                .to_owned();
-            match std::fs::read_to_string(p) {
-                Ok(t) => texts.push((name, t)),
-                Err(e) => errors.push(RuleError {
-                    file: name,
-                    reason: e.to_string(),
-                }),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Self::parse(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())))
     }
 
     pub fn len(&self) -> usize {
