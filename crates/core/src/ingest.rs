@@ -297,4 +297,41 @@ mod tests {
             .await
             .is_ok());
     }
+
+    #[test]
+    fn polled_text_meets_the_rules_streamed_events_do() {
+        use crate::memory::MemoryStore;
+        use crate::testkit::{normalizer, Ev};
+        let rules = RuleSet::parse([(
+            "sign-ins.yml",
+            "title: Sign-ins\nid: r1\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\n",
+        )])
+        .unwrap();
+        let plain = Ingestor::new(normalizer(), MemoryStore::new(), IngestSettings::default());
+        let ruled = Ingestor::new(normalizer(), MemoryStore::new(), IngestSettings::default())
+            .with_rules(std::sync::Arc::new(rules));
+        let sign_in = Ev::new("user.session.start").json.to_string();
+        let lock = Ev::new("user.account.lock").json.to_string();
+
+        let matched = ruled.parse(sign_in.as_bytes()).unwrap();
+        let ids: Vec<&str> = matched.rule_matches.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["r1"]);
+        assert!(ruled
+            .parse(lock.as_bytes())
+            .unwrap()
+            .rule_matches
+            .is_empty());
+        // Without rules the event is the same, only without matches.
+        let unruled = plain.parse(sign_in.as_bytes()).unwrap();
+        assert!(unruled.rule_matches.is_empty());
+        assert_eq!(unruled.uuid, matched.uuid);
+        assert_eq!(unruled.event_type, matched.event_type);
+        // Text that is not a LogEvent is refused either way, with the same kind.
+        for ingestor in [&plain, &ruled] {
+            assert!(matches!(
+                ingestor.parse(b"{not json"),
+                Err(EventError::Malformed(_))
+            ));
+        }
+    }
 }

@@ -185,6 +185,37 @@ fn detect_duration_alarm_fires_before_the_timeout() {
 }
 
 #[test]
+fn a_recovery_queue_nobody_consumes_alarms_long_before_it_forgets() {
+    check(&Expect {
+        id: "RecoveryStalledAlarm",
+        namespace: "AWS/SQS",
+        metric: "ApproximateAgeOfOldestMessage",
+        statistic: "Maximum",
+        threshold: 3600.0,
+        comparison: "GreaterThanThreshold",
+        missing: "notBreaching",
+    });
+    let dims = dimensions(alarm("RecoveryStalledAlarm"));
+    assert_eq!(dims.len(), 1);
+    assert_eq!(dims[0].0, "QueueName");
+    let queue = match &dims[0].1 {
+        Yaml::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().unwrap_or_default().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(queue, "RecoveryQueue.QueueName");
+    // Unreceived events expire with the queue's retention: the alarm leaves
+    // days to act, not minutes.
+    let retention = resource("RecoveryQueue")["Properties"]["MessageRetentionPeriod"]
+        .as_f64()
+        .expect("retention");
+    let threshold = alarm("RecoveryStalledAlarm")["Threshold"].as_f64().unwrap();
+    assert!(
+        threshold + 4.0 * 86_400.0 <= retention,
+        "{threshold} vs {retention}"
+    );
+}
+
+#[test]
 fn throttling_alarms_cover_both_tables_and_the_hour_index() {
     for (id, table, with_index) in [
         ("ActivityTableThrottleAlarm", "ActivityTable", true),
