@@ -343,6 +343,28 @@ impl TestEnv {
         out.queue_url().expect("queue url").to_owned()
     }
 
+    /// A fresh S3 bucket holding `objects` (key, body); its name.
+    pub async fn bucket(&self, prefix: &str, objects: &[(String, String)]) -> String {
+        let s3 = okta_itdr_aws::rules::client(&self.sdk);
+        // Bucket names are lower case, at most 63 characters.
+        let bucket: String = unique(prefix).to_lowercase().chars().take(63).collect();
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating bucket {bucket}: {e:?}"));
+        for (key, body) in objects {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body.clone().into_bytes().into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("putting {key}: {e:?}"));
+        }
+        bucket
+    }
+
     /// Every message of a queue, received (and left to become visible again
     /// after `visibility` seconds), with their attributes.
     pub async fn drain(

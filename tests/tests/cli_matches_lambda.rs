@@ -91,30 +91,20 @@ fn scenario_events(files: &[PathBuf]) -> Vec<(Millis, String, Value)> {
 /// Uploads a directory's rules to a fresh bucket (moto) and reads them back as
 /// the functions do at start-up.
 async fn custom_rules_in_s3(env: &TestEnv, dir: &Path) -> RuleSet {
-    let s3 = okta_itdr_aws::rules::client(&env.sdk);
-    let bucket: String = okta_itdr_e2e::unique("cli-vs-lambda-rules")
-        .to_lowercase()
-        .chars()
-        .take(63)
+    let objects: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("rules directory")
+        .map(|e| e.expect("entry").path())
+        .map(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).expect("name");
+            (
+                format!("okta-rules/{name}"),
+                std::fs::read_to_string(&p).expect("rule"),
+            )
+        })
         .collect();
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
-    for entry in std::fs::read_dir(dir).expect("rules directory") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
-        s3.put_object()
-            .bucket(&bucket)
-            .key(format!("okta-rules/{name}"))
-            .body(std::fs::read(&path).expect("rule").into())
-            .send()
-            .await
-            .expect("put rule");
-    }
+    let bucket = env.bucket("cli-vs-lambda-rules", &objects).await;
     let at = RulesLocation::parse(&format!("s3://{bucket}/okta-rules/")).expect("location");
-    okta_itdr_aws::rules::load(&s3, &at)
+    okta_itdr_aws::rules::load(&okta_itdr_aws::rules::client(&env.sdk), &at)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use okta_itdr_core::ports::ActivityStore;
 use okta_itdr_core::time::{parse_rfc3339_ms, Hour};
 use okta_itdr_e2e::runtime_api::RuntimeApi;
-use okta_itdr_e2e::{function_binary, repo_root, unique, FunctionProcess, TestEnv, HASH_KEY};
+use okta_itdr_e2e::{function_binary, repo_root, FunctionProcess, TestEnv, HASH_KEY};
 use serde_json::Value;
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,27 +30,6 @@ fn rule_files() -> Vec<PathBuf> {
     files.sort();
     assert_eq!(files.len(), 3, "the test rules are all there");
     files
-}
-
-/// A fresh bucket holding `objects` (key, body).
-async fn bucket_with(s3: &aws_sdk_s3::Client, objects: &[(String, String)]) -> String {
-    // Bucket names are lower case, at most 63 characters.
-    let bucket: String = unique("rules").to_lowercase().chars().take(63).collect();
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("creating bucket {bucket}: {e:?}"));
-    for (key, body) in objects {
-        s3.put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(body.clone().into_bytes().into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("putting {key}: {e:?}"));
-    }
-    bucket
 }
 
 /// The test rules in the folder, with a README beside them, and broken rules
@@ -106,8 +85,8 @@ fn sample_envelopes() -> Vec<Value> {
     out
 }
 
-/// `okta-itdr rules check DIR events/`: (rule id, event uuid) for every match.
-fn cli_matches() -> BTreeSet<(String, String)> {
+/// `okta-itdr rules check ARGS…`: whether it succeeded, and what it printed.
+fn rules_check(args: &[&Path]) -> (bool, String) {
     let mut cmd = okta_itdr_e2e::cargo_command(&[
         "run",
         "--quiet",
@@ -120,19 +99,21 @@ fn cli_matches() -> BTreeSet<(String, String)> {
         "check",
     ]);
     let out = cmd
-        .arg(repo_root().join("tests/rules/okta"))
-        .arg(repo_root().join("events"))
+        .args(args)
         .env("OKTA_ITDR_HASH_KEY", HASH_KEY)
         .output()
         .expect("running okta-itdr");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "rules check failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), format!("{stdout}{stderr}"))
+}
+
+/// `okta-itdr rules check DIR events/`: (rule id, event uuid) for every match.
+fn cli_matches() -> BTreeSet<(String, String)> {
+    let rules = repo_root().join("tests/rules/okta");
+    let (ok, out) = rules_check(&[&rules, &repo_root().join("events")]);
+    assert!(ok, "rules check failed: {out}");
+    out.lines()
         .filter(|l| l.contains(") on "))
         .map(|l| {
             let words: Vec<&str> = l.split_whitespace().collect();
@@ -163,8 +144,7 @@ async fn the_ingest_function_reads_its_rules_from_s3_and_they_fire_as_in_the_cli
     assert_eq!(want.len(), 5, "the CLI's matches: {want:?}");
 
     let env = TestEnv::new("rules-s3").await;
-    let s3 = okta_itdr_aws::rules::client(&env.sdk);
-    let bucket = bucket_with(&s3, &folder_objects(&[])).await;
+    let bucket = env.bucket("rules", &folder_objects(&[])).await;
     let api = RuntimeApi::start().await;
     let vars = ingest_env(&env, &format!("s3://{bucket}/{FOLDER}"));
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
@@ -223,12 +203,10 @@ async fn a_broken_rule_in_the_folder_refuses_start_up_naming_its_object() {
         .await
         .expect("build");
     let env = TestEnv::new("rules-broken").await;
-    let s3 = okta_itdr_aws::rules::client(&env.sdk);
-    let bucket = bucket_with(
-        &s3,
-        &folder_objects(&[(&format!("{FOLDER}zz-broken.yml"), BROKEN)]),
-    )
-    .await;
+    let broken = format!("{FOLDER}zz-broken.yml");
+    let bucket = env
+        .bucket("rules", &folder_objects(&[(&broken, BROKEN)]))
+        .await;
     let cases = [
         (
             format!("s3://{bucket}/{FOLDER}"),
@@ -271,8 +249,9 @@ async fn an_empty_rules_folder_starts_with_no_rules() {
         .await
         .expect("build");
     let env = TestEnv::new("rules-empty").await;
-    let s3 = okta_itdr_aws::rules::client(&env.sdk);
-    let bucket = bucket_with(&s3, &[("elsewhere/rule.yml".into(), BROKEN.into())]).await;
+    let bucket = env
+        .bucket("rules", &[("elsewhere/rule.yml".into(), BROKEN.into())])
+        .await;
     let api = RuntimeApi::start().await;
     let vars = ingest_env(&env, &format!("s3://{bucket}/{FOLDER}"));
     let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
@@ -309,23 +288,7 @@ fn the_cli_and_the_deployment_read_the_same_files() {
     std::fs::create_dir(dir.path().join("archive")).unwrap();
     std::fs::write(dir.path().join("archive/old.yml"), BROKEN).unwrap();
     std::fs::write(dir.path().join("README.md"), "# rules").unwrap();
-    let mut cmd = okta_itdr_e2e::cargo_command(&[
-        "run",
-        "--quiet",
-        "-p",
-        "okta-itdr",
-        "--bin",
-        "okta-itdr",
-        "--",
-        "rules",
-        "check",
-    ]);
-    let out = cmd.arg(dir.path()).output().expect("okta-itdr");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = rules_check(&[dir.path()]);
+    assert!(ok, "{text}");
     assert!(text.contains("3 rule(s) valid"), "{text}");
 }

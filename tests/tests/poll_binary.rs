@@ -51,25 +51,13 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         .expect("create_secret");
 
     // A custom rule in S3: polled events meet the rules streamed ones do.
-    let s3 = okta_itdr_aws::rules::client(&env.sdk);
-    let bucket = unique("poll-rules").to_lowercase();
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
-    s3.put_object()
-        .bucket(&bucket)
-        .key("okta-rules/sign-ins.yml")
-        .body(
-            "title: Polled sign-ins\nid: polled-sign-ins\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\nlevel: low\n"
-                .as_bytes()
-                .to_vec()
-                .into(),
+    let rule = "title: Polled sign-ins\nid: polled-sign-ins\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\nlevel: low\n";
+    let bucket = env
+        .bucket(
+            "poll-rules",
+            &[("okta-rules/sign-ins.yml".into(), rule.into())],
         )
-        .send()
-        .await
-        .expect("put rule");
+        .await;
 
     let api = RuntimeApi::start().await;
     let mut vars: Vec<(&str, String)> = [
