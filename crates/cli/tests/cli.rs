@@ -624,8 +624,8 @@ fn detections_lists_the_whole_catalog() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let ids: BTreeSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(rows.len(), 51);
-    assert_eq!(ids.len(), 51);
+    assert_eq!(rows.len(), 54);
+    assert_eq!(ids.len(), 54);
     assert!(rows
         .iter()
         .all(|r| r["enabled"] == true && r["mitre"].as_array().is_some_and(|m| !m.is_empty())));
@@ -649,7 +649,7 @@ fn detections_lists_the_whole_catalog() {
         cfg.to_str().unwrap(),
     ]);
     assert_eq!(table.code, 0, "{}", table.both());
-    assert_eq!(table.stdout.lines().count(), 52);
+    assert_eq!(table.stdout.lines().count(), 55);
     let row = |id: &str| {
         table
             .stdout

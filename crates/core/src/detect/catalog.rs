@@ -106,6 +106,9 @@ pub const CATALOG: &[DetectionMeta] = &[
     d!("verification_message_flood", Windowed, Medium, "Verification message flood", "Many password-reset, unlock or verification emails, SMS or calls for one user in a short window.", ["T1621", "T1499"], [("messages", 5), ("window_minutes", 15)]),
     d!("factor_enrolled_after_reset_new_network", Windowed, High, "Factor enrolled after a reset, from a new network", "A user enrolled a new MFA factor shortly after someone else reset their factors, from a network absent from the user's baseline: the help-desk social-engineering pattern.", ["T1556.006", "T1098.005"], [("window_hours", 12)], risk 50),
     d!("dormant_account_sign_in", Windowed, Medium, "Dormant account sign-in", "A successful sign-in by an identity with no successful activity for a long time.", ["T1078.004"], [("days", 30)]),
+    d!("sign_in_from_restricted_country", Single, High, "Sign-in from a restricted country", "A user signed in successfully, to Okta or through an inbound identity provider, from a country on the org's restricted_countries list. The list is empty by default: the detection is off until the org names its countries.", ["T1078.004"], []),
+    d!("admin_role_grant_refused", Single, Medium, "Admin role grant refused", "Okta refused to grant an administrator role to a user or group (outcome FAILURE or DENY): someone tried to hand out more power than they hold. High when the role was Super administrator.", ["T1098.003"], []),
+    d!("proxy_sign_in_failed", Single, Low, "Failed sign-in through an anonymising proxy", "A sign-in attempt through Tor or an anonymising proxy failed; an hour's attempts for one principal make one finding.", ["T1090.003", "T1110"], [], risk 20),
 ];
 
 pub fn find(id: &str) -> Option<&'static DetectionMeta> {
@@ -138,7 +141,7 @@ mod tests {
         }
         assert_eq!(
             CATALOG.iter().filter(|d| d.kind == Kind::Single).count(),
-            30
+            33
         );
         assert_eq!(
             CATALOG.iter().filter(|d| d.kind == Kind::Windowed).count(),

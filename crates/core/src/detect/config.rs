@@ -68,6 +68,12 @@ pub struct DetectConfig {
     /// Distinct users signing in successfully from a network (an IPv4 /24, an
     /// IPv6 /48) that make it one of the org's own: an office, VPN or SASE egress.
     pub org_network_users: u32,
+    /// Countries, as Okta names them in `client.geographicalContext.country`
+    /// (`Russia`, `Iran`, `North Korea`), a successful sign-in from which is
+    /// reported by `sign_in_from_restricted_country`; compared ignoring case.
+    /// Empty by default, so that detection never fires: which countries an org
+    /// cannot have its people sign in from (sanctions, policy) is its own call.
+    pub restricted_countries: Vec<String>,
 }
 
 impl Default for DetectConfig {
@@ -89,6 +95,7 @@ impl Default for DetectConfig {
             risk_weights: BTreeMap::new(),
             always_alert: BTreeSet::new(),
             org_network_users: 5,
+            restricted_countries: Vec::new(),
         }
     }
 }
@@ -133,6 +140,17 @@ impl DetectConfig {
                 "max_hours_per_run and first_run_hours must be at least 1".into(),
             ));
         }
+        // Okta writes country names, never ISO codes: `RU` or `` would silently
+        // never match.
+        if let Some(bad) = self
+            .restricted_countries
+            .iter()
+            .find(|c| c.trim().chars().count() <= 3)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "restricted_countries: {bad:?} is not a country name; write it as Okta's System Log does (\"Russia\", \"Iran\")"
+            )));
+        }
         if self.max_delivery_attempts == 0 || self.delivery_lease_minutes == 0 {
             return Err(ConfigError::Invalid(
                 "max_delivery_attempts and delivery_lease_minutes must be at least 1".into(),
@@ -165,6 +183,14 @@ impl DetectConfig {
             Some(w) => Risk::Contributes(*w),
             None => meta.risk,
         }
+    }
+
+    /// Whether a country, as the record names it, is on the restricted list.
+    pub fn restricted_country(&self, country: &str) -> bool {
+        let country = country.trim();
+        self.restricted_countries
+            .iter()
+            .any(|c| c.trim().eq_ignore_ascii_case(country))
     }
 
     /// The effective thresholds of a detection, for display.

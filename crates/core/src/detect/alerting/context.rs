@@ -9,8 +9,8 @@
 //! Identity level: a proxy provider the user has signed in through before, two
 //! places both in the user's history, two devices both the user's own.
 //!
-//! A finding with a reason here is still kept and still adds risk; it does not
-//! page on its own. Tor and proxies new to both the org and the user have no
+//! A finding with a reason here is still kept; it does not page on its own,
+//! and adds risk only if its detection would have paged alone. Tor and proxies new to both the org and the user have no
 //! reason and stay high.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -277,7 +277,9 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
         ips.peek().is_some() && ips.all(org_net)
     };
     match f.detection.as_str() {
-        "proxy_sign_in" => {
+        // A failed attempt through the org's relay or the user's own is a typo
+        // behind a proxy as often as an attacker's.
+        "proxy_sign_in" | "proxy_sign_in_failed" => {
             for n in &f.endpoints {
                 let Some(asn) = n.asn else { continue };
                 if n.ip.as_deref().is_some_and(org_net) || cx.org.org_proxy(asn) {

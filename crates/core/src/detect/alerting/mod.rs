@@ -4,7 +4,7 @@
 //! Every finding is kept. A finding of a detection that [`Risk::Alerts`] is
 //! published unless learned context explains it ([`context::explain`]); then,
 //! like the findings of detections that [`Risk::Contributes`], it adds weight to
-//! its principal's risk. A principal whose findings in the hour reach the
+//! its principal's risk. A contributing finding that context explains adds none. A principal whose findings in the hour reach the
 //! configured threshold is published too.
 //!
 //! Findings of one incident publish as one alert: findings about the same
@@ -63,10 +63,14 @@ pub fn decide(a: &Analysis<'_>, findings: Vec<Finding>) -> Vec<Decision> {
                 .map(|m| a.config.risk(m))
                 .unwrap_or(Risk::Alerts);
             let why = context::explain(&finding, &lookup);
+            // A low-signal finding that context explains (a failed sign-in
+            // through the user's own relay, a new country reached through the
+            // org's VPN) is no signal left: kept, listed, weightless.
             let (alerts, weight) = match risk {
                 Risk::Alerts if why.is_empty() => (true, a.config.risk_threshold),
                 Risk::Alerts => (false, DEMOTED_WEIGHT),
-                Risk::Contributes(w) => (false, w),
+                Risk::Contributes(w) if why.is_empty() => (false, w),
+                Risk::Contributes(_) => (false, 0),
             };
             if !why.is_empty() {
                 finding.facts.insert("context".into(), why.into());

@@ -33,6 +33,22 @@ impl Hourly {
 
     /// (detection, verdict) of every finding in the hour.
     fn decide(&mut self) -> Vec<(String, Verdict, Vec<String>)> {
+        self.decisions()
+            .into_iter()
+            .map(|d| {
+                let related = d
+                    .finding
+                    .related
+                    .iter()
+                    .map(|r| r.detection.clone())
+                    .collect();
+                (d.finding.detection, d.verdict, related)
+            })
+            .collect()
+    }
+
+    /// Every decision of the hour, findings and their facts whole.
+    fn decisions(&mut self) -> Vec<super::Decision> {
         self.records
             .sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
         let config = DetectConfig::default();
@@ -45,17 +61,6 @@ impl Hourly {
             config: &config,
         };
         decide(&a, analyze(&a))
-            .into_iter()
-            .map(|d| {
-                let related = d
-                    .finding
-                    .related
-                    .iter()
-                    .map(|r| r.detection.clone())
-                    .collect();
-                (d.finding.detection, d.verdict, related)
-            })
-            .collect()
     }
 }
 
@@ -142,6 +147,37 @@ fn a_relay_the_user_goes_through_every_day_does_not_page_but_tor_does() {
         .add(tor(sign_in(1, 5)))
         .decide();
     assert!(published(&loud, "proxy_sign_in"), "{loud:?}");
+}
+
+#[test]
+fn failed_proxy_sign_ins_add_risk_once_an_hour_and_the_users_relay_explains_them() {
+    let mut b = settled(1);
+    b.proxies.insert("36183", at(NOW) - DAY);
+    let failing = |through: fn(Ev) -> Ev| {
+        let mut hour = Hourly::default();
+        hour.baseline(b.clone());
+        for minute in 1..=8 {
+            hour.add(through(sign_in(1, minute)).failure("INVALID_CREDENTIALS"));
+        }
+        hour.decisions()
+    };
+    for (through, explained) in [(relay as fn(Ev) -> Ev, true), (tor, false)] {
+        let decisions = failing(through);
+        let d = decisions
+            .iter()
+            .find(|d| d.finding.detection == "proxy_sign_in_failed")
+            .expect("a finding");
+        // Eight retries are one finding of weight 20, none when the user's
+        // own relay explains them: no page on their own.
+        let weight = if explained { 0 } else { 20 };
+        assert_eq!(d.verdict, Verdict::Contributes { weight });
+        assert_eq!(d.finding.facts["events"], json!(8));
+        assert_eq!(d.finding.facts.contains_key("context"), explained);
+        assert!(
+            decisions.iter().all(|d| d.verdict != Verdict::Publish),
+            "{decisions:?}"
+        );
+    }
 }
 
 #[test]

@@ -4,8 +4,8 @@ use super::describe::{
     actor_label, is_one_of, known, object_label, origin, person, reason_contains, target,
     type_ends_with, user_label,
 };
-use crate::detect::{DetectionMeta, Finding, FindingPrincipal};
-use crate::record::{ActivityRecord, Category, Text};
+use crate::detect::{DetectConfig, DetectionMeta, Finding, FindingPrincipal};
+use crate::record::{ActivityRecord, Category, IdentityKind, Text};
 
 // --- fastpass_phishing_blocked ------------------------------------------------
 
@@ -106,6 +106,84 @@ pub(super) fn proxy_sign_in_finding(meta: &DetectionMeta, r: &ActivityRecord) ->
         f = f.fact("as_org", org);
     }
     f
+}
+
+// --- proxy_sign_in_failed -----------------------------------------------------
+
+/// A failed attempt through Tor or a proxy: weak alone (the same person's typo
+/// behind Private Relay looks alike), so the catalog has it add risk, and an
+/// hour's attempts for one principal are one finding.
+pub(super) fn proxy_sign_in_failed(r: &ActivityRecord) -> bool {
+    is_one_of(r, &["user.session.start"]) && r.event.outcome.is_failure() && r.network.proxy
+}
+
+pub(super) fn proxy_sign_in_failed_finding(meta: &DetectionMeta, r: &ActivityRecord) -> Finding {
+    let network = known(r.network.as_org.as_deref())
+        .map(|o| format!(", network {o}"))
+        .unwrap_or_default();
+    let because = known(r.event.reason.as_deref())
+        .map(|why| format!(" ({why})"))
+        .unwrap_or_default();
+    let summary = format!(
+        "A sign-in as {} through an anonymising proxy failed{because}{}{network}",
+        actor_label(r),
+        origin(r)
+    );
+    let mut f = Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary);
+    if let Some(reason) = known(r.event.reason.as_deref()) {
+        f = f.fact("reason", reason);
+    }
+    if let Some(asn) = r.network.asn {
+        f = f.fact("asn", asn);
+    }
+    if let Some(org) = known(r.network.as_org.as_deref()) {
+        f = f.fact("as_org", org);
+    }
+    f
+}
+
+// --- sign_in_from_restricted_country -------------------------------------------
+
+/// A successful interactive sign-in of a user, to Okta or through an inbound
+/// identity provider, from a country on the org's restricted list. Judged on
+/// Okta's geolocation of the client, as every place-based detection here is.
+pub(super) fn sign_in_from_restricted_country(config: &DetectConfig, r: &ActivityRecord) -> bool {
+    !config.restricted_countries.is_empty()
+        && r.identity_kind == IdentityKind::User
+        && r.event.outcome.is_success()
+        && is_one_of(
+            r,
+            &["user.session.start", "user.authentication.auth_via_IDP"],
+        )
+        && known(r.network.country.as_deref()).is_some_and(|c| config.restricted_country(c))
+}
+
+pub(super) fn sign_in_from_restricted_country_finding(
+    meta: &DetectionMeta,
+    r: &ActivityRecord,
+) -> Finding {
+    let country = known(r.network.country.as_deref()).unwrap_or("a restricted country");
+    let through = if is_one_of(r, &["user.authentication.auth_via_IDP"]) {
+        " through an inbound identity provider"
+    } else {
+        ""
+    };
+    let proxy = if r.network.proxy {
+        " (the address is a proxy Okta flagged)"
+    } else {
+        ""
+    };
+    let from = known(r.network.ip.as_deref())
+        .map(|ip| format!(" from {ip}"))
+        .unwrap_or_default();
+    let summary = format!(
+        "{} signed in{through}{from} in {country}, a country on the org's restricted list{proxy}",
+        actor_label(r),
+    );
+    Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary)
+        .fact("country", country)
+        .fact("event_type", r.event.event_type.as_str())
+        .fact("proxy", r.network.proxy)
 }
 
 // --- admin_console_new_device_and_ip ------------------------------------------

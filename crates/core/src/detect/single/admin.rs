@@ -95,26 +95,17 @@ pub(super) fn custom_admin_role_change_finding(
 
 // --- protected_action_settings_changed ------------------------------------------
 
-/// Okta names the protected-actions settings events with this fragment
-/// (`…protected_action…`); the public catalog does not list every variant, so
-/// the match is on the fragment and on a change verb.
+/// Okta's event type catalog lists `security.protected_action.settings.update`
+/// ("a protected action setting is updated", since 2024.04.3) as the one event
+/// of a change to these settings. `security.protected_action.attempt` is an
+/// admin performing a protected action, the feature working, not a change.
 pub(super) fn protected_action_settings_changed(r: &ActivityRecord) -> bool {
-    let t = r.event.event_type.to_ascii_lowercase();
-    t.contains("protected_action")
-        && ["update", "deactivate", "delete", "disable", "change"]
-            .iter()
-            .any(|verb| t.rsplit('.').next().is_some_and(|last| last.contains(verb)))
-        && took_effect(r)
+    is_one_of(r, &["security.protected_action.settings.update"]) && took_effect(r)
 }
 
 pub(super) fn protected_action_settings_changed_finding(
     meta: &DetectionMeta,
     r: &ActivityRecord,
 ) -> Finding {
-    let verb = r.event.event_type.rsplit('.').next().unwrap_or("update");
-    finding(
-        meta,
-        r,
-        format!("changed the protected-actions settings ({verb})"),
-    )
+    finding(meta, r, "changed the protected-actions settings".to_owned())
 }

@@ -59,6 +59,56 @@ pub(super) fn admin_role_granted_finding(meta: &DetectionMeta, r: &ActivityRecor
     f
 }
 
+// --- admin_role_grant_refused -------------------------------------------------
+
+/// Okta refused to grant an admin role: the actor lacked the permission, or
+/// failed the step-up a protected action asks for. Either way someone tried
+/// to give a principal more power than they could; a grant that took effect is
+/// `admin_role_granted`'s.
+pub(super) fn admin_role_grant_refused(r: &ActivityRecord) -> bool {
+    is_one_of(r, PRIVILEGE_GRANTS) && r.event.outcome.is_failure()
+}
+
+pub(super) fn admin_role_grant_refused_finding(
+    meta: &DetectionMeta,
+    r: &ActivityRecord,
+) -> Finding {
+    let privilege = known(r.details.privilege_granted.as_deref()).unwrap_or("an admin role");
+    let grantee = match target_any(r, &["User", "UserGroup"]) {
+        Some(t)
+            if t.kind
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case("User")) =>
+        {
+            user_label(t).to_owned()
+        }
+        Some(t) => format!("group {}", object_label(t)),
+        None => "a principal".to_owned(),
+    };
+    let because = known(r.event.reason.as_deref())
+        .map(|why| format!(": {why}"))
+        .unwrap_or_default();
+    let summary = format!(
+        "Okta refused {}'s attempt to grant {privilege} to {grantee}{} (outcome {}{because})",
+        actor_label(r),
+        origin(r),
+        r.event.outcome.as_str()
+    );
+    // The actor is who tried to escalate; the grantee never got the role.
+    let mut f = Finding::from_record(meta, FindingPrincipal::of_record(r), r, summary)
+        .fact("privilege", privilege)
+        .fact("attempted_by", actor_label(r))
+        .fact("attempted_for", grantee)
+        .fact("outcome", r.event.outcome.as_str());
+    if let Some(reason) = known(r.event.reason.as_deref()) {
+        f = f.fact("reason", reason);
+    }
+    if grants_super_admin(r) {
+        f.severity = Severity::High;
+    }
+    f
+}
+
 // --- api_token_created --------------------------------------------------------
 
 pub(super) fn api_token_created(r: &ActivityRecord) -> bool {

@@ -15,23 +15,48 @@ mod threats;
 #[cfg(test)]
 mod tests;
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use super::{catalog, Analysis, DetectConfig, DetectionMeta, Finding, Kind};
-use crate::record::{ActivityRecord, Role};
+use crate::record::{ActivityRecord, Network, Role};
 
 /// One single-event detection. `finding` is only called on records `fires`
 /// accepted.
 struct Rule {
     id: &'static str,
-    fires: fn(&ActivityRecord) -> bool,
+    fires: fn(&DetectConfig, &ActivityRecord) -> bool,
     finding: fn(&DetectionMeta, &ActivityRecord) -> Finding,
+    /// One finding per principal and hour, the hour's further matches added to
+    /// it as evidence: for low-signal events that repeat in bursts, whose risk
+    /// would otherwise add up to an alert from one person's retries.
+    once_per_hour: bool,
 }
 
+// `configured` rules read the detector configuration (an org-chosen list);
+// `once_per_hour` ones fold an hour's repeats for a principal into one finding.
 macro_rules! rule {
     ($module:ident :: $id:ident, $finding:ident) => {
         Rule {
             id: stringify!($id),
+            fires: |_, r| $module::$id(r),
+            finding: $module::$finding,
+            once_per_hour: false,
+        }
+    };
+    ($module:ident :: $id:ident, $finding:ident, configured) => {
+        Rule {
+            id: stringify!($id),
             fires: $module::$id,
             finding: $module::$finding,
+            once_per_hour: false,
+        }
+    };
+    ($module:ident :: $id:ident, $finding:ident, once_per_hour) => {
+        Rule {
+            id: stringify!($id),
+            fires: |_, r| $module::$id(r),
+            finding: $module::$finding,
+            once_per_hour: true,
         }
     };
 }
@@ -106,6 +131,20 @@ const RULES: &[Rule] = &[
         admin::protected_action_settings_changed,
         protected_action_settings_changed_finding
     ),
+    rule!(
+        access::sign_in_from_restricted_country,
+        sign_in_from_restricted_country_finding,
+        configured
+    ),
+    rule!(
+        identity::admin_role_grant_refused,
+        admin_role_grant_refused_finding
+    ),
+    rule!(
+        access::proxy_sign_in_failed,
+        proxy_sign_in_failed_finding,
+        once_per_hour
+    ),
 ];
 
 fn rule(id: &str) -> Option<&'static Rule> {
@@ -126,21 +165,55 @@ pub fn evaluate(a: &Analysis<'_>) -> Vec<Finding> {
         .filter(|r| a.config.enabled(r.id))
         .filter_map(|r| Some((r, meta(r)?)))
         .collect();
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    // (rule, principal) → the finding an hour's repeats are folded into.
+    let mut first: HashMap<(&str, String), usize> = HashMap::new();
     // The hour index holds actor records only; a target or owner record repeats
     // its event, and would report it twice.
     for r in a.in_hour().filter(|r| r.role == Role::Actor) {
         for (rule, meta) in &enabled {
-            if (rule.fires)(r) {
-                findings.push((rule.finding)(meta, r));
+            if !(rule.fires)(a.config, r) {
+                continue;
+            }
+            let f = (rule.finding)(meta, r);
+            if !rule.once_per_hour {
+                findings.push(f);
+                continue;
+            }
+            match first.entry((rule.id, f.principal.identity.clone())) {
+                Entry::Occupied(at) => fold(&mut findings[*at.get()], r),
+                Entry::Vacant(slot) => {
+                    slot.insert(findings.len());
+                    findings.push(f.fact("events", 1));
+                }
             }
         }
     }
     findings
 }
 
+/// Evidence uuids and endpoints kept per folded finding; `events` has the count.
+const MAX_FOLDED_EVIDENCE: usize = 500;
+
+/// Adds a later match of the hour to its principal's finding: records come in
+/// time order, so the first match stays the anchor and the uid.
+fn fold(f: &mut Finding, r: &ActivityRecord) {
+    f.last_seen = f.last_seen.max(r.published);
+    if f.evidence.len() < MAX_FOLDED_EVIDENCE {
+        f.evidence.push(r.uuid.to_string());
+    }
+    if r.network.ip.is_some()
+        && f.endpoints.len() < MAX_FOLDED_EVIDENCE
+        && !f.endpoints.iter().any(|n| n.ip == r.network.ip)
+    {
+        f.endpoints.push(Network::clone(&r.network));
+    }
+    let events = f.facts.get("events").and_then(|v| v.as_u64()).unwrap_or(1);
+    f.facts.insert("events".into(), (events + 1).into());
+}
+
 /// Whether a single-event detection fires on this record: false for a disabled
 /// detection, a windowed one or an unknown id.
 pub fn matches(config: &DetectConfig, detection: &str, r: &ActivityRecord) -> bool {
-    config.enabled(detection) && rule(detection).is_some_and(|rule| (rule.fires)(r))
+    config.enabled(detection) && rule(detection).is_some_and(|rule| (rule.fires)(config, r))
 }

@@ -100,6 +100,187 @@ fn direct_or_failed_sign_ins_are_not_proxy_sign_ins() {
     ));
 }
 
+// --- proxy_sign_in_failed -------------------------------------------------------
+
+fn tor_attempt(minute: u32) -> Ev {
+    Ev::new("user.session.start")
+        .at(&format!("2026-11-10T10:{minute:02}:00Z"))
+        .proxy(true)
+        .from(
+            "185.220.101.4",
+            "Berlin",
+            "Germany",
+            52.5,
+            13.4,
+            60729,
+            "tor exit",
+        )
+        .failure("INVALID_CREDENTIALS")
+}
+
+#[test]
+fn a_failed_sign_in_through_a_proxy_fires_once_an_hour_per_principal() {
+    let f = finding("proxy_sign_in_failed", &tor_attempt(5));
+    assert_eq!(f.summary, "A sign-in as alice@acme.com through an anonymising proxy failed (INVALID_CREDENTIALS) from 185.220.101.4 (Germany), network tor exit");
+    assert_eq!(f.severity, Severity::Low);
+    assert_eq!(f.facts["events"], json!(1));
+    // Retries in the hour are evidence of the first finding, not more risk.
+    let attempts: Vec<ActivityRecord> = (5..9)
+        .map(|m| tor_attempt(m).record())
+        .chain([tor_attempt(9).ip("185.220.101.9").record()])
+        .collect();
+    let found: Vec<Finding> = run(&attempts, &DetectConfig::default())
+        .into_iter()
+        .filter(|f| f.detection == "proxy_sign_in_failed")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = &found[0];
+    assert_eq!(f.facts["events"], json!(5));
+    assert_eq!(f.evidence.len(), 5);
+    assert_eq!(f.endpoints.len(), 2);
+    assert_eq!(
+        (f.anchor, f.first_seen, f.last_seen),
+        (
+            attempts[0].published,
+            attempts[0].published,
+            attempts[4].published
+        )
+    );
+    // Another user's attempts are theirs.
+    let bob = tor_attempt(6).user("00ubob", "bob@acme.com").record();
+    let both = run(&[attempts[0].clone(), bob], &DetectConfig::default());
+    assert_eq!(both.len(), 2);
+}
+
+#[test]
+fn a_direct_failure_or_a_successful_proxy_sign_in_is_not_a_failed_proxy_sign_in() {
+    assert!(!fires("proxy_sign_in_failed", &tor_attempt(5).proxy(false)));
+    let success = tor_attempt(5).outcome("SUCCESS", None);
+    assert!(!fires("proxy_sign_in_failed", &success));
+    assert!(fires("proxy_sign_in", &success));
+    assert!(!fires(
+        "proxy_sign_in_failed",
+        &Ev::new("user.authentication.auth_via_mfa")
+            .proxy(true)
+            .failure("INVALID_CREDENTIALS")
+    ));
+}
+
+#[test]
+fn a_failed_proxy_sign_in_adds_risk_and_never_pages_alone() {
+    let meta = catalog::find("proxy_sign_in_failed").unwrap();
+    assert_eq!(
+        DetectConfig::default().risk(meta),
+        catalog::Risk::Contributes(20)
+    );
+}
+
+// --- sign_in_from_restricted_country --------------------------------------------
+
+fn restricting(countries: &[&str]) -> DetectConfig {
+    DetectConfig {
+        restricted_countries: countries.iter().map(|c| (*c).to_owned()).collect(),
+        ..DetectConfig::default()
+    }
+}
+
+fn from_moscow(ev: Ev) -> Ev {
+    ev.from(
+        "95.165.1.20",
+        "Moscow",
+        "Russia",
+        55.75,
+        37.62,
+        12389,
+        "rostelecom",
+    )
+}
+
+#[test]
+fn a_sign_in_from_a_restricted_country_fires_when_the_org_lists_it() {
+    let config = restricting(&["China", "iran", " RUSSIA "]);
+    let ev = from_moscow(Ev::new("user.session.start"));
+    assert!(matches(
+        &config,
+        "sign_in_from_restricted_country",
+        &ev.record()
+    ));
+    let found = run(&[ev.record()], &config);
+    let f = found
+        .iter()
+        .find(|f| f.detection == "sign_in_from_restricted_country")
+        .expect("a finding");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(
+        f.summary,
+        "alice@acme.com signed in from 95.165.1.20 in Russia, a country on the org's restricted list"
+    );
+    assert_eq!(f.facts["country"], json!("Russia"));
+    // Through an inbound identity provider too.
+    let idp = from_moscow(Ev::new("user.authentication.auth_via_IDP"));
+    assert!(matches(
+        &config,
+        "sign_in_from_restricted_country",
+        &idp.record()
+    ));
+}
+
+#[test]
+fn failed_unlisted_or_unconfigured_sign_ins_are_not_from_a_restricted_country() {
+    let config = restricting(&["China", "Iran", "Russia"]);
+    let fires_with = |config: &DetectConfig, ev: Ev| {
+        matches(config, "sign_in_from_restricted_country", &ev.record())
+    };
+    // A failed attempt from a listed country: the list is about where people
+    // get in; attempts feed the brute-force and spray windows.
+    assert!(!fires_with(
+        &config,
+        from_moscow(Ev::new("user.session.start")).failure("INVALID_CREDENTIALS")
+    ));
+    // A country not on the list, and Russia's neighbour by name.
+    assert!(!fires_with(&config, Ev::new("user.session.start")));
+    assert!(!fires_with(
+        &config,
+        from_moscow(Ev::new("user.session.start")).from(
+            "46.53.1.2",
+            "Minsk",
+            "Belarus",
+            53.9,
+            27.56,
+            6697,
+            "beltelecom"
+        )
+    ));
+    // App access in an existing session is not a sign-in.
+    assert!(!fires_with(
+        &config,
+        from_moscow(Ev::new("user.authentication.sso"))
+    ));
+    // The default list is empty: nothing is restricted until the org says so.
+    assert!(!fires(
+        "sign_in_from_restricted_country",
+        &from_moscow(Ev::new("user.session.start"))
+    ));
+}
+
+#[test]
+fn restricted_countries_are_names_not_codes() {
+    for bad in [r#"["RU"]"#, r#"["IRN"]"#, r#"[" "]"#] {
+        let json = format!(r#"{{"restricted_countries":{bad}}}"#);
+        assert!(
+            matches!(
+                DetectConfig::from_json(&json),
+                Err(crate::detect::config::ConfigError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+    let cfg =
+        DetectConfig::from_json(r#"{"restricted_countries":["North Korea","Iran"]}"#).unwrap();
+    assert!(cfg.restricted_country("north korea"));
+    assert!(!cfg.restricted_country("South Korea"));
+}
+
 // --- admin_console_new_device_and_ip --------------------------------------------
 
 fn admin_console(behaviors: &str, app: &str) -> Ev {

@@ -73,6 +73,44 @@ fn admin_role_revoked_or_refused_is_not_granted() {
     assert!(!fires("admin_role_granted", &refused));
 }
 
+// --- admin_role_grant_refused --------------------------------------------------
+
+#[test]
+fn a_refused_admin_role_grant_fires_on_its_actor() {
+    let ev = frank()
+        .target("User", "00uerin", "erin@acme.com", "Erin")
+        .debug("privilegeGranted", json!("Organization administrator"))
+        .failure("INSUFFICIENT_PERMISSIONS");
+    let f = finding("admin_role_grant_refused", &ev);
+    assert_eq!(f.severity, Severity::Medium);
+    assert_eq!(f.principal.identity, "00ufrank");
+    assert_eq!(f.summary, "Okta refused frank@acme.com's attempt to grant Organization administrator to erin@acme.com from 203.0.113.7 (United States) (outcome FAILURE: INSUFFICIENT_PERMISSIONS)");
+    assert_eq!(f.facts["attempted_for"], json!("erin@acme.com"));
+    assert!(!fires("admin_role_granted", &ev));
+
+    let group = Ev::new("group.privilege.grant")
+        .target("UserGroup", "00gops", "Ops", "Ops")
+        .debug("privilegeGranted", json!("Super administrator"))
+        .outcome("DENY", None);
+    let f = finding("admin_role_grant_refused", &group);
+    assert_eq!(f.severity, Severity::High);
+    assert!(f.summary.contains("to group Ops"), "{}", f.summary);
+}
+
+#[test]
+fn a_grant_that_took_effect_or_a_refused_revoke_is_not_a_refused_grant() {
+    let granted = frank().target("User", "00uerin", "erin@acme.com", "Erin");
+    assert!(!fires("admin_role_grant_refused", &granted));
+    assert!(fires("admin_role_granted", &granted));
+    let revoke = Ev::new("user.account.privilege.revoke").failure("INSUFFICIENT_PERMISSIONS");
+    assert!(!fires("admin_role_grant_refused", &revoke));
+    // Panther's non-matching case: a refused token reuse is no grant at all.
+    assert!(!fires(
+        "admin_role_grant_refused",
+        &Ev::new("app.token.reuse").failure("INVALID")
+    ));
+}
+
 // --- api_token_created ----------------------------------------------------------
 
 #[test]

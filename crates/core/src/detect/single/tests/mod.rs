@@ -77,7 +77,7 @@ fn every_single_event_detection_of_the_catalog_has_exactly_one_rule() {
     let rules: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
     assert_eq!(rules.len(), RULES.len(), "a detection has two rules");
     assert_eq!(rules, singles);
-    assert_eq!(rules.len(), 30);
+    assert_eq!(rules.len(), 33);
     assert!(RULES.iter().all(|r| super::meta(r).is_some()));
 }
 

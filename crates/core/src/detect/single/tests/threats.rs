@@ -220,10 +220,14 @@ fn protected_action_setting_changes_fire_and_protected_action_use_does_not() {
         "{}",
         f.summary
     );
-    assert!(!fires(
-        "protected_action_settings_changed",
-        &Ev::new("security.protected_action.evaluate")
-    ));
+    // An admin performing a protected action, challenged or not, is the
+    // feature at work.
+    for result in ["SUCCESS", "CHALLENGE"] {
+        assert!(!fires(
+            "protected_action_settings_changed",
+            &Ev::new("security.protected_action.attempt").outcome(result, None)
+        ));
+    }
     assert!(!fires(
         "protected_action_settings_changed",
         &Ev::new("security.protected_action.settings.update").failure("NOT_AUTHORIZED")
