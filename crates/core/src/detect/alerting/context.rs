@@ -10,8 +10,8 @@
 //! places both in the user's history, two devices both the user's own.
 //!
 //! A finding with a reason here is still kept; it does not page on its own,
-//! and adds risk only if its detection would have paged alone. Tor and proxies new to both the org and the user have no
-//! reason and stay high.
+//! and adds risk only if its detection would have paged alone. Tor and proxies
+//! new to both the org and the user have no reason and stay high.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -4,8 +4,9 @@
 //! Every finding is kept. A finding of a detection that [`Risk::Alerts`] is
 //! published unless learned context explains it ([`context::explain`]); then,
 //! like the findings of detections that [`Risk::Contributes`], it adds weight to
-//! its principal's risk. A contributing finding that context explains adds none. A principal whose findings in the hour reach the
-//! configured threshold is published too.
+//! its principal's risk. A contributing finding that context explains adds
+//! none. A principal whose findings in the hour reach the configured threshold
+//! is published too.
 //!
 //! Findings of one incident publish as one alert: findings about the same
 //! principal, or sharing an evidence event (the per-user lockouts inside a mass
