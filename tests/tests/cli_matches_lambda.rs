@@ -5,8 +5,9 @@
 //! schedule (five past each hour) and its findings published to SNS (moto) and
 //! read back from a subscribed SQS queue. The same files go through the CLI
 //! binary. Both must publish the same findings: same uid, detection, severity,
-//! and the same OCSF body. Both run the custom rules of `tests/rules/okta/`: the
-//! CLI from the directory, the functions from the rules uploaded to S3 (moto).
+//! and the same OCSF body. Both run the custom rules and correlations of
+//! `tests/rules/`: the CLI from a directory, the functions from the rules
+//! uploaded to S3 (moto).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -130,7 +131,19 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
     assert!(events.len() > 400, "the scenarios are all there");
 
     // The CLI.
-    let rules_dir = repo_root().join("tests/rules/okta");
+    // The example rules and the example correlations, in one folder.
+    let rules_tmp = tempfile::tempdir().expect("temp dir");
+    for dir in ["tests/rules/okta", "tests/rules/okta-correlations"] {
+        for entry in std::fs::read_dir(repo_root().join(dir)).expect("rules directory") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(
+                &path,
+                rules_tmp.path().join(path.file_name().expect("name")),
+            )
+            .expect("copy rule");
+        }
+    }
+    let rules_dir = rules_tmp.path().to_path_buf();
     let out = Command::new(cli_binary())
         .args(["replay", "--format", "json", "--rules"])
         .arg(&rules_dir)
@@ -157,13 +170,18 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
     let (topic, queue) = env.topic_with_queue(false).await;
     // The same rules, from the deployment's S3 folder.
     let rules = custom_rules_in_s3(&env, &rules_dir).await;
-    assert_eq!(rules.len(), 3);
+    assert_eq!((rules.len(), rules.correlations().len()), (5, 2));
+    // The detect function runs the correlations, as its start-up loads them.
+    let config = DetectConfig {
+        correlations: rules.correlations(),
+        ..DetectConfig::default()
+    };
     let ingest = env.ingest_handler().with_rules(Some(Arc::new(rules)));
     let detect = DetectHandler::new(Detector::new(
         env.activity_store(),
         env.state_store(),
         env.sink(&topic),
-        DetectConfig::default(),
+        config,
     ));
     let first = Hour::of(events[0].0);
     let last = Hour::of(events[events.len() - 1].0);
@@ -243,6 +261,9 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
         "0b3c5a2e-8f4d-4a6e-9c1b-7d2e3f4a5b6c",
         "50e068d7-1e6b-4054-87e5-0a592c40c7e0",
         "1667a172-ed4c-463c-9969-efd92195319a",
+        // The correlations' ids.
+        "9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c6b",
+        "5f6e7d8c-9b0a-4f1e-8d2c-3b4a5f6e7d8c",
     ] {
         assert!(
             detections.contains(id),

@@ -199,9 +199,10 @@ async fn the_ingest_function_reads_its_rules_from_s3_and_they_fire_as_in_the_cli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_rule_in_the_folder_refuses_start_up_naming_its_object() {
-    let binary = tokio::task::spawn_blocking(|| function_binary("ingest"))
-        .await
-        .expect("build");
+    let (ingest, detect) =
+        tokio::task::spawn_blocking(|| (function_binary("ingest"), function_binary("detect")))
+            .await
+            .expect("build");
     let env = TestEnv::new("rules-broken").await;
     let broken = format!("{FOLDER}zz-broken.yml");
     let bucket = env
@@ -219,23 +220,46 @@ async fn a_broken_rule_in_the_folder_refuses_start_up_naming_its_object() {
             "reading custom rules from s3://okta-itdr-no-such-bucket/okta-rules/".to_owned(),
         ),
     ];
-    for (uri, says) in cases {
+    // The detect function reads the same folder for its correlations.
+    let detect_env = |uri: &str| -> Vec<(&'static str, String)> {
+        let mut vars: Vec<(&str, String)> = ["ACTIVITY_TABLE", "STATE_TABLE", "HOUR_SHARDS"]
+            .iter()
+            .map(|n| (*n, env.env_var(n).expect("value")))
+            .collect();
+        vars.push((
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:unused".into(),
+        ));
+        vars.push(("CUSTOM_RULES_URI", uri.to_owned()));
+        vars
+    };
+    let runs = cases.iter().flat_map(|(uri, says)| {
+        [
+            (
+                &ingest,
+                "okta-itdr-ingest",
+                ingest_env(&env, uri),
+                uri,
+                says,
+            ),
+            (&detect, "okta-itdr-detect", detect_env(uri), uri, says),
+        ]
+    });
+    for (binary, name, vars, uri, says) in runs {
         let api = RuntimeApi::start().await;
-        let vars = ingest_env(&env, &uri);
-        let mut process =
-            FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
+        let mut process = FunctionProcess::spawn(binary, &api.address(), name, &vars);
         let status = process
             .exit_status(Duration::from_secs(30))
             .await
             .expect("the process exits");
-        assert!(!status.success(), "{uri}");
+        assert!(!status.success(), "{name} {uri}");
         let report = api.init_error().expect("an /init/error report");
         assert_eq!(
             report["errorType"], "Runtime.InvalidCustomRules",
             "{report}"
         );
         let message = report["body"]["errorMessage"].as_str().unwrap_or_default();
-        assert!(message.contains(&says), "{uri}: {message}");
+        assert!(message.contains(says.as_str()), "{name} {uri}: {message}");
         // The deeper folder's and the sibling folder's broken rules are not read.
         assert!(!message.contains("archive/old.yml"), "{message}");
         assert!(!message.contains("okta-rules-old"), "{message}");

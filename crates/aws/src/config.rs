@@ -102,6 +102,8 @@ pub struct DetectSettings {
     pub retention_days: u32,
     /// `DETECTIONS_CONFIG` (or the defaults), with `BASELINE_DAYS` applied.
     pub detect: DetectConfig,
+    /// Where the custom rules are: the detector runs their correlations.
+    pub custom_rules: Option<RulesLocation>,
 }
 
 impl IngestSettings {
@@ -139,13 +141,7 @@ impl IngestSettings {
             username_hash_key: key,
             recovery_queue_url: optional(&lookup, RECOVERY_QUEUE_URL),
             final_dlq_url: optional(&lookup, FINAL_DLQ_URL),
-            custom_rules: optional(&lookup, CUSTOM_RULES_URI)
-                .map(|uri| RulesLocation::parse(&uri))
-                .transpose()
-                .map_err(|reason| ConfigError::Invalid {
-                    name: CUSTOM_RULES_URI,
-                    reason,
-                })?,
+            custom_rules: rules_location(&lookup)?,
         })
     }
 
@@ -189,8 +185,21 @@ impl DetectSettings {
             hour_shards: hour_shards(&lookup)?,
             retention_days,
             detect,
+            custom_rules: rules_location(&lookup)?,
         })
     }
+}
+
+fn rules_location(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<RulesLocation>, ConfigError> {
+    optional(lookup, CUSTOM_RULES_URI)
+        .map(|uri| RulesLocation::parse(&uri))
+        .transpose()
+        .map_err(|reason| ConfigError::Invalid {
+            name: CUSTOM_RULES_URI,
+            reason,
+        })
 }
 
 fn required(

@@ -237,9 +237,11 @@ fn progress_bar(total: u64, stderr_terminal: bool) -> ProgressBar {
 }
 
 pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
     if let Some(dir) = &args.rules {
-        crate::input::use_rules(Arc::new(load_rules(dir)?));
+        let rules = load_rules(dir)?;
+        config.correlations = rules.correlations();
+        crate::input::use_rules(Arc::new(rules));
     }
     let (hasher, _) = hasher_from_env(&args.hash_key_env)?;
     if args.okta.is_none() && (args.since.is_some() || args.until.is_some()) {

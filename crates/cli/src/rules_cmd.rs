@@ -10,12 +10,22 @@ use crate::replay_cmd::{load_rules, Io};
 
 pub fn check(args: &RulesCheckArgs, io: Io<'_>) -> Result<(), CliError> {
     let rules = Arc::new(load_rules(&args.dir)?);
-    writeln!(
-        io.out,
-        "{}: {} rule(s) valid",
-        args.dir.display(),
-        rules.len()
-    )?;
+    let correlations = rules.correlations().len();
+    if correlations == 0 {
+        writeln!(
+            io.out,
+            "{}: {} rule(s) valid",
+            args.dir.display(),
+            rules.len()
+        )?;
+    } else {
+        writeln!(
+            io.out,
+            "{}: {} rule(s) and {correlations} correlation(s) valid",
+            args.dir.display(),
+            rules.len()
+        )?;
+    }
     if args.events.is_empty() {
         return Ok(());
     }

@@ -47,6 +47,8 @@ pub struct Replay {
     detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
     /// The hour the simulated clock is in; runs for earlier hours have happened.
     clock: Option<Hour>,
+    /// The hour of the latest event pushed: the last hour analysed at the end.
+    latest: Option<Hour>,
     /// How far back activity stays in memory: what a run can still ask for.
     keep: Millis,
     stats: ReplayStats,
@@ -70,6 +72,7 @@ impl Replay {
             store,
             sink,
             clock: None,
+            latest: None,
             keep,
             stats: ReplayStats::default(),
         }
@@ -106,6 +109,7 @@ impl Replay {
         };
         // The schedule runs at five past the hour: the events of those five
         // minutes are stored before it runs, as they are when deployed.
+        self.latest = self.latest.max(Some(hour));
         let due = Hour::of(event.published - SCHEDULE_OFFSET);
         if due > clock {
             self.advance_to(due).await?;
@@ -127,8 +131,10 @@ impl Replay {
     /// Runs the schedule up to and including the hour after the last event, so its
     /// hour is analysed too. Returns the alerts of those runs.
     pub async fn finish(&mut self) -> Result<Vec<Alert>, ReplayError> {
-        if let Some(clock) = self.clock {
-            self.advance_to(clock.next()).await?;
+        // The clock trails the events by the schedule's five minutes: the last
+        // event's hour, not the clock's, is the last to analyse.
+        if let Some(last) = self.latest.max(self.clock) {
+            self.advance_to(last.next()).await?;
         }
         Ok(self.sink.drain())
     }

@@ -105,6 +105,18 @@ async fn a_non_matching_event_raises_nothing_and_repeats_are_folded() {
     assert_eq!(repeated.len(), 1, "{repeated:#?}");
 }
 
+#[tokio::test]
+async fn the_last_events_hour_is_analysed_even_in_its_first_minutes() {
+    // The schedule runs at five past: after an event at 09:30 the clock is in
+    // hour 09 when the last event, at 10:02, arrives. Its hour is analysed too.
+    let found = replay(&[
+        console(false).at("2026-11-10T09:30:00Z"),
+        console(true).at("2026-11-10T10:02:00Z"),
+    ])
+    .await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+}
+
 #[test]
 fn the_match_is_stored_on_the_record_and_old_records_still_decode() {
     let mut event = console(true).event();

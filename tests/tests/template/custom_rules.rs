@@ -1,6 +1,7 @@
-//! Custom rules in the deployment: the functions that see raw events get the
-//! rules' location, and may read exactly that S3 folder: list it (as the code
-//! lists it) and get its objects, nothing else of the bucket.
+//! Custom rules in the deployment: the functions that see raw events (ingest,
+//! poll) and the one that runs correlations (detect) get the rules' location,
+//! and may read exactly that S3 folder: list it (as the code lists it) and get
+//! its objects, nothing else of the bucket.
 
 use okta_itdr_aws::config::{self, IngestSettings, Secret};
 use okta_itdr_aws::rules::RulesLocation;
@@ -9,7 +10,7 @@ use serde_yaml::Value as Yaml;
 use super::resource;
 use okta_itdr_e2e::template;
 
-const FUNCTIONS: [&str; 2] = ["IngestFunction", "PollFunction"];
+const FUNCTIONS: [&str; 3] = ["IngestFunction", "PollFunction", "DetectFunction"];
 
 fn tag<'a>(v: &'a Yaml, name: &str) -> Option<&'a Yaml> {
     match v {
@@ -125,7 +126,7 @@ fn the_rules_location_parameter_accepts_only_folders_the_code_reads() {
 }
 
 #[test]
-fn functions_that_see_raw_events_get_the_rules_location() {
+fn functions_that_use_rules_get_their_location() {
     for function in FUNCTIONS {
         let env = &resource(function)["Properties"]["Environment"]["Variables"];
         assert_eq!(
@@ -134,9 +135,6 @@ fn functions_that_see_raw_events_get_the_rules_location() {
             "{function}"
         );
     }
-    // The detector reads records, which carry the matches: it needs no rules.
-    let detect = &resource("DetectFunction")["Properties"]["Environment"]["Variables"];
-    assert!(detect[config::CUSTOM_RULES_URI].is_null());
     // Empty means none; a location is parsed as the code reads it.
     let lookup = |uri: &'static str| {
         move |name: &str| match name {

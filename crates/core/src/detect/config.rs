@@ -74,6 +74,10 @@ pub struct DetectConfig {
     /// Empty by default, so that detection never fires: which countries an org
     /// cannot have its people sign in from (sanctions, policy) is its own call.
     pub restricted_countries: Vec<String>,
+    /// The custom Sigma correlation rules, from the rules the deployment (or
+    /// `replay --rules`) loads; not part of the JSON configuration.
+    #[serde(skip)]
+    pub correlations: std::sync::Arc<[crate::sigma::Correlation]>,
 }
 
 impl Default for DetectConfig {
@@ -96,6 +100,7 @@ impl Default for DetectConfig {
             always_alert: BTreeSet::new(),
             org_network_users: 5,
             restricted_countries: Vec::new(),
+            correlations: std::sync::Arc::from([]),
         }
     }
 }

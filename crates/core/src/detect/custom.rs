@@ -20,7 +20,14 @@ pub fn severity(level: &str) -> Severity {
 pub fn evaluate(a: &Analysis<'_>) -> Vec<Finding> {
     a.in_hour()
         .filter(|r| r.role == Role::Actor && !r.details.rules.is_empty())
-        .flat_map(|r| r.details.rules.iter().map(move |m| finding(m, r)))
+        .flat_map(|r| {
+            r.details
+                .rules
+                .iter()
+                // A rule only a correlation counts is not reported alone.
+                .filter(|m| m.alone)
+                .map(move |m| finding(m, r))
+        })
         .collect()
 }
 

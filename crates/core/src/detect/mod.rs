@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod baseline;
 pub mod catalog;
 pub mod config;
+pub mod correlation;
 pub mod custom;
 pub mod run;
 pub mod single;
@@ -288,6 +289,7 @@ pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
     let mut findings = single::evaluate(a);
     findings.extend(windowed::evaluate(a));
     findings.extend(custom::evaluate(a));
+    findings.extend(correlation::evaluate(a));
     sort_findings(&mut findings);
     findings
 }

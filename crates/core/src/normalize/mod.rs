@@ -122,7 +122,7 @@ impl Normalizer {
                 .map(|s| cap(strip_query(&s).to_owned(), MAX_TEXT)),
             changes,
             message: raw.display_message.clone().map(|s| cap(s, MAX_TEXT)),
-            rules: event.rule_matches.clone(),
+            rules: self.scrub_matches(&event.rule_matches, unknown_actor.then_some(typed)),
         };
         let outcome = raw.outcome.clone().unwrap_or_default();
         let primary = ActivityRecord {
@@ -205,6 +205,43 @@ impl Normalizer {
                 )
             }
         }
+    }
+
+    /// Rule matches as stored: a field value a correlation carries that repeats
+    /// the unknown actor's typed text (`actor.alternateId` of a failed sign-in,
+    /// where people type passwords) is replaced by its hash, as on principals.
+    fn scrub_matches(
+        &self,
+        matches: &[Arc<crate::sigma::RuleMatch>],
+        untrusted: Option<&str>,
+    ) -> Vec<Arc<crate::sigma::RuleMatch>> {
+        let Some(typed) = untrusted.map(str::trim).filter(|t| !t.is_empty()) else {
+            return matches.to_vec();
+        };
+        // A carried value is cut at MAX_CARRIED_CHARS: compare the typed text cut alike.
+        let cut: String = typed
+            .chars()
+            .take(crate::sigma::MAX_CARRIED_CHARS)
+            .collect();
+        let echoes = |v: &str| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case(typed) || v.eq_ignore_ascii_case(cut.trim())
+        };
+        matches
+            .iter()
+            .map(|m| {
+                if !m.fields.values().any(|v| echoes(v)) {
+                    return m.clone();
+                }
+                let mut m = crate::sigma::RuleMatch::clone(m);
+                for v in m.fields.values_mut() {
+                    if echoes(v) {
+                        *v = self.hasher.hash(typed);
+                    }
+                }
+                Arc::new(m)
+            })
+            .collect()
     }
 
     /// A principal as stored. Any field that repeats the unknown actor's typed

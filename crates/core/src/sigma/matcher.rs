@@ -317,6 +317,26 @@ impl FieldCondition {
     }
 }
 
+/// Longest field value a match carries for a correlation.
+pub const MAX_CARRIED_CHARS: usize = 256;
+
+/// The first value at a field path (`actor.alternateId`, any letter case), as
+/// text: what a correlation groups or counts by. Objects and nulls are no value.
+pub fn first_value(event: &Value, field: &str) -> Option<String> {
+    let path: Vec<String> = field.split('.').map(str::to_ascii_lowercase).collect();
+    let mut found = None;
+    any_leaf(event, &path, &mut |v| {
+        found = match v {
+            Value::String(s) => Some(s.chars().take(MAX_CARRIED_CHARS).collect()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        found.is_some()
+    });
+    found
+}
+
 /// Whether `f` holds for some value at a path; keys compare without regard to
 /// case, and arrays on the way (and at the end) offer every element. Visits
 /// in place: evaluation allocates nothing for ASCII text.

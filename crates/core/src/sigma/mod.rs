@@ -12,16 +12,23 @@
 //! any element does; `'true'` matches a boolean or a string; conditions use
 //! `and`, `or`, `not`, parentheses, `1 of` and `all of` patterns.
 //!
-//! Correlation rules (`event_count`, `value_count`) are refused: the hourly
-//! detector does not run them.
+//! Correlation rules (`event_count`, `value_count`) count the matches of the
+//! rules they name, grouped by event fields, within a timespan of at most an
+//! hour; the hourly detector runs them ([`crate::detect::correlation`]).
 
 mod condition;
+mod correlation;
 mod matcher;
 mod rule;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use correlation::{Cmp, Correlation, Count, MAX_TIMESPAN};
+pub use matcher::MAX_CARRIED_CHARS;
 pub use rule::Rule;
 
 /// Rule files larger than this are refused: a rule is a page of YAML.
@@ -52,6 +59,22 @@ pub struct RuleMatch {
     pub mitre: Vec<String>,
     /// The rule's file name, for the analyst.
     pub file: String,
+    /// Values of the fields the correlations counting this rule group or count
+    /// by (lower-case path → value), taken from the raw event at ingest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// False for a rule that only feeds correlations (none of them `generate`):
+    /// its matches are counted, not reported on their own.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub alone: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 /// Why a rule was refused: shown as `FILE: reason`.
@@ -66,6 +89,7 @@ pub struct RuleError {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    correlations: Arc<[Correlation]>,
     /// Rules by the event types they are limited to (lower case); the rest
     /// are tried on every event.
     by_type: std::collections::HashMap<String, Vec<usize>>,
@@ -74,9 +98,10 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    fn new(rules: Vec<Rule>) -> Self {
+    fn new(rules: Vec<Rule>, correlations: Vec<Correlation>) -> Self {
         let mut set = RuleSet {
             rules,
+            correlations: correlations.into(),
             ..Default::default()
         };
         for (i, r) in set.rules.iter().enumerate() {
@@ -103,24 +128,47 @@ impl RuleSet {
 
 impl RuleSet {
     /// Parses every `(file name, text)`; any invalid rule refuses the whole set,
-    /// so a deployment never runs with a rule silently missing.
+    /// so a deployment never runs with a rule silently missing. A file holds
+    /// one rule, or several documents (`---`): rules and correlations.
     pub fn parse<'a>(
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, Vec<RuleError>> {
         let mut rules = Vec::new();
+        let mut correlations = Vec::new();
         let mut errors = Vec::new();
+        let refuse = |file: &str, reason: String| RuleError {
+            file: file.to_owned(),
+            reason,
+        };
         for (file, text) in files {
-            match Rule::parse(file, text) {
-                Ok(rule) => rules.push(rule),
-                Err(reason) => errors.push(RuleError {
-                    file: file.to_owned(),
-                    reason,
-                }),
+            let docs = match rule::documents(text) {
+                Ok(docs) => docs,
+                Err(reason) => {
+                    errors.push(refuse(file, reason));
+                    continue;
+                }
+            };
+            for doc in &docs {
+                let parsed = if doc.contains_key("correlation") {
+                    rule::meta(file, doc)
+                        .and_then(|meta| Correlation::from_doc(meta, doc))
+                        .map(|c| correlations.push(c))
+                } else {
+                    Rule::from_doc(file, doc).map(|r| rules.push(r))
+                };
+                if let Err(reason) = parsed {
+                    errors.push(refuse(file, reason));
+                }
             }
         }
         let mut ids: Vec<(&str, &str)> = rules
             .iter()
             .map(|r| (r.meta.id.as_str(), r.meta.file.as_str()))
+            .chain(
+                correlations
+                    .iter()
+                    .map(|c| (c.meta.id.as_str(), c.meta.file.as_str())),
+            )
             .collect();
         ids.sort_unstable();
         for pair in ids.windows(2) {
@@ -131,11 +179,17 @@ impl RuleSet {
                 });
             }
         }
+        errors.extend(link(&mut rules, &mut correlations));
         if errors.is_empty() {
-            Ok(RuleSet::new(rules))
+            Ok(RuleSet::new(rules, correlations))
         } else {
             Err(errors)
         }
+    }
+
+    /// The correlation rules, for the hourly detector.
+    pub fn correlations(&self) -> Arc<[Correlation]> {
+        self.correlations.clone()
     }
 
     pub fn len(&self) -> usize {
@@ -181,9 +235,61 @@ impl RuleSet {
             .into_iter()
             .map(|i| &self.rules[i])
             .filter(|r| r.matches(event))
-            .map(|r| r.meta.clone())
+            .map(|r| r.matched(event))
             .collect()
     }
+}
+
+/// Resolves each correlation's rules (by id or `name`) to rule ids, and tells
+/// each counted rule which fields its matches must carry and whether it is
+/// still reported alone.
+fn link(rules: &mut [Rule], correlations: &mut [Correlation]) -> Vec<RuleError> {
+    let mut errors = Vec::new();
+    for c in correlations.iter_mut() {
+        let mut ids = Vec::new();
+        for wanted in &c.rules {
+            match rules
+                .iter()
+                .position(|r| r.meta.id == *wanted || r.name.as_deref() == Some(wanted))
+            {
+                Some(i) => ids.push(rules[i].meta.id.clone()),
+                None => errors.push(RuleError {
+                    file: c.meta.file.clone(),
+                    reason: format!(
+                        "correlation {} counts rule {wanted:?}, which is not a detection rule of the set (by id or name)",
+                        c.meta.id
+                    ),
+                }),
+            }
+        }
+        ids.dedup();
+        c.rules = ids;
+    }
+    for r in rules.iter_mut() {
+        let counting: Vec<&Correlation> = correlations
+            .iter()
+            .filter(|c| c.rules.contains(&r.meta.id))
+            .collect();
+        if counting.is_empty() {
+            continue;
+        }
+        let mut feeds: Vec<String> = counting
+            .iter()
+            .flat_map(|c| c.fields().map(str::to_owned))
+            .collect();
+        feeds.sort();
+        feeds.dedup();
+        r.feeds = feeds;
+        // Sigma's default: a rule a correlation counts is not reported alone
+        // unless a correlation says `generate: true`.
+        let alone = counting.iter().any(|c| c.generate);
+        if !alone {
+            let mut meta = RuleMatch::clone(&r.meta);
+            meta.alone = false;
+            r.meta = Arc::new(meta);
+        }
+    }
+    errors
 }
 
 #[cfg(test)]

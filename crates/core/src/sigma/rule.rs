@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::condition::Condition;
 use super::matcher::Selection;
@@ -15,37 +15,96 @@ const MAX_SELECTIONS: usize = 64;
 pub struct Rule {
     /// Shared: every record of every matching event points at it.
     pub meta: std::sync::Arc<RuleMatch>,
+    /// The `name` correlations may refer to it by (besides its id).
+    pub name: Option<String>,
+    /// Fields (lower-case paths) whose values its matches carry, because a
+    /// correlation groups or counts by them.
+    pub(super) feeds: Vec<String>,
     selections: BTreeMap<String, Selection>,
     condition: Condition,
 }
 
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
-impl Rule {
-    pub fn parse(file: &str, text: &str) -> Result<Rule, String> {
-        if text.len() > MAX_RULE_BYTES {
-            return Err(format!(
-                "the rule is {} bytes, more than the {MAX_RULE_BYTES} a rule may have",
-                text.len()
-            ));
+/// The documents of a rule file: one rule, or several separated by `---`
+/// (a correlation beside the rules it counts, as Sigma writes them).
+pub fn documents(text: &str) -> Result<Vec<Map<String, Value>>, String> {
+    use serde::Deserialize;
+    if text.len() > MAX_RULE_BYTES {
+        return Err(format!(
+            "the rule is {} bytes, more than the {MAX_RULE_BYTES} a rule may have",
+            text.len()
+        ));
+    }
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| format!("not YAML: {e}"))?;
+        if yaml.is_null() {
+            continue;
         }
-        let yaml: serde_yaml::Value =
-            serde_yaml::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
-        let doc: Value =
+        let json: Value =
             serde_json::to_value(&yaml).map_err(|e| format!("not a Sigma rule: {e}"))?;
-        let doc = doc.as_object().ok_or("not a Sigma rule: not a mapping")?;
-        if doc.contains_key("correlation") {
-            return Err("correlation rules are not supported; only detection rules are".into());
+        match json {
+            Value::Object(map) => docs.push(map),
+            _ => return Err("not a Sigma rule: not a mapping".into()),
         }
-        let text_field = |key: &str| -> Result<String, String> {
-            match doc.get(key) {
-                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-                Some(_) => Err(format!("{key} must be text")),
-                None => Err(format!("no {key}")),
-            }
-        };
-        let title = text_field("title")?;
-        let id = text_field("id")?;
+    }
+    if docs.is_empty() {
+        return Err("no rule in the file".into());
+    }
+    Ok(docs)
+}
+
+/// Title, id, level and techniques: what a finding shows of a rule or a
+/// correlation.
+pub fn meta(file: &str, doc: &Map<String, Value>) -> Result<RuleMatch, String> {
+    let text_field = |key: &str| -> Result<String, String> {
+        match doc.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            Some(_) => Err(format!("{key} must be text")),
+            None => Err(format!("no {key}")),
+        }
+    };
+    let title = text_field("title")?;
+    let id = text_field("id")?;
+    let level = match doc.get("level") {
+        None => "medium".to_owned(),
+        Some(Value::String(l)) if LEVELS.contains(&l.to_ascii_lowercase().as_str()) => {
+            l.to_ascii_lowercase()
+        }
+        Some(other) => return Err(format!("level {other} is not one of {}", LEVELS.join(", "))),
+    };
+    let mitre = doc
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(technique)
+        .collect();
+    Ok(RuleMatch {
+        id,
+        title,
+        level,
+        mitre,
+        file: file.to_owned(),
+        fields: BTreeMap::new(),
+        alone: true,
+    })
+}
+
+impl Rule {
+    /// A file holding one detection rule.
+    pub fn parse(file: &str, text: &str) -> Result<Rule, String> {
+        match documents(text)?.as_slice() {
+            [doc] if !doc.contains_key("correlation") => Rule::from_doc(file, doc),
+            [_] => Err("a correlation rule, not a detection rule".into()),
+            _ => Err("more than one rule in the file".into()),
+        }
+    }
+
+    pub fn from_doc(file: &str, doc: &Map<String, Value>) -> Result<Rule, String> {
+        let meta = meta(file, doc)?;
         let product = doc
             .get("logsource")
             .and_then(|l| l.get("product"))
@@ -54,23 +113,11 @@ impl Rule {
         if !product.eq_ignore_ascii_case("okta") {
             return Err(format!("logsource.product is {product:?}, not okta"));
         }
-        let level = match doc.get("level") {
-            None => "medium".to_owned(),
-            Some(Value::String(l)) if LEVELS.contains(&l.to_ascii_lowercase().as_str()) => {
-                l.to_ascii_lowercase()
-            }
-            Some(other) => {
-                return Err(format!("level {other} is not one of {}", LEVELS.join(", ")))
-            }
+        let name = match doc.get("name") {
+            None => None,
+            Some(Value::String(n)) if !n.trim().is_empty() => Some(n.trim().to_owned()),
+            Some(_) => return Err("name must be text".into()),
         };
-        let mitre = doc
-            .get("tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(technique)
-            .collect();
         let detection = doc
             .get("detection")
             .and_then(Value::as_object)
@@ -86,7 +133,10 @@ impl Rule {
         let mut selections = BTreeMap::new();
         for (name, body) in detection.iter().filter(|(k, _)| *k != "condition") {
             if name == "timeframe" {
-                return Err("timeframe is for correlations, which are not supported".into());
+                return Err(
+                    "timeframe is the old aggregation syntax; write a correlation rule (event_count, value_count)"
+                        .into(),
+                );
             }
             let sel = Selection::compile(body).map_err(|e| format!("selection {name}: {e}"))?;
             selections.insert(name.clone(), sel);
@@ -101,13 +151,9 @@ impl Rule {
         let condition = Condition::parse(&condition_text, &names)
             .map_err(|e| format!("condition {condition_text:?}: {e}"))?;
         Ok(Rule {
-            meta: std::sync::Arc::new(RuleMatch {
-                id,
-                title,
-                level,
-                mitre,
-                file: file.to_owned(),
-            }),
+            meta: std::sync::Arc::new(meta),
+            name,
+            feeds: Vec::new(),
             selections,
             condition,
         })
@@ -124,6 +170,21 @@ impl Rule {
     pub fn matches(&self, event: &Value) -> bool {
         self.condition
             .eval(&|name| self.selections.get(name).is_some_and(|s| s.matches(event)))
+    }
+
+    /// What a match of this event carries: the shared metadata, or, for a rule
+    /// correlations count, a copy with the values of the fields they need.
+    pub fn matched(&self, event: &Value) -> std::sync::Arc<RuleMatch> {
+        if self.feeds.is_empty() {
+            return self.meta.clone();
+        }
+        let mut m = RuleMatch::clone(&self.meta);
+        for field in &self.feeds {
+            if let Some(v) = super::matcher::first_value(event, field) {
+                m.fields.insert(field.clone(), v);
+            }
+        }
+        std::sync::Arc::new(m)
     }
 }
 

@@ -50,6 +50,8 @@ fn metadata_is_carried_on_a_match() {
             level: "high".into(),
             mitre: vec!["T1078.004".into()],
             file: "test.yml".into(),
+            fields: Default::default(),
+            alone: true,
         })]
     );
 }
@@ -217,8 +219,12 @@ fn invalid_rules_are_refused_with_file_and_reason() {
     .contains("modifier \"base64\" is not supported"));
     assert!(refused("n.yml", "title: x\n").starts_with("n.yml: no id"));
     assert!(refused("y.yml", ": : :").starts_with("y.yml: not YAML"));
-    let corr = "title: c\nid: c1\nlogsource:\n  product: okta\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5m\n  condition:\n    gte: 10\n";
-    assert!(refused("c.yml", corr).contains("correlation rules are not supported"));
+    // A correlation over a rule the set does not have.
+    let corr = "title: c\nid: c1\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5m\n  condition:\n    gte: 10\n";
+    assert_eq!(
+        refused("c.yml", corr),
+        "c.yml: correlation c1 counts rule \"a\", which is not a detection rule of the set (by id or name)"
+    );
     assert!(refused(
         "a.yml",
         &rule("  sel:\n    eventType: x\n  condition: sel | count() > 5")
@@ -296,4 +302,73 @@ fn the_event_type_index_finds_what_trying_every_rule_finds() {
         .collect();
     assert_eq!(indexed, every);
     assert_eq!(indexed, ["r0", "r1", "r2", "r3", "r4", "r6"]);
+}
+
+// --- correlations ------------------------------------------------------------
+
+fn with_correlation(correlation: &str) -> Result<RuleSet, Vec<RuleError>> {
+    let base = "title: Sign-in\nid: base-1\nname: sign_in\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventType: user.session.start\n  condition: sel\n";
+    let text = format!("{base}---\ntitle: Burst\nid: corr-1\ncorrelation:\n{correlation}");
+    RuleSet::parse([("c.yml", text.as_str())])
+}
+
+#[test]
+fn a_correlation_names_its_rules_by_name_or_id_and_their_matches_carry_its_fields() {
+    for by in ["sign_in", "base-1"] {
+        let set = with_correlation(&format!(
+            "  type: value_count\n  rules: [{by}]\n  group-by: [client.ipAddress]\n  timespan: 15m\n  condition:\n    field: actor.alternateId\n    gte: 3\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let c = &set.correlations()[0];
+        assert_eq!(c.rules, ["base-1"]);
+        assert_eq!(c.count, Count::Values("actor.alternateid".into()));
+        assert_eq!(c.group_by, ["client.ipaddress"]);
+        assert_eq!(c.timespan, 15 * 60_000);
+        assert!(c.holds(3) && !c.holds(2));
+        let m = set.evaluate(&ev());
+        assert_eq!(m.len(), 1);
+        // The raw event's values, as written there; found whatever the case of the path.
+        assert_eq!(m[0].fields["client.ipaddress"], "185.220.101.47");
+        assert_eq!(m[0].fields["actor.alternateid"], "Bob@Acme.com");
+        assert!(!m[0].alone, "counted, not reported alone");
+    }
+    // An event missing a field carries none for it.
+    let set = with_correlation("  type: event_count\n  rules: [sign_in]\n  group-by: [client.device]\n  timespan: 1h\n  condition:\n    gte: 2\n    lt: 5\n").unwrap();
+    let m = set.evaluate(&ev());
+    assert!(m[0].fields.is_empty());
+    let c = &set.correlations()[0];
+    assert!(c.holds(2) && c.holds(4) && !c.holds(5) && !c.holds(1));
+    assert_eq!(c.condition_text(), ">= 2 and < 5");
+}
+
+#[test]
+fn generate_keeps_the_counted_rule_reporting_alone() {
+    let counted = with_correlation("  type: event_count\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    gte: 2\n  generate: true\n").unwrap();
+    assert!(counted.evaluate(&ev())[0].alone);
+    // A rule no correlation counts shares its metadata, fields and all.
+    let plain = set("  sel:\n    eventType: user.session.start\n  condition: sel");
+    let a = plain.evaluate(&ev());
+    let b = plain.evaluate(&ev());
+    assert!(std::sync::Arc::ptr_eq(&a[0], &b[0]));
+}
+
+#[test]
+fn correlations_the_detector_cannot_run_are_refused_with_the_reason() {
+    for (body, says) in [
+        ("  type: temporal\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    gte: 2\n", "temporal is not supported"),
+        ("  type: event_count\n  rules: [sign_in]\n  timespan: 2h\n  condition:\n    gte: 2\n", "longer than 1h"),
+        ("  type: event_count\n  rules: [sign_in]\n  timespan: 5x\n  condition:\n    gte: 2\n", "not a number and a unit"),
+        ("  type: value_count\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    gte: 2\n", "value_count needs condition.field"),
+        ("  type: event_count\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    field: x\n    gte: 2\n", "event_count takes no condition.field"),
+        ("  type: event_count\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    gte: many\n", "must be a whole number"),
+        ("  type: event_count\n  rules: [sign_in]\n  timespan: 5m\n  condition:\n    near: 2\n", "condition.near is not supported"),
+        ("  type: event_count\n  rules: []\n  timespan: 5m\n  condition:\n    gte: 2\n", "names no rule"),
+        ("  type: event_count\n  rules: [corr-1]\n  timespan: 5m\n  condition:\n    gte: 2\n", "not a detection rule of the set"),
+    ] {
+        let err = with_correlation(body).unwrap_err();
+        assert!(
+            err.iter().any(|e| e.file == "c.yml" && e.reason.contains(says)),
+            "{body}: {err:?}"
+        );
+    }
 }
