@@ -24,9 +24,110 @@ pub enum TypeKey {
 
 #[derive(Debug)]
 pub struct FieldCondition {
-    /// Lower-case path segments.
-    path: Vec<String>,
+    path: FieldPath,
     test: Test,
+}
+
+/// A field path, compared without regard to letter case.
+#[derive(Debug)]
+struct FieldPath {
+    /// Lower-case segments: what a key must equal, ignoring case.
+    lower: Vec<String>,
+    /// Each segment as Okta spells it (`displayMessage` for `displaymessage`),
+    /// else as the rule wrote it: tried first, as one hash lookup, before
+    /// comparing every key of the object. It is what keeps fifty rules within
+    /// ingest's budget.
+    keys: Vec<String>,
+}
+
+/// Okta LogEvent keys in their own spelling, by lower case.
+const OKTA_KEYS: &[&str] = &[
+    "eventType",
+    "displayMessage",
+    "legacyEventType",
+    "uuid",
+    "published",
+    "severity",
+    "version",
+    "actor",
+    "client",
+    "device",
+    "authenticationContext",
+    "securityContext",
+    "debugContext",
+    "outcome",
+    "target",
+    "transaction",
+    "request",
+    "id",
+    "type",
+    "alternateId",
+    "displayName",
+    "detailEntry",
+    "userAgent",
+    "rawUserAgent",
+    "os",
+    "browser",
+    "zone",
+    "ipAddress",
+    "geographicalContext",
+    "city",
+    "state",
+    "country",
+    "postalCode",
+    "geolocation",
+    "lat",
+    "lon",
+    "authenticationProvider",
+    "credentialProvider",
+    "credentialType",
+    "issuer",
+    "interface",
+    "authenticationStep",
+    "externalSessionId",
+    "rootSessionId",
+    "asNumber",
+    "asOrg",
+    "isp",
+    "domain",
+    "isProxy",
+    "debugData",
+    "result",
+    "reason",
+    "detail",
+    "ipChain",
+    "changeDetails",
+    "behaviors",
+    "dtHash",
+    "requestUri",
+    "requestId",
+    "threatSuspected",
+    "risk",
+    "url",
+    "factor",
+    "logOnlySecurityData",
+    "privilegeGranted",
+    "grantType",
+    "grantedScopes",
+    "clientId",
+];
+
+impl FieldPath {
+    fn parse(name: &str) -> FieldPath {
+        let segments: Vec<&str> = name.split('.').collect();
+        FieldPath {
+            lower: segments.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            keys: segments
+                .iter()
+                .map(|s| {
+                    OKTA_KEYS
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(s))
+                        .map_or_else(|| (*s).to_owned(), |k| (*k).to_owned())
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -96,7 +197,7 @@ impl Selection {
                 Test::Values {
                     all: false,
                     matchers,
-                } if c.path.len() == 1 && c.path[0] == "eventtype" => matchers
+                } if c.path.lower.len() == 1 && c.path.lower[0] == "eventtype" => matchers
                     .iter()
                     .map(|m| match m {
                         Matcher::Text(Op::Equals, t) => Some(TypeKey::Exact(t.clone())),
@@ -133,7 +234,7 @@ fn field(key: &str, value: &Value) -> Result<FieldCondition, String> {
     if name.is_empty() {
         return Err(format!("{key:?} names no field"));
     }
-    let path: Vec<String> = name.split('.').map(str::to_ascii_lowercase).collect();
+    let path = FieldPath::parse(name);
     let (mut op, mut all, mut re, mut cidr, mut exists) = (Op::Equals, false, false, false, false);
     for m in parts {
         match m.to_ascii_lowercase().as_str() {
@@ -297,11 +398,11 @@ fn cidr_matcher(v: &Value) -> Result<Matcher, String> {
 impl FieldCondition {
     fn matches(&self, event: &Value) -> bool {
         match &self.test {
-            Test::Exists(want) => any_leaf(event, &self.path, &mut |v| !v.is_null()) == *want,
+            Test::Exists(want) => self.path.any(event, &mut |v| !v.is_null()) == *want,
             Test::Values { all, matchers } => {
                 let one = |m: &Matcher| {
                     let mut seen = false;
-                    let hit = any_leaf(event, &self.path, &mut |v| {
+                    let hit = self.path.any(event, &mut |v| {
                         seen = true;
                         m.matches(v)
                     });
@@ -323,9 +424,8 @@ pub const MAX_CARRIED_CHARS: usize = 256;
 /// The first value at a field path (`actor.alternateId`, any letter case), as
 /// text: what a correlation groups or counts by. Objects and nulls are no value.
 pub fn first_value(event: &Value, field: &str) -> Option<String> {
-    let path: Vec<String> = field.split('.').map(str::to_ascii_lowercase).collect();
     let mut found = None;
-    any_leaf(event, &path, &mut |v| {
+    FieldPath::parse(field).any(event, &mut |v| {
         found = match v {
             Value::String(s) => Some(s.chars().take(MAX_CARRIED_CHARS).collect()),
             Value::Number(n) => Some(n.to_string()),
@@ -337,16 +437,35 @@ pub fn first_value(event: &Value, field: &str) -> Option<String> {
     found
 }
 
+impl FieldPath {
+    /// Whether `f` holds for some value at the path.
+    fn any(&self, v: &Value, f: &mut dyn FnMut(&Value) -> bool) -> bool {
+        any_leaf(v, &self.lower, &self.keys, f)
+    }
+}
+
 /// Whether `f` holds for some value at a path; keys compare without regard to
 /// case, and arrays on the way (and at the end) offer every element. Visits
-/// in place: evaluation allocates nothing for ASCII text.
-fn any_leaf(v: &Value, path: &[String], f: &mut dyn FnMut(&Value) -> bool) -> bool {
+/// in place: evaluation allocates nothing for ASCII text. An object holding the
+/// key as Okta spells it is taken to hold no other spelling of it: Okta's
+/// events never do.
+fn any_leaf(
+    v: &Value,
+    lower: &[String],
+    keys: &[String],
+    f: &mut dyn FnMut(&Value) -> bool,
+) -> bool {
     match v {
-        Value::Array(items) => items.iter().any(|i| any_leaf(i, path, f)),
-        _ if path.is_empty() => f(v),
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, child)| k.eq_ignore_ascii_case(&path[0]) && any_leaf(child, &path[1..], f)),
+        Value::Array(items) => items.iter().any(|i| any_leaf(i, lower, keys, f)),
+        _ if lower.is_empty() => f(v),
+        // Okta's objects hold a dozen keys or fewer: comparing them is cheaper
+        // than hashing the one looked for.
+        Value::Object(map) => match map.iter().find(|(k, _)| **k == keys[0]).map(|(_, c)| c) {
+            Some(child) => any_leaf(child, &lower[1..], &keys[1..], f),
+            None => map.iter().any(|(k, child)| {
+                k.eq_ignore_ascii_case(&lower[0]) && any_leaf(child, &lower[1..], &keys[1..], f)
+            }),
+        },
         _ => false,
     }
 }

@@ -207,14 +207,25 @@ impl RuleSet {
     /// The rules that match a LogEvent (the `detail` of an EventBridge event).
     pub fn evaluate(&self, event: &Value) -> Vec<std::sync::Arc<RuleMatch>> {
         let event_type = event.as_object().and_then(|m| {
-            m.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("eventType"))
-                .and_then(|(_, v)| v.as_str())
+            m.get("eventType")
+                .or_else(|| {
+                    m.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("eventType"))
+                        .map(|(_, v)| v)
+                })
+                .and_then(Value::as_str)
         });
-        let lower = event_type.map(str::to_lowercase).unwrap_or_default();
+        // Okta's event types are lower case already: no copy for them.
+        let lower: std::borrow::Cow<'_, str> = match event_type {
+            Some(t) if t.bytes().any(|b| b.is_ascii_uppercase()) || !t.is_ascii() => {
+                t.to_lowercase().into()
+            }
+            Some(t) => t.into(),
+            None => "".into(),
+        };
         let typed = self
             .by_type
-            .get(lower.as_str())
+            .get(lower.as_ref())
             .map(Vec::as_slice)
             .unwrap_or_default();
         let prefixed = self
@@ -222,20 +233,18 @@ impl RuleSet {
             .iter()
             .filter(|(p, _)| event_type.is_some() && lower.starts_with(p.as_str()))
             .map(|(_, i)| i);
-        let mut candidates: Vec<usize> = typed
-            .iter()
-            .chain(prefixed)
-            .chain(&self.any_type)
-            .copied()
-            .collect();
-        // Matches are reported in the rules' order, whatever the index.
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
-            .into_iter()
-            .map(|i| &self.rules[i])
-            .filter(|r| r.matches(event))
-            .map(|r| r.matched(event))
+        // Most events match no rule: nothing is allocated for them.
+        let mut hits: Vec<usize> = Vec::new();
+        for &i in typed.iter().chain(prefixed).chain(&self.any_type) {
+            if self.rules[i].matches(event) {
+                hits.push(i);
+            }
+        }
+        // Matches are reported in the rules' order, once, whatever the index.
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter()
+            .map(|i| self.rules[i].matched(event))
             .collect()
     }
 }
