@@ -637,19 +637,34 @@ impl Notification {
 // ------------------------------------------------------------------ logs
 
 /// Captures what the code under test logs, in the functions' JSON format.
+///
+/// One global subscriber for the whole test binary writes each event to the
+/// capture of the thread that logged it. Scoped subscribers (`set_default`)
+/// in tests running in parallel race on tracing's per-callsite interest
+/// cache and now and then miss every event of a test.
 #[derive(Clone, Default)]
 pub struct LogCapture {
     buffer: Arc<Mutex<Vec<u8>>>,
 }
 
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
-impl Write for CaptureWriter {
+/// Writes to the current thread's capture, if it has one.
+struct ThreadCapture;
+
+impl Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(buffer) = c.borrow().as_ref() {
+                buffer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -657,17 +672,32 @@ impl Write for CaptureWriter {
     }
 }
 
+/// Ends a thread's capture when dropped.
+pub struct CaptureGuard {
+    previous: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CAPTURE.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
 impl LogCapture {
     /// Starts capturing this thread's logs (at `debug`) until the guard drops.
     /// Use it in a current-thread test runtime (`#[tokio::test]`'s default).
-    pub fn start() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    pub fn start() -> (LogCapture, CaptureGuard) {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::new("debug");
+            let subscriber = okta_itdr_aws::logging::subscriber(|| ThreadCapture, filter);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the test binary sets no other global subscriber");
+        });
         let capture = LogCapture::default();
-        let buffer = capture.buffer.clone();
-        let filter = tracing_subscriber::EnvFilter::new("debug");
-        let subscriber =
-            okta_itdr_aws::logging::subscriber(move || CaptureWriter(buffer.clone()), filter);
-        let guard = tracing::subscriber::set_default(subscriber);
-        (capture, guard)
+        let previous = CAPTURE.with(|c| c.borrow_mut().replace(capture.buffer.clone()));
+        (capture, CaptureGuard { previous })
     }
 
     pub fn text(&self) -> String {
