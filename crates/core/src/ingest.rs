@@ -150,12 +150,21 @@ impl<S: ActivityStore> Ingestor<S> {
     /// custom rules that match it: polled events meet the same rules as
     /// streamed ones.
     pub fn parse(&self, text: &[u8]) -> Result<LogEvent, EventError> {
-        let Some(rules) = &self.rules else {
+        if self.rules.is_none() {
             return LogEvent::from_slice(text);
-        };
-        let raw: serde_json::Value =
-            serde_json::from_slice(text).map_err(|e| EventError::Malformed(e.to_string()))?;
-        let matches = rules.evaluate(&raw);
+        }
+        let raw = serde_json::from_slice(text).map_err(|e| EventError::Malformed(e.to_string()))?;
+        self.event_of(raw)
+    }
+
+    /// The LogEvent of a raw one, with the custom rules that match it: rules
+    /// see every field, before the event is modelled.
+    fn event_of(&self, raw: serde_json::Value) -> Result<LogEvent, EventError> {
+        let matches = self
+            .rules
+            .as_ref()
+            .map(|r| r.evaluate(&raw))
+            .unwrap_or_default();
         let mut event = LogEvent::from_value(raw)?;
         event.rule_matches = matches;
         Ok(event)
@@ -170,14 +179,7 @@ impl<S: ActivityStore> Ingestor<S> {
         arrived: Millis,
     ) -> Result<Ingested, IngestError> {
         check_envelope(source, detail_type)?;
-        // Rules see the raw event, every field of it, before it is modelled.
-        let matches = self
-            .rules
-            .as_ref()
-            .map(|r| r.evaluate(&detail))
-            .unwrap_or_default();
-        let mut event = LogEvent::from_value(detail).map_err(Rejection::from)?;
-        event.rule_matches = matches;
+        let event = self.event_of(detail).map_err(Rejection::from)?;
         self.ingest(&event, arrived).await
     }
 }

@@ -30,7 +30,7 @@ pub struct FieldCondition {
 
 /// A field path, compared without regard to letter case.
 #[derive(Debug)]
-struct FieldPath {
+pub(super) struct FieldPath {
     /// Lower-case segments: what a key must equal, ignoring case.
     lower: Vec<String>,
     /// Each segment as Okta spells it (`displayMessage` for `displaymessage`),
@@ -113,7 +113,7 @@ const OKTA_KEYS: &[&str] = &[
 ];
 
 impl FieldPath {
-    fn parse(name: &str) -> FieldPath {
+    pub(super) fn parse(name: &str) -> FieldPath {
         let segments: Vec<&str> = name.split('.').collect();
         FieldPath {
             lower: segments.iter().map(|s| s.to_ascii_lowercase()).collect(),
@@ -421,26 +421,26 @@ impl FieldCondition {
 /// Longest field value a match carries for a correlation.
 pub const MAX_CARRIED_CHARS: usize = 256;
 
-/// The first value at a field path (`actor.alternateId`, any letter case), as
-/// text: what a correlation groups or counts by. Objects and nulls are no value.
-pub fn first_value(event: &Value, field: &str) -> Option<String> {
-    let mut found = None;
-    FieldPath::parse(field).any(event, &mut |v| {
-        found = match v {
-            Value::String(s) => Some(s.chars().take(MAX_CARRIED_CHARS).collect()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        };
-        found.is_some()
-    });
-    found
-}
-
 impl FieldPath {
     /// Whether `f` holds for some value at the path.
     fn any(&self, v: &Value, f: &mut dyn FnMut(&Value) -> bool) -> bool {
         any_leaf(v, &self.lower, &self.keys, f)
+    }
+
+    /// The first value at the path, as text: what a correlation groups or
+    /// counts by. Objects and nulls are no value.
+    pub(super) fn first_value(&self, event: &Value) -> Option<String> {
+        let mut found = None;
+        self.any(event, &mut |v| {
+            found = match v {
+                Value::String(s) => Some(s.chars().take(MAX_CARRIED_CHARS).collect()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            found.is_some()
+        });
+        found
     }
 }
 

@@ -288,7 +288,13 @@ fn link(rules: &mut [Rule], correlations: &mut [Correlation]) -> Vec<RuleError> 
             .collect();
         feeds.sort();
         feeds.dedup();
-        r.feeds = feeds;
+        r.feeds = feeds
+            .into_iter()
+            .map(|f| {
+                let path = matcher::FieldPath::parse(&f);
+                (f, path)
+            })
+            .collect();
         // Sigma's default: a rule a correlation counts is not reported alone
         // unless a correlation says `generate: true`.
         let alone = counting.iter().any(|c| c.generate);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::condition::Condition;
-use super::matcher::Selection;
+use super::matcher::{FieldPath, Selection};
 use super::{RuleMatch, MAX_RULE_BYTES};
 
 /// Named selections a rule may have: more is not a rule someone can review.
@@ -17,9 +17,9 @@ pub struct Rule {
     pub meta: std::sync::Arc<RuleMatch>,
     /// The `name` correlations may refer to it by (besides its id).
     pub name: Option<String>,
-    /// Fields (lower-case paths) whose values its matches carry, because a
-    /// correlation groups or counts by them.
-    pub(super) feeds: Vec<String>,
+    /// Fields (lower-case paths, compiled once) whose values its matches
+    /// carry, because a correlation groups or counts by them.
+    pub(super) feeds: Vec<(String, FieldPath)>,
     selections: BTreeMap<String, Selection>,
     condition: Condition,
 }
@@ -94,15 +94,6 @@ pub fn meta(file: &str, doc: &Map<String, Value>) -> Result<RuleMatch, String> {
 }
 
 impl Rule {
-    /// A file holding one detection rule.
-    pub fn parse(file: &str, text: &str) -> Result<Rule, String> {
-        match documents(text)?.as_slice() {
-            [doc] if !doc.contains_key("correlation") => Rule::from_doc(file, doc),
-            [_] => Err("a correlation rule, not a detection rule".into()),
-            _ => Err("more than one rule in the file".into()),
-        }
-    }
-
     pub fn from_doc(file: &str, doc: &Map<String, Value>) -> Result<Rule, String> {
         let meta = meta(file, doc)?;
         let product = doc
@@ -179,8 +170,8 @@ impl Rule {
             return self.meta.clone();
         }
         let mut m = RuleMatch::clone(&self.meta);
-        for field in &self.feeds {
-            if let Some(v) = super::matcher::first_value(event, field) {
+        for (field, path) in &self.feeds {
+            if let Some(v) = path.first_value(event) {
                 m.fields.insert(field.clone(), v);
             }
         }
