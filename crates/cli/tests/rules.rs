@@ -33,6 +33,22 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `replay --format json --rules DIR --all-findings events/`: its output.
+fn replay_all_findings(rules: &Path) -> String {
+    let events = repo("events");
+    let (code, out, err) = run(&[
+        "replay",
+        "--format",
+        "json",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--all-findings",
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 const MFA_RESET: &str = "50e068d7-1e6b-4054-87e5-0a592c40c7e0";
 const POLICY: &str = "1667a172-ed4c-463c-9969-efd92195319a";
 const PROXY: &str = "0b3c5a2e-8f4d-4a6e-9c1b-7d2e3f4a5b6c";
@@ -110,18 +126,7 @@ fn rules_check_validates_and_lists_exactly_the_matching_events() {
 
 #[test]
 fn replay_with_rules_publishes_their_findings_like_built_ins() {
-    let rules = repo("tests/rules/okta");
-    let events = repo("events");
-    let (code, out, err) = run(&[
-        "replay",
-        "--format",
-        "json",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--all-findings",
-        events.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = replay_all_findings(&repo("tests/rules/okta"));
     // Published alerts, then every finding that paged no one with the alert it
     // is part of: a rule's finding is either its own alert or listed in one.
     let mut custom: Vec<Value> = Vec::new();
@@ -197,7 +202,12 @@ fn replay_with_rules_publishes_their_findings_like_built_ins() {
         "T1090.003"
     );
     // Without --rules, none of these.
-    let (_, plain, _) = run(&["replay", "--format", "json", events.to_str().unwrap()]);
+    let (_, plain, _) = run(&[
+        "replay",
+        "--format",
+        "json",
+        repo("events").to_str().unwrap(),
+    ]);
     assert!(!plain.contains(PROXY) && !plain.contains(POLICY));
 }
 
@@ -251,17 +261,7 @@ fn correlation_rules_count_their_rules_matches_in_replay() {
         "{out}"
     );
 
-    let events = repo("events");
-    let (code, out, err) = run(&[
-        "replay",
-        "--format",
-        "json",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--all-findings",
-        events.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let out = replay_all_findings(&rules);
     let mut found: Vec<Value> = Vec::new();
     for line in out.lines() {
         let doc = serde_json::from_str::<Value>(line).unwrap();

@@ -248,3 +248,25 @@ impl Rng {
             .collect()
     }
 }
+
+/// The OCSF bodies a replay publishes for `events`: `rules` evaluated on each
+/// raw event as ingest does, their correlations run by the detector.
+pub async fn replay_with_rules(rules: &crate::sigma::RuleSet, events: &[Ev]) -> Vec<Value> {
+    let config = crate::detect::DetectConfig {
+        correlations: rules.correlations(),
+        ..crate::detect::DetectConfig::default()
+    };
+    let mut replay =
+        crate::replay::Replay::new(normalizer(), config, crate::memory::MemoryStore::new());
+    let mut alerts = Vec::new();
+    for ev in events {
+        let mut event = ev.event();
+        event.rule_matches = rules.evaluate(&ev.json);
+        alerts.extend(replay.push(&event).await.expect("replayed"));
+    }
+    alerts.extend(replay.finish().await.expect("replayed"));
+    alerts
+        .into_iter()
+        .map(|a| serde_json::from_str(&a.body).expect("an OCSF body"))
+        .collect()
+}

@@ -7,7 +7,7 @@ use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::replay::Replay;
 use okta_itdr_core::sigma::RuleSet;
-use okta_itdr_core::testkit::{normalizer, Ev};
+use okta_itdr_core::testkit::{normalizer, replay_with_rules, Ev};
 use serde_json::Value;
 
 const BURST: &str = "0c0c0c0c-0000-4000-8000-000000000001";
@@ -81,22 +81,7 @@ async fn replay(generate: bool, events: &[Ev]) -> Vec<Value> {
     let rules = RuleSet::parse([("profile-updates.yml", file(generate).as_str())])
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!((rules.len(), rules.correlations().len()), (1, 2));
-    let config = DetectConfig {
-        correlations: rules.correlations(),
-        ..DetectConfig::default()
-    };
-    let mut replay = Replay::new(normalizer(), config, MemoryStore::new());
-    let mut alerts = Vec::new();
-    for ev in events {
-        let mut event = ev.event();
-        event.rule_matches = rules.evaluate(&ev.json);
-        alerts.extend(replay.push(&event).await.unwrap());
-    }
-    alerts.extend(replay.finish().await.unwrap());
-    alerts
-        .into_iter()
-        .map(|a| serde_json::from_str(&a.body).unwrap())
-        .collect()
+    replay_with_rules(&rules, events).await
 }
 
 fn of(found: &[Value], uid: &str) -> Vec<Value> {

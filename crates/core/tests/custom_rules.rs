@@ -2,12 +2,10 @@
 //! raw event, carried on its records, turned into findings by the hourly
 //! detector and rendered as OCSF with the rule's id, title, level and tags.
 
-use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::record::ActivityRecord;
-use okta_itdr_core::replay::Replay;
 use okta_itdr_core::sigma::RuleSet;
-use okta_itdr_core::testkit::{normalizer, Ev};
+use okta_itdr_core::testkit::{normalizer, replay_with_rules, Ev};
 use serde_json::Value;
 
 const PROXY_ADMIN: &str = r#"
@@ -48,21 +46,10 @@ fn console(proxy: bool) -> Ev {
 }
 
 async fn replay(events: &[Ev]) -> Vec<Value> {
-    let rules = rules();
-    let mut replay = Replay::new(normalizer(), DetectConfig::default(), MemoryStore::new());
-    let mut alerts = Vec::new();
-    for ev in events {
-        let mut event = ev.event();
-        event.rule_matches = rules.evaluate(&ev.json);
-        alerts.extend(replay.push(&event).await.unwrap());
-    }
-    alerts.extend(replay.finish().await.unwrap());
-    alerts
+    replay_with_rules(&rules(), events)
+        .await
         .into_iter()
-        .map(|a| serde_json::from_str(&a.body).unwrap())
-        .filter(|b: &Value| {
-            b["finding_info"]["analytic"]["uid"] == "7d6bf3a2-1c0e-4f3e-9b1d-2c5a8e0f4a11"
-        })
+        .filter(|b| b["finding_info"]["analytic"]["uid"] == "7d6bf3a2-1c0e-4f3e-9b1d-2c5a8e0f4a11")
         .collect()
 }
 
