@@ -14,6 +14,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use okta_itdr_aws::handlers::{detect_metrics, LambdaDetector};
 use okta_itdr_aws::{DetectHandler, DynamoActivityStore, DynamoStateStore, SnsAlertSink};
 use okta_itdr_core::alert::{Alert, StoredFinding};
+use okta_itdr_core::detect::alerting::Ledger;
 use okta_itdr_core::detect::baseline::Baseline;
 use okta_itdr_core::detect::run::{Detector, RunReport};
 use okta_itdr_core::detect::DetectConfig;
@@ -278,6 +279,17 @@ impl<S: StateStore> StateStore for Crashing<S> {
     async fn save_baselines(&self, b: &[Baseline]) -> Result<(), StoreError> {
         self.step("save_baselines")?;
         self.inner.save_baselines(b).await
+    }
+    async fn load_ledgers(
+        &self,
+        principals: &[String],
+    ) -> Result<std::collections::HashMap<String, Ledger>, StoreError> {
+        self.step("load_ledgers")?;
+        self.inner.load_ledgers(principals).await
+    }
+    async fn save_ledgers(&self, ledgers: &[Ledger]) -> Result<(), StoreError> {
+        self.step("save_ledgers")?;
+        self.inner.save_ledgers(ledgers).await
     }
     async fn claim_finding(&self, f: &StoredFinding) -> Result<Claim, StoreError> {
         self.step("claim_finding")?;

@@ -6,6 +6,7 @@
 //! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
+//! | risk ledger | `R#<principal>` | `ledger` | `doc` (Ledger JSON), `expires_at` = last entry + 8 days |
 //! | last delivery | `S#<detection>#<principal>` | `last` | `doc` (StoredFinding JSON), `expires_at` |
 //!
 //! A finding and its pending index entry are written in one transaction, so a
@@ -28,6 +29,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use okta_itdr_core::alert::{Status, StoredFinding};
+use okta_itdr_core::detect::alerting::Ledger;
 use okta_itdr_core::detect::baseline::{Baseline, LAST_SEEN_KEPT_DAYS};
 use okta_itdr_core::ports::{Claim, Delivery, StateStore, StoreError, StoreErrorKind, Watermark};
 use okta_itdr_core::time::{Hour, Millis, DAY};
@@ -46,12 +48,20 @@ const BASELINE_GRACE_DAYS: i64 = 7;
 const WATERMARK_PK: &str = "WATERMARK";
 const WATERMARK_SK: &str = "detect";
 const BASELINE_SK: &str = "baseline";
+const LEDGER_SK: &str = "ledger";
+/// How long a ledger outlives its last entry: the longest risk window the
+/// configuration allows (a week) and a day.
+const LEDGER_KEPT: Millis = 8 * DAY;
 const FINDING_SK: &str = "finding";
 const PENDING_PK: &str = "PENDING";
 const LAST_SK: &str = "last";
 
 pub fn baseline_key(identity: &str) -> String {
     format!("B#{identity}")
+}
+
+pub fn ledger_key(principal: &str) -> String {
+    format!("R#{principal}")
 }
 
 pub fn finding_key(uid: &str) -> String {
@@ -302,6 +312,67 @@ impl DynamoStateStore {
         Ok(found)
     }
 
+    /// Reads the `doc` of the items `<prefix><id>`/`sk`, by id. An unreadable
+    /// document is skipped with a warning: relearned beats stopping detection.
+    async fn load_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        sk: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, T>, StoreError> {
+        // BatchGetItem refuses duplicate keys.
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let keys = unique
+            .iter()
+            .map(|id| key(format!("{prefix}{id}"), sk))
+            .collect();
+        let mut out = HashMap::new();
+        for item in self.batch_get(keys).await? {
+            let Some(id) = get_s(&item, "pk").and_then(|pk| pk.strip_prefix(prefix)) else {
+                continue;
+            };
+            match get_s(&item, "doc").map(serde_json::from_str::<T>) {
+                Some(Ok(doc)) => {
+                    out.insert(id.to_owned(), doc);
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(table = %self.table, kind = sk, problem = %json_problem(&e), "ignoring an unreadable document")
+                }
+                None => {
+                    tracing::warn!(table = %self.table, kind = sk, "ignoring an item without a doc")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `(pk, sk, doc, expires_at)` items, 25 to a batch, a few batches at once.
+    async fn write_docs(&self, docs: Vec<(String, &str, String, i64)>) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(docs.len());
+        for (pk, sk, doc, expires_at) in docs {
+            let mut item = key(pk, sk);
+            item.insert("doc".into(), s(doc));
+            item.insert("expires_at".into(), n(expires_at));
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| self.err("BatchWriteItem", e, false))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        let chunks: Vec<Vec<WriteRequest>> = requests
+            .chunks(WRITE_CHUNK)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        futures::stream::iter(chunks)
+            .map(|chunk| self.batch_write_chunk(chunk))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
     async fn batch_write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         let mut attempt = 0;
         while !requests.is_empty() {
@@ -401,40 +472,14 @@ impl StateStore for DynamoStateStore {
         &self,
         identities: &[String],
     ) -> Result<HashMap<String, Baseline>, StoreError> {
-        // BatchGetItem refuses duplicate keys.
-        let mut unique: Vec<&String> = identities.iter().collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let keys = unique
-            .iter()
-            .map(|id| key(baseline_key(id), BASELINE_SK))
-            .collect();
-        let mut out = HashMap::new();
-        for item in self.batch_get(keys).await? {
-            let Some(identity) = get_s(&item, "pk").and_then(|pk| pk.strip_prefix("B#")) else {
-                continue;
-            };
-            match get_s(&item, "doc").map(serde_json::from_str::<Baseline>) {
-                Some(Ok(b)) => {
-                    out.insert(identity.to_owned(), b);
-                }
-                // The baseline is relearned; better than stopping detection.
-                Some(Err(e)) => {
-                    tracing::warn!(table = %self.table, problem = %json_problem(&e), "ignoring an unreadable baseline")
-                }
-                None => {
-                    tracing::warn!(table = %self.table, "ignoring a baseline item without a doc")
-                }
-            }
-        }
-        Ok(out)
+        self.load_docs("B#", BASELINE_SK, identities).await
     }
 
     async fn save_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError> {
         // One write per identity (BatchWriteItem refuses duplicate keys): the last wins.
         let latest: BTreeMap<&str, &Baseline> =
             baselines.iter().map(|b| (b.identity.as_str(), b)).collect();
-        let mut requests = Vec::with_capacity(latest.len());
+        let mut docs = Vec::with_capacity(latest.len());
         for (identity, b) in latest {
             let doc = serde_json::to_string(b).map_err(|e| {
                 self.err(
@@ -448,25 +493,36 @@ impl StateStore for DynamoStateStore {
             let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
                 .max(i64::from(LAST_SEEN_KEPT_DAYS));
             let expires_at = (b.last_seen + kept_days * DAY) / 1000;
-            let mut item = key(baseline_key(identity), BASELINE_SK);
-            item.insert("doc".into(), s(doc));
-            item.insert("expires_at".into(), n(expires_at));
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|e| self.err("BatchWriteItem", e, false))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
+            docs.push((baseline_key(identity), BASELINE_SK, doc, expires_at));
         }
-        let chunks: Vec<Vec<WriteRequest>> = requests
-            .chunks(WRITE_CHUNK)
-            .map(<[WriteRequest]>::to_vec)
-            .collect();
-        futures::stream::iter(chunks)
-            .map(|chunk| self.batch_write_chunk(chunk))
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
+        self.write_docs(docs).await
+    }
+
+    async fn load_ledgers(
+        &self,
+        principals: &[String],
+    ) -> Result<HashMap<String, Ledger>, StoreError> {
+        self.load_docs("R#", LEDGER_SK, principals).await
+    }
+
+    async fn save_ledgers(&self, ledgers: &[Ledger]) -> Result<(), StoreError> {
+        let latest: BTreeMap<&str, &Ledger> =
+            ledgers.iter().map(|l| (l.principal.as_str(), l)).collect();
+        let mut docs = Vec::with_capacity(latest.len());
+        for (principal, l) in latest {
+            // An emptied ledger expires on its own within a day.
+            let last = l.entries.iter().map(|e| e.last_seen).max().unwrap_or(0);
+            let doc = serde_json::to_string(l).map_err(|e| {
+                self.err(
+                    "BatchWriteItem",
+                    format!("serialising a risk ledger: {}", json_problem(&e)),
+                    false,
+                )
+            })?;
+            let expires_at = (last + LEDGER_KEPT) / 1000;
+            docs.push((ledger_key(principal), LEDGER_SK, doc, expires_at));
+        }
+        self.write_docs(docs).await
     }
 
     async fn claim_finding(&self, finding: &StoredFinding) -> Result<Claim, StoreError> {
@@ -533,7 +589,17 @@ impl StateStore for DynamoStateStore {
                     .build(),
             );
         }
-        if !finding.status.awaits_delivery() {
+        if finding.status == Status::Pending {
+            // A finding promoted from contributor to pending (late events
+            // pushed its principal over the threshold) joins the index here.
+            let mut pending = key(PENDING_PK, finding.uid.clone());
+            pending.insert("expires_at".into(), n(self.finding_expiry(finding)));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(pending, None)?)
+                    .build(),
+            );
+        } else if !finding.status.awaits_delivery() {
             let delete = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(PENDING_PK, finding.uid.clone())))

@@ -11,6 +11,7 @@ use std::future::{ready, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::alert::{Alert, Status, StoredFinding};
+use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
 use crate::ports::{
     ActivityStore, AlertSink, Claim, Delivery, PutOutcome, Scope, SinkError, StateStore,
@@ -30,6 +31,7 @@ struct Inner {
     late: BTreeMap<Hour, Millis>,
     watermark: Option<Watermark>,
     baselines: HashMap<String, Baseline>,
+    ledgers: HashMap<String, Ledger>,
     findings: BTreeMap<String, StoredFinding>,
     pending: BTreeSet<String>,
     delivered: HashMap<(String, String), StoredFinding>,
@@ -247,6 +249,33 @@ impl StateStore for MemoryStore {
         ready(Ok(()))
     }
 
+    fn load_ledgers(
+        &self,
+        principals: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Ledger>, StoreError>> + Send {
+        let inner = self.lock();
+        let found = principals
+            .iter()
+            .filter_map(|p| inner.ledgers.get(p).map(|l| (p.clone(), l.clone())))
+            .collect();
+        ready(Ok(found))
+    }
+
+    fn save_ledgers(
+        &self,
+        ledgers: &[Ledger],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        for l in ledgers {
+            if l.entries.is_empty() {
+                inner.ledgers.remove(&l.principal);
+            } else {
+                inner.ledgers.insert(l.principal.clone(), l.clone());
+            }
+        }
+        ready(Ok(()))
+    }
+
     fn claim_finding(
         &self,
         finding: &StoredFinding,
@@ -277,7 +306,9 @@ impl StateStore for MemoryStore {
                 finding.clone(),
             );
         }
-        if !finding.status.awaits_delivery() {
+        if finding.status.awaits_delivery() {
+            inner.pending.insert(finding.uid.clone());
+        } else {
             inner.pending.remove(&finding.uid);
         }
         ready(Ok(()))

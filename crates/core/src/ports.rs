@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use crate::alert::StoredFinding;
+use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
 use crate::record::ActivityRecord;
 use crate::time::{Hour, Millis};
@@ -234,6 +235,18 @@ pub trait StateStore: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send;
 
+    /// The risk ledgers of these principals (those that have one).
+    fn load_ledgers(
+        &self,
+        principals: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Ledger>, StoreError>> + Send;
+
+    /// Saves ledgers whole; an empty one may be deleted.
+    fn save_ledgers(
+        &self,
+        ledgers: &[Ledger],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     // ---- delivery protocol ----------------------------------------------
 
     /// Claims the delivery of `finding` for the run `run` at `now`, with one
@@ -368,6 +381,18 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
         finding: &StoredFinding,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
         (**self).claim_finding(finding)
+    }
+    fn load_ledgers(
+        &self,
+        principals: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Ledger>, StoreError>> + Send {
+        (**self).load_ledgers(principals)
+    }
+    fn save_ledgers(
+        &self,
+        ledgers: &[Ledger],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_ledgers(ledgers)
     }
     fn update_finding(
         &self,

@@ -68,6 +68,16 @@ pub struct DetectConfig {
     /// Distinct users signing in successfully from a network (an IPv4 /24, an
     /// IPv6 /48) that make it one of the org's own: an office, VPN or SASE egress.
     pub org_network_users: u32,
+    /// The share of the org's active users (the busiest recent day's) that
+    /// must sign in from a network to make it the org's, when more than
+    /// `org_network_users` (at most 25 users).
+    pub org_network_share: f64,
+    /// Distinct days on which a network or proxy provider must have taught
+    /// before it is the org's: a phishing proxy relaying a morning of sign-ins
+    /// does not earn it.
+    pub org_network_days: u32,
+    /// How long a principal's findings add up (the risk ledger), in hours.
+    pub risk_window_hours: u32,
     /// Countries, as Okta names them in `client.geographicalContext.country`
     /// (`Russia`, `Iran`, `North Korea`), a successful sign-in from which is
     /// reported by `sign_in_from_restricted_country`; compared ignoring case.
@@ -99,6 +109,9 @@ impl Default for DetectConfig {
             risk_weights: BTreeMap::new(),
             always_alert: BTreeSet::new(),
             org_network_users: 5,
+            org_network_share: 0.01,
+            org_network_days: 4,
+            risk_window_hours: 24,
             restricted_countries: Vec::new(),
             correlations: std::sync::Arc::from([]),
         }
@@ -138,6 +151,16 @@ impl DetectConfig {
         if self.risk_threshold == 0 || self.org_network_users < 2 {
             return Err(ConfigError::Invalid(
                 "risk_threshold must be at least 1 and org_network_users at least 2".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.org_network_share) || self.org_network_days == 0 {
+            return Err(ConfigError::Invalid(
+                "org_network_share must be between 0 and 1 and org_network_days at least 1".into(),
+            ));
+        }
+        if self.risk_window_hours == 0 || self.risk_window_hours > 7 * 24 {
+            return Err(ConfigError::Invalid(
+                "risk_window_hours must be between 1 and 168".into(),
             ));
         }
         if self.max_hours_per_run == 0 || self.first_run_hours == 0 {

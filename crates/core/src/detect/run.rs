@@ -18,7 +18,7 @@
 //!   The claim is the durable fact: a claimed delivery whose confirmation never
 //!   landed is quarantined after its lease, never sent again (at most once).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -359,12 +359,63 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         };
         let findings = analyze(&analysis);
         tally.report.findings += findings.len();
-        for d in alerting::decide(&analysis, findings) {
-            match d.verdict {
-                Verdict::Publish => self.handle(&d.finding, tally).await?,
-                Verdict::Grouped { into } => self.keep(&d.finding, Some(into), tally).await?,
+        // Sign-ins that are evidence of a finding do not teach the org's context.
+        let evidence: HashSet<String> = findings
+            .iter()
+            .filter(|f| !alerting::teaches_despite(&f.detection))
+            .flat_map(|f| f.evidence.iter().cloned())
+            .collect();
+        let mut principals: Vec<String> = findings
+            .iter()
+            .map(|f| f.principal.identity.clone())
+            .collect();
+        principals.sort_unstable();
+        principals.dedup();
+        let mut ledgers = if principals.is_empty() {
+            HashMap::new()
+        } else {
+            self.state.load_ledgers(&principals).await?
+        };
+        let decisions = alerting::decide(&analysis, findings, &ledgers);
+        // Leads first: whether each one pages decides what its group does.
+        let mut paged: HashMap<String, bool> = HashMap::new();
+        for d in decisions.iter().filter(|d| d.verdict == Verdict::Publish) {
+            let outcome = self.handle(&d.finding, tally).await?;
+            paged.insert(d.finding.uid(), outcome);
+        }
+        for d in &decisions {
+            match &d.verdict {
+                Verdict::Publish => {}
+                // A lead folded as a repeat, or delivered by an earlier run,
+                // pages no one now: a member that would page on its own is
+                // published itself rather than swallowed by the group.
+                Verdict::Grouped { into } if d.alone && !paged[into] => {
+                    self.handle(&d.finding, tally).await?;
+                }
+                Verdict::Grouped { into } => {
+                    self.keep(&d.finding, Some(into.clone()), tally).await?
+                }
                 Verdict::Contributes { .. } => self.keep(&d.finding, None, tally).await?,
             }
+        }
+        if !decisions.is_empty() {
+            let window = i64::from(self.config.risk_window_hours) * HOUR;
+            for d in &decisions {
+                let principal = &d.finding.principal.identity;
+                let ledger = ledgers
+                    .entry(principal.clone())
+                    .or_insert_with(|| alerting::Ledger::new(principal));
+                let listed = !matches!(d.verdict, Verdict::Contributes { .. });
+                ledger.record(alerting::LedgerEntry::of(&d.finding, d.weight, listed));
+            }
+            let mut changed: Vec<alerting::Ledger> = principals
+                .iter()
+                .filter_map(|p| ledgers.remove(p))
+                .collect();
+            for l in &mut changed {
+                l.prune(hour.start() - window);
+            }
+            self.state.save_ledgers(&changed).await?;
         }
 
         // Baselines learn the hour only after its findings are claimed: a crash in
@@ -385,7 +436,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 changed.insert(r.identity.clone());
             }
         }
-        if alerting::learn_org(&mut baselines, &in_hour, hour, &self.config) {
+        if alerting::learn_org(&mut baselines, &in_hour, hour, &self.config, &evidence) {
             changed.insert(Text::from(alerting::context::ORG));
         }
         // The hour's baselines are not needed after this: move, do not copy.
@@ -421,18 +472,31 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         Ok(())
     }
 
-    /// Dedup, suppression, publish.
-    async fn handle(&self, f: &Finding, tally: &mut Tally<'_>) -> Result<(), RunError> {
+    /// Dedup, suppression, publish. `true` when the finding pages now or will
+    /// (published, or pending a retry); `false` when it was folded as a
+    /// repeat or an earlier run already handled it.
+    async fn handle(&self, f: &Finding, tally: &mut Tally<'_>) -> Result<bool, RunError> {
         let alert = self.renderer.render(f);
         let stored = StoredFinding::pending(f, alert);
         match self.state.claim_finding(&stored).await? {
             Claim::Existing(existing) if existing.status == Status::Pending => {
-                self.settle(existing, true, tally).await?
+                self.settle(existing, true, tally).await
             }
-            Claim::Existing(_) => tally.report.already_known += 1,
-            Claim::New => self.settle(stored, false, tally).await?,
+            // Kept by an earlier analysis as a contributor listed in no alert;
+            // now it pages (late events pushed its principal over the
+            // threshold): published now, with what it is now.
+            Claim::Existing(existing)
+                if existing.status == Status::Contributed && existing.suppressed_by.is_none() =>
+            {
+                self.state.update_finding(&stored).await?;
+                self.settle(stored, false, tally).await
+            }
+            Claim::Existing(_) => {
+                tally.report.already_known += 1;
+                Ok(false)
+            }
+            Claim::New => self.settle(stored, false, tally).await,
         }
-        Ok(())
     }
 
     /// Suppresses a claimed finding as a repeat of a delivered one, or delivers
@@ -443,10 +507,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         mut stored: StoredFinding,
         retry: bool,
         tally: &mut Tally<'_>,
-    ) -> Result<(), RunError> {
+    ) -> Result<bool, RunError> {
         if stored.next_attempt.is_some_and(|t| t > tally.now) {
             tally.pending.insert(stored.uid);
-            return Ok(());
+            return Ok(true);
         }
         let period = i64::from(self.config.suppression_hours) * HOUR;
         let previous = self
@@ -470,6 +534,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 self.state.update_finding(&last).await?;
                 tally.pending.remove(&stored.uid);
                 tally.report.suppressed += 1;
+                Ok(false)
             }
             _ => {
                 if self.deliver(stored, tally).await? {
@@ -479,16 +544,20 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                         tally.report.published += 1;
                     }
                 }
+                // Delivered, pending a retry, or claimed by another run: it
+                // pages either way.
+                Ok(true)
             }
         }
-        Ok(())
     }
 
     /// A finding an earlier run left undelivered: retry it when due, or settle a
     /// delivery claim whose run never confirmed it.
     async fn resume(&self, stored: StoredFinding, tally: &mut Tally<'_>) -> Result<(), RunError> {
         match stored.status {
-            Status::Pending => self.settle(stored, true, tally).await?,
+            Status::Pending => {
+                self.settle(stored, true, tally).await?;
+            }
             Status::Delivering => {
                 let lease = i64::from(self.config.delivery_lease_minutes) * MINUTE;
                 let claimed_at = stored.claimed_at.unwrap_or(Millis::MIN);

@@ -29,9 +29,12 @@ pub fn mobile(r: &ActivityRecord) -> bool {
         || os.starts_with("Android")
 }
 
-/// The accuracy radius of a sign-in's location, in kilometres.
-pub fn radius_km(r: &ActivityRecord) -> f64 {
-    if mobile(r) {
+/// The accuracy radius of a sign-in's location, in kilometres: a carrier's
+/// only for a phone or tablet on a network the org's data shows to be a mobile
+/// carrier's. The user agent is the client's to set; an attacker on a hosting
+/// provider claiming to be an iPhone is placed as precisely as any server.
+pub fn radius_km(mobile: bool, carrier_network: bool) -> f64 {
+    if mobile && carrier_network {
         MOBILE_KM
     } else {
         FIXED_KM

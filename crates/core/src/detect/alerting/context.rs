@@ -25,32 +25,93 @@ use crate::record::{ActivityRecord, IdentityKind};
 /// The baseline identity under which the org's own context is stored.
 pub const ORG: &str = "org:context";
 
-/// Networks and proxy providers kept in the org's baseline, at most: with five
-/// users each the stored document stays well under DynamoDB's 400 KB item.
+/// Networks and proxy providers kept in the org's context, at most: with the
+/// users each needs, the stored document stays well under DynamoDB's 400 KB item.
 const MAX_NETWORKS: usize = 1000;
-/// How long the org's context learns from the hour under analysis too.
-const BOOTSTRAP: i64 = 7 * crate::time::DAY;
 const MAX_PROXIES: usize = 200;
+/// Autonomous systems kept per kind of client (phones, computers).
+const MAX_ASNS: usize = 400;
+/// Users recorded per network at most, whatever the org's size: the share of
+/// a large org's active users is capped here so the document stays bounded.
+pub const MAX_USERS_PER_NETWORK: usize = 25;
+/// Distinct days recorded per network (the threshold is at most this).
+const MAX_DAYS: usize = 31;
+/// How long after its context's first hour a deployment is still learning.
+pub const LEARNING: i64 = 7 * crate::time::DAY;
 
 /// The org's learned context, stored as the baseline of [`ORG`] so it outlives
 /// the hour: per network and per proxy provider (`AS<n>`), the users seen there
-/// (up to the number that makes it the org's), each with when last seen.
+/// (up to the number that makes it the org's), each with when last seen, and
+/// the distinct days it was seen on.
+///
+/// Attack it guards against: an adversary-in-the-middle proxy relays several
+/// victims' real sign-ins from its /24 one morning, then sprays from the same
+/// /24. Users alone would make the proxy "the org's own" by noon; distinct
+/// days, a share of the org's active users and sign-ins that raised no finding
+/// make that cost the attacker weeks of unnoticed relaying.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrgSeen {
     #[serde(default)]
     pub networks: BTreeMap<String, Seen>,
     #[serde(default)]
     pub proxies: BTreeMap<String, Seen>,
+    /// Network → distinct days (since the epoch) it taught, oldest first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub network_days: BTreeMap<String, Vec<i64>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_days: BTreeMap<String, Vec<i64>>,
+    /// Day → users whose successful sign-ins it saw, summed hour by hour (a
+    /// user of two hours counts twice: a share of it errs strict, never loose).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub active: BTreeMap<i64, u32>,
+    /// Autonomous systems the org's users sign in from with phones, and with
+    /// computers: a mobile carrier is one of phones, hardly ever of computers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phone_asns: BTreeMap<String, Seen>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub computer_asns: BTreeMap<String, Seen>,
 }
 
 impl OrgSeen {
+    /// Counts the hour's distinct signing-in users into its day; returns
+    /// whether anything changed.
+    pub fn count_active(&mut self, in_hour: &[&ActivityRecord], hour: crate::time::Hour) -> bool {
+        let users: HashSet<&str> = in_hour
+            .iter()
+            .filter(|r| teaches(r))
+            .map(|r| r.identity.as_str())
+            .collect();
+        if users.is_empty() {
+            return false;
+        }
+        let day = hour.start().div_euclid(crate::time::DAY);
+        *self.active.entry(day).or_default() += users.len() as u32;
+        while self.active.len() > MAX_DAYS {
+            self.active.pop_first();
+        }
+        true
+    }
+
+    /// How many distinct users make a network the org's: the configured
+    /// minimum, or the configured share of the busiest day's users if more,
+    /// at most [`MAX_USERS_PER_NETWORK`].
+    pub fn users_needed(&self, config: &crate::detect::DetectConfig) -> usize {
+        let busiest = self.active.values().copied().max().unwrap_or(0);
+        let share = (f64::from(busiest) * config.org_network_share).ceil() as usize;
+        share
+            .max(config.org_network_users as usize)
+            .min(MAX_USERS_PER_NETWORK)
+    }
+
     /// Learns one record; returns whether anything changed.
     pub fn observe(&mut self, r: &ActivityRecord, min_users: usize) -> bool {
         if !teaches(r) {
             return false;
         }
         let mut changed = false;
+        let day = r.published.div_euclid(crate::time::DAY);
         if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
+            changed |= note_day(&mut self.network_days, &net, day);
             changed |= note(
                 &mut self.networks,
                 MAX_NETWORKS,
@@ -61,6 +122,7 @@ impl OrgSeen {
             );
         }
         if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
+            changed |= note_day(&mut self.proxy_days, &asn.to_string(), day);
             changed |= note(
                 &mut self.proxies,
                 MAX_PROXIES,
@@ -70,18 +132,63 @@ impl OrgSeen {
                 min_users,
             );
         }
+        if let (false, Some(asn)) = (r.network.proxy, r.network.asn) {
+            let map = if accuracy::mobile(r) {
+                &mut self.phone_asns
+            } else {
+                &mut self.computer_asns
+            };
+            changed |= note(
+                map,
+                MAX_ASNS,
+                asn.to_string(),
+                &r.identity,
+                r.published,
+                MAX_USERS_PER_NETWORK,
+            );
+        }
         changed
     }
 
-    /// Forgets users not seen since `horizon`, and networks left with none.
+    /// Forgets users not seen since `horizon`, networks left with none, and
+    /// days before it.
     pub fn prune(&mut self, horizon: i64) {
-        for map in [&mut self.networks, &mut self.proxies] {
+        for map in [
+            &mut self.networks,
+            &mut self.proxies,
+            &mut self.phone_asns,
+            &mut self.computer_asns,
+        ] {
             for users in map.values_mut() {
                 users.retain(|_, seen| seen >= horizon);
             }
             map.retain(|_, users| !users.is_empty());
         }
+        let first_day = horizon.div_euclid(crate::time::DAY);
+        for (days, keys) in [
+            (&mut self.network_days, &self.networks),
+            (&mut self.proxy_days, &self.proxies),
+        ] {
+            days.retain(|k, d| {
+                d.retain(|day| *day >= first_day);
+                keys.contains_key(k) && !d.is_empty()
+            });
+        }
     }
+}
+
+/// Notes that `key` taught on `day`; whether that is news.
+fn note_day(map: &mut BTreeMap<String, Vec<i64>>, key: &str, day: i64) -> bool {
+    let days = map.entry(key.to_owned()).or_default();
+    if days.contains(&day) {
+        return false;
+    }
+    days.push(day);
+    days.sort_unstable();
+    if days.len() > MAX_DAYS {
+        days.remove(0);
+    }
+    true
 }
 
 fn note(
@@ -122,86 +229,84 @@ fn note(
     }
 }
 
-/// Distinct users seen per network and per proxy provider.
+/// What the org's context says, for one analysed hour.
 #[derive(Debug, Default)]
 pub struct OrgContext {
-    networks: HashMap<String, HashSet<String>>,
-    proxies: HashMap<u64, HashSet<String>>,
+    /// Network or provider → (distinct users, distinct days).
+    networks: HashMap<String, (usize, usize)>,
+    proxies: HashMap<u64, (usize, usize)>,
+    phones: HashMap<u64, usize>,
+    computers: HashMap<u64, usize>,
     min_users: usize,
+    min_days: usize,
+    carrier_users: usize,
+    /// Past its learning period (the first week of its context).
+    pub established: bool,
 }
 
 impl OrgContext {
-    /// Learns from the baselines loaded for the hour: what earlier hours
-    /// taught. Once the org has a week of history, sign-ins of the hour under
-    /// analysis do not count, or an attacker who signs five stolen accounts in
-    /// from one address would make it the org's own network within the hour.
-    /// In a new deployment's first week they do, so that its offices, VPN and
-    /// SASE egress do not page everyone before they are learned.
+    /// What earlier hours taught, never the hour under analysis: five stolen
+    /// accounts signed in from one address within the hour must not make it
+    /// the org's own, in the first week as after it.
     pub fn learn(a: &Analysis<'_>) -> Self {
         let mut ctx = OrgContext {
             min_users: a.config.org_network_users as usize,
+            min_days: a.config.org_network_days as usize,
+            carrier_users: a.config.org_network_users as usize,
             ..Default::default()
         };
-        if let Some(org) = a.baselines.get(ORG).and_then(|b| b.org.as_ref()) {
-            for (net, users) in &org.networks {
-                let set = ctx.networks.entry(net.clone()).or_default();
-                set.extend(users.keys().map(str::to_owned));
-            }
-            for (asn, users) in &org.proxies {
-                let Ok(asn) = asn.parse() else { continue };
-                let set = ctx.proxies.entry(asn).or_default();
-                set.extend(users.keys().map(str::to_owned));
-            }
+        let Some(b) = a.baselines.get(ORG) else {
+            return ctx;
+        };
+        ctx.established = a.hour.start() - b.first_seen >= LEARNING;
+        let Some(org) = b.org.as_ref() else {
+            return ctx;
+        };
+        ctx.min_users = org.users_needed(a.config);
+        let days = |map: &BTreeMap<String, Vec<i64>>, k: &str| map.get(k).map_or(0, Vec::len);
+        for (net, users) in &org.networks {
+            let d = days(&org.network_days, net);
+            ctx.networks.insert(net.clone(), (users.len(), d));
         }
-        for b in a.baselines.values() {
-            for net in b.networks.keys() {
-                ctx.networks
-                    .entry(net.to_owned())
-                    .or_default()
-                    .insert(b.identity.clone());
-            }
-            for asn in b.proxies.keys().filter_map(|k| k.parse().ok()) {
-                ctx.proxies
-                    .entry(asn)
-                    .or_default()
-                    .insert(b.identity.clone());
-            }
+        for (asn, users) in &org.proxies {
+            let Ok(n) = asn.parse() else { continue };
+            ctx.proxies
+                .insert(n, (users.len(), days(&org.proxy_days, asn)));
         }
-        let established = a
-            .baselines
-            .get(ORG)
-            .is_some_and(|b| a.hour.start() - b.first_seen >= BOOTSTRAP);
-        if !established {
-            for r in a.records.iter().filter(|r| teaches(r)) {
-                if let Some(net) = r.network.ip.as_deref().and_then(network_prefix) {
-                    ctx.networks
-                        .entry(net)
-                        .or_default()
-                        .insert(r.identity.to_string());
-                }
-                if let (true, Some(asn)) = (r.network.proxy, r.network.asn) {
-                    ctx.proxies
-                        .entry(asn)
-                        .or_default()
-                        .insert(r.identity.to_string());
+        for (map, out) in [
+            (&org.phone_asns, &mut ctx.phones),
+            (&org.computer_asns, &mut ctx.computers),
+        ] {
+            for (asn, users) in map {
+                if let Ok(n) = asn.parse() {
+                    out.insert(n, users.len());
                 }
             }
         }
         ctx
     }
 
+    fn earned(&self, seen: Option<&(usize, usize)>) -> bool {
+        seen.is_some_and(|(users, days)| *users >= self.min_users && *days >= self.min_days)
+    }
+
     /// Whether the address is on one of the org's own networks.
     pub fn org_network(&self, ip: &str) -> bool {
-        network_prefix(ip)
-            .and_then(|n| self.networks.get(&n))
-            .is_some_and(|users| users.len() >= self.min_users)
+        self.earned(network_prefix(ip).and_then(|n| self.networks.get(&n)))
     }
 
     /// Whether many of the org's users go through this proxy provider.
     pub fn org_proxy(&self, asn: u64) -> bool {
-        self.proxies
-            .get(&asn)
-            .is_some_and(|users| users.len() >= self.min_users)
+        self.earned(self.proxies.get(&asn))
+    }
+
+    /// Whether the autonomous system is a mobile carrier, as the org's own
+    /// sign-ins show: many users' phones, few computers. A user agent alone
+    /// (which an attacker sets) never widens a place's accuracy.
+    pub fn carrier(&self, asn: u64) -> bool {
+        let phones = self.phones.get(&asn).copied().unwrap_or(0);
+        let computers = self.computers.get(&asn).copied().unwrap_or(0);
+        phones >= self.carrier_users && computers * 4 <= phones
     }
 }
 
@@ -302,10 +407,22 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
                     .into(),
             );
         }
-        "password_spray" | "brute_force_ip" | "credential_attack_then_success"
-            if all_on_org_networks() =>
+        // Failures behind an office NAT add up from many people: such a source
+        // is held to a threshold fitted to shared egress (several times the
+        // detection's own), never to none. Beyond it the attack pages.
+        "password_spray" | "brute_force_ip"
+            if all_on_org_networks() && within_shared_egress(f, cx.analysis.config) =>
         {
-            why.push("the failures came from one of the org's own networks, where many users sign in (an office NAT)".into());
+            why.push(format!("the failures came from one of the org's own networks, where many users sign in (an office NAT), and stay under {SHARED_EGRESS}× the detection's threshold"));
+        }
+        // One session in two places far apart with the same browser is a
+        // stolen cookie, unless one place is the org's VPN or SASE egress,
+        // which says nothing about where its user is.
+        "session_hijack"
+            if f.facts.get("far_apart").and_then(|v| v.as_bool()) == Some(true)
+                && ips().any(org_net) =>
+        {
+            why.push("one of the places is the org's own network (VPN or SASE egress), which says nothing about where the user is".into());
         }
         // A kiosk or a help desk works from the org's own network; an
         // adversary-in-the-middle proxy or a stolen admin session does not.
@@ -345,23 +462,51 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
     why
 }
 
+/// How many times a detection's threshold failures from one of the org's own
+/// networks must reach before they page alone.
+pub const SHARED_EGRESS: f64 = 3.0;
+
+fn within_shared_egress(f: &Finding, config: &crate::detect::DetectConfig) -> bool {
+    let count = |k: &str| f.facts.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::MAX);
+    match f.detection.as_str() {
+        "password_spray" => {
+            count("distinct_users")
+                < SHARED_EGRESS * config.threshold("password_spray", "distinct_users")
+        }
+        "brute_force_ip" => {
+            count("failures") < SHARED_EGRESS * config.threshold("brute_force_ip", "failures")
+        }
+        _ => false,
+    }
+}
+
 /// One end of a travel finding, from its record or from the baseline.
 struct End {
     at: i64,
     ip: Option<String>,
     country: Option<String>,
     device: Option<String>,
+    session: Option<String>,
     radius_km: f64,
 }
 
 impl End {
-    fn of(r: &ActivityRecord) -> Self {
+    fn of(r: &ActivityRecord, org: &OrgContext) -> Self {
         End {
             at: r.published,
             ip: r.network.ip.as_deref().map(str::to_owned),
             country: r.network.country.as_deref().map(str::to_owned),
             device: r.client.dt_hash.as_deref().map(str::to_owned),
-            radius_km: accuracy::radius_km(r),
+            session: r
+                .client
+                .root_session_id
+                .as_deref()
+                .or(r.client.session_id.as_deref())
+                .map(str::to_owned),
+            radius_km: accuracy::radius_km(
+                accuracy::mobile(r),
+                r.network.asn.is_some_and(|a| org.carrier(a)),
+            ),
         }
     }
 }
@@ -369,7 +514,7 @@ impl End {
 fn travel(f: &Finding, cx: &Lookup<'_>, why: &mut Vec<String>) {
     let records = cx.evidence(f);
     let (prev, cur) = match records[..] {
-        [prev, cur] => (End::of(prev), End::of(cur)),
+        [prev, cur] => (End::of(prev, &cx.org), End::of(cur, &cx.org)),
         // The previous sign-in was in an earlier hour: the baseline remembers it.
         [cur] => {
             let b = cx.analysis.baselines.get(&f.principal.identity);
@@ -384,13 +529,13 @@ fn travel(f: &Finding, cx: &Lookup<'_>, why: &mut Vec<String>) {
                 ip: src.ip.clone(),
                 country: src.country.clone(),
                 device: src.device.clone(),
-                radius_km: if src.mobile {
-                    accuracy::MOBILE_KM
-                } else {
-                    accuracy::FIXED_KM
-                },
+                session: None,
+                radius_km: accuracy::radius_km(
+                    src.mobile,
+                    src.asn.is_some_and(|a| cx.org.carrier(a)),
+                ),
             };
-            (prev, End::of(cur))
+            (prev, End::of(cur, &cx.org))
         }
         _ => return,
     };
@@ -427,7 +572,10 @@ fn travel(f: &Finding, cx: &Lookup<'_>, why: &mut Vec<String>) {
                 .as_deref()
                 .is_some_and(|d| b.devices.contains_key(d))
         };
-        if own(&prev) && own(&cur) {
+        // A stolen session carries its device token: within one session the
+        // token proves nothing about who holds it.
+        let one_session = matches!((&prev.session, &cur.session), (Some(x), Some(y)) if x == y);
+        if own(&prev) && own(&cur) && !one_session {
             why.push("both sign-ins came from devices the user has used before".into());
         }
     }

@@ -43,6 +43,10 @@ pub struct SignInSource {
     pub device: Option<String>,
     #[serde(default)]
     pub mobile: bool,
+    /// The network's autonomous system: a phone's place is imprecise only on a
+    /// mobile carrier's network, which the org's context tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -162,6 +166,7 @@ impl Baseline {
                         country: r.network.country.as_deref().map(str::to_owned),
                         device: r.client.dt_hash.as_deref().map(str::to_owned),
                         mobile: crate::detect::alerting::accuracy::mobile(r),
+                        asn: r.network.asn,
                     });
                     changed = true;
                 }

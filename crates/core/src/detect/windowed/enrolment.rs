@@ -179,6 +179,13 @@ fn enrolment_after_reset<'a>(
         window::place(enrol)
     );
     let known: Vec<&str> = b.asns.keys().collect();
+    // The enrolling browser's device token, never seen for the user: not the
+    // user's laptop enrolling their new phone, someone else's machine.
+    let new_device = enrol
+        .client
+        .dt_hash
+        .as_deref()
+        .is_some_and(|d| !b.devices.contains_key(d));
     let f = window::finding(
         FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK,
         principal,
@@ -189,6 +196,7 @@ fn enrolment_after_reset<'a>(
     .fact("reset_by", by)
     .fact("minutes_after_reset", minutes)
     .fact("asn", asn)
+    .fact("new_device", new_device)
     .fact("known_asns", known);
     Some(Hit {
         trigger: enrol.published,

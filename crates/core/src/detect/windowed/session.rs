@@ -2,6 +2,14 @@
 //! window from networks of different operators by a different OS or browser.
 //! A phone roaming between Wi-Fi and its carrier keeps its OS and browser; a
 //! stolen cookie replayed elsewhere rarely does.
+//!
+//! An infostealer takes the browser's cookies whole, device token included,
+//! and replays them with the victim's user agent: one session is then used
+//! from networks of different operators on different continents, minutes
+//! apart, with one OS and browser, while the victim goes on using it at home.
+//! Within one session such interleaved use is a hijack too (`far_apart`); a
+//! device token alone is not judged by distance, since a laptop moving between
+//! home and a VPN gateway abroad keeps its token.
 
 use std::collections::HashMap;
 
@@ -47,12 +55,17 @@ fn differ(x: Option<&str>, y: Option<&str>) -> bool {
     matches!((x, y), (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y))
 }
 
+/// Kilometres between two uses of one session that no one covers within its
+/// window: another continent, beyond any geolocation error.
+const FAR_KM: f64 = 3000.0;
+
 /// Where and with what a session was used.
 #[derive(Clone, Copy)]
 struct Use<'a> {
     asn: Option<u64>,
     os: Option<&'a str>,
     browser: Option<&'a str>,
+    at: Option<(f64, f64)>,
 }
 
 impl<'a> Use<'a> {
@@ -61,6 +74,7 @@ impl<'a> Use<'a> {
             asn: r.network.asn,
             os: known(r.client.os.as_deref()),
             browser: known(r.client.browser.as_deref()),
+            at: r.network.lat.zip(r.network.lon),
         }
     }
 
@@ -68,8 +82,19 @@ impl<'a> Use<'a> {
         self.asn == other.asn && self.os == other.os && self.browser == other.browser
     }
 
-    fn conflicts(&self, other: &Use<'_>) -> bool {
-        self.asn != other.asn && (differ(self.os, other.os) || differ(self.browser, other.browser))
+    fn agents_differ(&self, other: &Use<'_>) -> bool {
+        differ(self.os, other.os) || differ(self.browser, other.browser)
+    }
+
+    fn far_from(&self, other: &Use<'_>) -> bool {
+        match (self.at, other.at) {
+            (Some((a, b)), Some((c, d))) => window::distance_km(a, b, c, d) > FAR_KM,
+            _ => false,
+        }
+    }
+
+    fn conflicts(&self, other: &Use<'_>, by_distance: bool) -> bool {
+        self.asn != other.asn && (self.agents_differ(other) || by_distance && self.far_from(other))
     }
 }
 
@@ -77,12 +102,18 @@ impl<'a> Use<'a> {
 #[derive(Default)]
 struct Uses<'a> {
     uses: Vec<(Use<'a>, usize)>,
+    /// Distance alone makes a conflict (a session, not a device token).
+    by_distance: bool,
 }
 
 impl<'a> Window<'a> for Uses<'a> {
     fn push(&mut self, _pos: usize, r: &'a ActivityRecord) -> bool {
         let u = Use::of(r);
-        let conflict = self.uses.iter().any(|(seen, _)| seen.conflicts(&u));
+        let by_distance = self.by_distance;
+        let conflict = self
+            .uses
+            .iter()
+            .any(|(seen, _)| seen.conflicts(&u, by_distance));
         match self.uses.iter_mut().find(|(seen, _)| seen.same(&u)) {
             Some((_, n)) => *n += 1,
             None => self.uses.push((u, 1)),
@@ -134,6 +165,20 @@ pub(super) fn evaluate(a: &Analysis<'_>, ix: &Index<'_>, hits: &mut Vec<Hit>) {
     }
 }
 
+/// Whether the uses alternate between networks: at least three runs, such as
+/// A, B, A.
+fn interleaved(uses: &[Use<'_>]) -> bool {
+    let mut runs = 0;
+    let mut last = None;
+    for u in uses {
+        if Some(u.asn) != last {
+            runs += 1;
+            last = Some(u.asn);
+        }
+    }
+    runs >= 3
+}
+
 /// A finding per session or device used from two networks and clients.
 fn hijacks<'g>(
     a: &Analysis<'_>,
@@ -145,12 +190,26 @@ fn hijacks<'g>(
         if group.len() < 2 {
             continue;
         }
-        let triggers = window::slide(a.records, group, width, Uses::default());
+        let uses = Uses {
+            by_distance: kind == "session",
+            ..Uses::default()
+        };
+        let triggers = window::slide(a.records, group, width, uses);
         let Some(burst) = window::burst_in_hour(a, group, &triggers) else {
             continue;
         };
         let trigger = &a.records[group[burst.at] as usize];
         let events = window::span(a.records, group, burst.first, burst.last, |_| true);
+        let seen: Vec<Use<'_>> = events.clone().map(Use::of).collect();
+        let agents_differ = seen
+            .iter()
+            .any(|x| seen.iter().any(|y| x.asn != y.asn && x.agents_differ(y)));
+        // By distance alone, only a session its owner goes on using between
+        // the stranger's uses (home, abroad, home again) is a stolen one: a
+        // laptop switching its VPN on is one move, not an interleaving.
+        if !agents_differ && !interleaved(&seen) {
+            continue;
+        }
         let mut uses: Vec<String> = Vec::new();
         for r in events.clone() {
             let u = format!(
@@ -174,6 +233,7 @@ fn hijacks<'g>(
         );
         let f = window::finding(SESSION_HIJACK, principal, burst.anchor, summary, events)
             .fact("keyed_on", kind)
+            .fact("far_apart", !agents_differ)
             .fact("uses", uses);
         hits.push(Hit {
             trigger: burst.trigger,
