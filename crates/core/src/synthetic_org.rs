@@ -766,6 +766,9 @@ pub struct Scenario {
     pub name: &'static str,
     pub detections: &'static [&'static str],
     pub events: Vec<Ev>,
+    /// The least severity the alert naming the detections must have: high
+    /// where the attacker reaches credentials, factors, sessions or admin rights.
+    pub severity: crate::detect::Severity,
 }
 
 /// The attack scenarios of the test suite, placed on day `d` of the org, one
@@ -773,7 +776,9 @@ pub struct Scenario {
 pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
     let day = day_start(d);
     let mut out = Vec::new();
-    let mut add = |name, detections, build: &dyn Fn(&mut Gen, Millis)| {
+    let mut add = |name: &'static str,
+                   detections: &'static [&'static str],
+                   build: &dyn Fn(&mut Gen, Millis)| {
         let mut g = Gen::new(0xa77ac4 + out.len() as u64, "aaaaaaaa");
         g.seq = 1_000_000 * (out.len() as u64 + 1);
         build(&mut g, day + (2 + out.len() as i64) * HOUR);
@@ -781,6 +786,7 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
             name,
             detections,
             events: g.events,
+            severity: crate::detect::Severity::Low,
         });
     };
     let hosting = Place {
@@ -1017,5 +1023,208 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
             g.push(ev, t);
         },
     );
+    adversarial(d, &mut add);
+    let high = [
+        "password spray, then a success",
+        "MFA push bombing, then approval",
+        "a session replayed from another network and browser",
+        "help desk talked into resetting an admin, console from abroad",
+        "a phishing proxy relays a morning of sign-ins, then sprays from its network",
+        "stolen cookies with the victim's device token, used abroad between the victim's own requests",
+        "a reset, then a factor enrolled from a stranger's network and device",
+        "an admin's takeover spread over three hours: reset, enrolment, console, API token",
+        "a help-desk reset, then the Admin Console an hour and a half later",
+    ];
+    for s in out.iter_mut() {
+        if high.contains(&s.name) {
+            s.severity = crate::detect::Severity::High;
+        }
+    }
     out
+}
+
+/// Attacks shaped to use the alerting stage's own rules: poisoning the org's
+/// context, a stolen session that carries its device token, a takeover spread
+/// over hours. Each names the detections its alert must carry; the look-alike
+/// of each is in the benign org (help-desk resets with enrolment from home,
+/// VPN users, kiosks) and in the alerting unit tests.
+#[allow(clippy::type_complexity)]
+fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str], &dyn Fn(&mut Gen, Millis))) {
+    // An adversary-in-the-middle proxy on a hosting provider in the victims'
+    // country: it relays six users' real sign-ins one morning, then sprays
+    // from the same /24 and takes two accounts.
+    let aitm = |host: u8| Place {
+        ip: format!("159.203.77.{host}"),
+        city: US_CITIES[1],
+        asn: 14061,
+        as_org: "digitalocean, llc",
+        proxy: false,
+        client: LAPTOP,
+        dt: Some("dt-aitm".into()),
+    };
+    add(
+        "a phishing proxy relays a morning of sign-ins, then sprays from its network",
+        &["password_spray", "credential_attack_then_success"],
+        &|g, t| {
+            for k in 0..6 {
+                let u = 400 + k as usize;
+                let victim = Place {
+                    dt: Some(format!("dt-{u}-laptop")),
+                    client: laptop_client(u),
+                    ..aitm(10 + k as u8)
+                };
+                let ev = g.event("user.session.start", u, &victim, &format!("102aitm{k}"));
+                g.push(ev, t - 5 * HOUR + k * 10 * MINUTE);
+            }
+            for k in 0..14 {
+                let ev = g
+                    .event(
+                        "user.session.start",
+                        410 + (k % 7) as usize,
+                        &aitm(50),
+                        "unknown",
+                    )
+                    .failure("INVALID_CREDENTIALS");
+                g.push(ev, t + k * MINUTE);
+            }
+            for u in [412, 415] {
+                let ev = g.event("user.session.start", u, &aitm(50), &format!("102spray{u}"));
+                g.push(ev, t + 20 * MINUTE + u as i64 * SECOND);
+            }
+        },
+    );
+    // An infostealer's cookies: the session and device token of the victim's
+    // laptop, its user agent too, used from another continent while the
+    // victim goes on working at home.
+    add(
+        "stolen cookies with the victim's device token, used abroad between the victim's own requests",
+        &["session_hijack"],
+        &|g, t| {
+            let u = 420;
+            let at_home = home(u, d / 7);
+            let stolen = Place {
+                ip: "103.75.11.20".into(),
+                city: SINGAPORE,
+                asn: 45102,
+                as_org: "alibaba (us) technology co., ltd.",
+                ..at_home.clone()
+            };
+            for (k, place) in [&at_home, &stolen, &at_home, &stolen, &at_home]
+                .into_iter()
+                .enumerate()
+            {
+                let app = APPS[k % APPS.len()];
+                let ev = g
+                    .event("user.authentication.sso", u, place, "102stolen")
+                    .target("AppInstance", &format!("0oa{k}"), app, app);
+                g.push(ev, t + k as i64 * 4 * MINUTE);
+            }
+        },
+    );
+    // The classic social-engineering takeover: the help desk resets a user's
+    // factors; 18 minutes later a new factor is enrolled from a residential
+    // network and a browser the user never used.
+    add(
+        "a reset, then a factor enrolled from a stranger's network and device",
+        &["factor_enrolled_after_reset_new_network"],
+        &|g, t| {
+            let u = 430;
+            let desk = roles::HELPDESK;
+            let reset = g
+                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .target("User", &id(u), &login(u), &login(u));
+            g.push(reset, t);
+            let stranger = Place {
+                ip: "68.46.201.77".into(),
+                asn: 7922,
+                as_org: "comcast cable communications",
+                dt: Some("dt-stranger".into()),
+                ..home(u, d / 7)
+            };
+            let stranger = Place {
+                asn: 20115,
+                as_org: "charter communications",
+                ..stranger
+            };
+            let enrol = g
+                .event("user.mfa.factor.activate", u, &stranger, "102enrol-x")
+                .debug("factor", json!("OKTA_VERIFY_PUSH"));
+            g.push(enrol, t + 18 * MINUTE);
+        },
+    );
+    // The same takeover of an admin, spread over an afternoon: reset, then 90
+    // minutes later the enrolment, then 100 minutes after that the Admin
+    // Console and an API token. Every step lands in a different hour.
+    add(
+        "an admin's takeover spread over three hours: reset, enrolment, console, API token",
+        &[
+            "factor_enrolled_after_reset_new_network",
+            "mfa_reset_then_admin_access",
+            "api_token_created",
+        ],
+        &|g, t| {
+            let admin = roles::ADMINS.start + 5;
+            let desk = roles::HELPDESK;
+            let reset = g
+                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .target("User", &id(admin), &login(admin), &login(admin));
+            g.push(reset, t - 3 * HOUR);
+            let attacker = Place {
+                ip: "212.102.57.33".into(),
+                city: EU_CITIES[0],
+                asn: 60068,
+                as_org: "datacamp limited",
+                proxy: false,
+                client: WINDOWS,
+                dt: Some("dt-takeover".into()),
+            };
+            let enrol = g
+                .event("user.mfa.factor.activate", admin, &attacker, "102takeover2")
+                .debug("factor", json!("OKTA_VERIFY_PUSH"));
+            g.push(enrol, t - 3 * HOUR + 90 * MINUTE);
+            let console = g
+                .event("user.session.access_admin_app", admin, &attacker, "102takeover2")
+                .target("AppInstance", "0oaadmin", "Okta Admin Console", "Okta Admin Console");
+            g.push(console, t - 3 * HOUR + 190 * MINUTE);
+            let token = g
+                .event("system.api_token.create", admin, &attacker, "102takeover2")
+                .target("Token", "00Tevil", "backup-sync", "backup-sync");
+            g.push(token, t - 3 * HOUR + 195 * MINUTE);
+        },
+    );
+    // A reset in one hour, the Admin Console from a new device in the next:
+    // the alert lists the reset.
+    add(
+        "a help-desk reset, then the Admin Console an hour and a half later",
+        &["mfa_reset_then_admin_access", "mfa_factor_reset"],
+        &|g, t| {
+            let admin = roles::ADMINS.start + 7;
+            let desk = roles::HELPDESK;
+            let reset = g
+                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .target("User", &id(admin), &login(admin), &login(admin));
+            g.push(reset, t - 2 * HOUR + 10 * MINUTE);
+            let elsewhere = Place {
+                dt: Some("dt-unknown-laptop".into()),
+                ..abroad_place()
+            };
+            let console = g
+                .event("user.session.access_admin_app", admin, &elsewhere, "102console")
+                .target("AppInstance", "0oaadmin", "Okta Admin Console", "Okta Admin Console");
+            g.push(console, t - 2 * HOUR + 100 * MINUTE);
+        },
+    );
+}
+
+/// A laptop on a Sydney carrier's fixed line, new to everyone in the org.
+fn abroad_place() -> Place {
+    Place {
+        ip: "1.145.88.15".into(),
+        city: SYDNEY,
+        asn: 1221,
+        as_org: "telstra limited",
+        proxy: false,
+        client: WINDOWS,
+        dt: Some("dt-intruder-2".into()),
+    }
 }

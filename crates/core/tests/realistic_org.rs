@@ -219,12 +219,13 @@ fn every_attack_scenario_injected_into_the_org_is_published() {
                     .cloned()
                     .unwrap_or_default();
                 named(a).iter().any(|n| n == d)
+                    && a.severity >= s.severity
                     && evidence
                         .iter()
                         .any(|e| uuids.iter().any(|u| e["uid"].as_str() == Some(u)))
             });
             if !found {
-                missed.push(format!("{}: {d}", s.name));
+                missed.push(format!("{}: {d} (at least {:?})", s.name, s.severity));
             }
         }
     }
@@ -234,6 +235,27 @@ fn every_attack_scenario_injected_into_the_org_is_published() {
         recalled + missed.len()
     );
     assert!(missed.is_empty(), "missed {missed:#?}\n{}", report(&out));
+    // The admin's takeover spread over an afternoon pages critical: a
+    // takeover signal and a privileged action in one incident.
+    let takeover = scenarios
+        .iter()
+        .find(|s| s.name.starts_with("an admin's takeover"))
+        .unwrap();
+    let uuids: Vec<&str> = takeover
+        .events
+        .iter()
+        .map(|e| e.json["uuid"].as_str().unwrap())
+        .collect();
+    assert!(
+        out.alerts.iter().any(|a| a.severity == Severity::Critical
+            && body(a)["finding_info"]["related_events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|e| e["uid"].as_str().is_some_and(|u| uuids.contains(&u)))),
+        "{}",
+        report(&out)
+    );
     // The attacks add alerts; the org's noise does not.
     let attack_day = day_start(ATTACK_DAY);
     let extra = out
