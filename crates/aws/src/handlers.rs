@@ -746,6 +746,12 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
                 for uid in &report.quarantined {
                     tracing::warn!(uid = %uid, "finding quarantined: see the state table for why");
                 }
+                if !report.late_beyond_horizon.is_empty() {
+                    tracing::warn!(
+                        hours = %report.late_beyond_horizon.join(","),
+                        "events arrived for hours beyond the late horizon and are not analysed: redrive them sooner or raise late_horizon_hours"
+                    );
+                }
                 tracing::info!(
                     outcome = "completed",
                     run = %ctx.id,
@@ -814,10 +820,14 @@ pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64
                 .count("FindingsContributed", count(r.contributed))
                 .count("FindingsFailed", count(r.failed))
                 .count("FindingsPending", count(r.pending))
-                .count("FindingsQuarantined", count(r.quarantined.len()));
+                .count("FindingsQuarantined", count(r.quarantined.len()))
+                .count("LateHoursBeyondHorizon", count(r.late_beyond_horizon.len()));
         }
         Err(_) => {
-            m.count("RunsFailed", 1);
+            // A zero, not nothing: DetectNotSucceedingAlarm then sees two failed
+            // hours as two breaching datapoints, rather than waiting for CloudWatch's
+            // evaluation range to run out of earlier successes.
+            m.count("RunsSucceeded", 0).count("RunsFailed", 1);
         }
     }
     m.set("RunDuration", Unit::Milliseconds, duration_ms);
