@@ -623,10 +623,7 @@ impl Drill {
         let mut t = from - from.rem_euclid(60 * MINUTE_MS) + 5 * MINUTE_MS;
         while t < to {
             if t >= from {
-                self.detect_run(
-                    t,
-                    &Ok(okta_itdr_core::detect::run::RunReport::default()),
-                );
+                self.detect_run(t, &Ok(okta_itdr_core::detect::run::RunReport::default()));
             }
             t += 60 * MINUTE_MS;
         }
@@ -796,7 +793,11 @@ mod tests {
         for (points, missing, ignore, breaching, not_breaching) in rows {
             let r = range(points);
             assert_eq!(r.len(), 5);
-            assert_eq!(decide(&r, n, m, Missing::Missing, Ok), *missing, "{points} missing");
+            assert_eq!(
+                decide(&r, n, m, Missing::Missing, Ok),
+                *missing,
+                "{points} missing"
+            );
             for current in [Ok, Alarm, InsufficientData] {
                 assert_eq!(
                     decide(&r, n, m, Missing::Ignore, current),
@@ -804,7 +805,11 @@ mod tests {
                     "{points} ignore from {current:?}"
                 );
             }
-            assert_eq!(decide(&r, n, m, Missing::Breaching, Ok), *breaching, "{points} breaching");
+            assert_eq!(
+                decide(&r, n, m, Missing::Breaching, Ok),
+                *breaching,
+                "{points} breaching"
+            );
             assert_eq!(
                 decide(&r, n, m, Missing::NotBreaching, Alarm),
                 *not_breaching,
@@ -846,7 +851,15 @@ mod tests {
         );
     }
 
-    fn alarm(stat: &str, period_s: i64, n: usize, m: usize, op: &str, threshold: f64, missing: Missing) -> Alarm {
+    fn alarm(
+        stat: &str,
+        period_s: i64,
+        n: usize,
+        m: usize,
+        op: &str,
+        threshold: f64,
+        missing: Missing,
+    ) -> Alarm {
         Alarm {
             id: "Test".into(),
             condition: None,
@@ -865,21 +878,45 @@ mod tests {
 
     #[test]
     fn periods_aggregate_with_the_statistic_and_only_complete_periods_count() {
-        let a = alarm("Sum", 300, 1, 1, "GreaterThanOrEqualToThreshold", 3.0, Missing::NotBreaching);
+        let a = alarm(
+            "Sum",
+            300,
+            1,
+            1,
+            "GreaterThanOrEqualToThreshold",
+            3.0,
+            Missing::NotBreaching,
+        );
         let mut tl = Timeline::new();
         for t in [0, 60_000, 120_000] {
             tl.put("ns", "M", &[("Function", "f")], t, 1.0);
         }
         // Another dimension value is another metric.
         tl.put("ns", "M", &[("Function", "g")], 0, 10.0);
-        assert_eq!(a.evaluate(&tl, 299_000, State::Ok), State::Ok, "period not complete");
+        assert_eq!(
+            a.evaluate(&tl, 299_000, State::Ok),
+            State::Ok,
+            "period not complete"
+        );
         assert_eq!(a.evaluate(&tl, 300_000, State::Ok), State::Alarm);
         // Documented: after a metric stops, alarms re-evaluate its last datapoints
         // for a while; here until the range (N + 2 periods) holds none of them.
         assert_eq!(a.evaluate(&tl, 600_000, State::Alarm), State::Alarm);
         assert_eq!(a.evaluate(&tl, 1_200_000, State::Alarm), State::Ok);
-        let max = alarm("Maximum", 300, 1, 1, "GreaterThanThreshold", 1.0, Missing::NotBreaching);
-        assert_eq!(max.evaluate(&tl, 300_000, State::Ok), State::Ok, "max is 1, not the sum");
+        let max = alarm(
+            "Maximum",
+            300,
+            1,
+            1,
+            "GreaterThanThreshold",
+            1.0,
+            Missing::NotBreaching,
+        );
+        assert_eq!(
+            max.evaluate(&tl, 300_000, State::Ok),
+            State::Ok,
+            "max is 1, not the sum"
+        );
         assert!(a.fires(&tl, 0, 900_000));
         assert!(!a.fires(&tl, 1_200_000, 1_500_000));
     }
@@ -890,11 +927,18 @@ mod tests {
         m.count("RunsSucceeded", 1).count("FindingsQuarantined", 2);
         let mut tl = Timeline::new();
         assert_eq!(tl.put_emf(&m.to_document(3_600_000)), 2);
-        let key = MetricKey::new("okta-itdr", "FindingsQuarantined", &[("Function", "detect")]);
+        let key = MetricKey::new(
+            "okta-itdr",
+            "FindingsQuarantined",
+            &[("Function", "detect")],
+        );
         assert_eq!(tl.statistic(&key, "Sum", 3_600_000, 7_200_000), Some(2.0));
         assert_eq!(tl.statistic(&key, "Sum", 0, 3_600_000), None);
         // A line that is not EMF adds nothing.
-        assert_eq!(tl.put_lines(&[r#"{"level":"INFO","message":"x"}"#.to_owned()]), 0);
+        assert_eq!(
+            tl.put_lines(&[r#"{"level":"INFO","message":"x"}"#.to_owned()]),
+            0
+        );
     }
 
     #[test]
@@ -902,7 +946,11 @@ mod tests {
         let terms = parse_sum("T", "FILL(a, 0) + FILL(b, 0) + c");
         assert_eq!(
             terms,
-            vec![("a".into(), Some(0.0)), ("b".into(), Some(0.0)), ("c".into(), None)]
+            vec![
+                ("a".into(), Some(0.0)),
+                ("b".into(), Some(0.0)),
+                ("c".into(), None)
+            ]
         );
     }
 

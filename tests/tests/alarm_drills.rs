@@ -12,11 +12,11 @@ use std::collections::BTreeSet;
 
 use okta_itdr_aws::metrics::{Metrics, Unit};
 use okta_itdr_aws::DetectHandler;
+use okta_itdr_core::time::format_rfc3339_ms;
 use okta_itdr_e2e::alarms::{
     lambda, sqs, template_alarms, Deployment, Drill, DRILLS, DRILL_LOG_LEVEL, MINUTE_MS,
 };
 use okta_itdr_e2e::{at, recovery_kit, scheduled_event, Ev, LogCapture, TestEnv};
-use okta_itdr_core::time::format_rfc3339_ms;
 use serde_json::json;
 
 const HOUR: i64 = 60 * MINUTE_MS;
@@ -32,7 +32,9 @@ fn six_hours(deployment: Deployment) -> Drill {
 
 /// Every `step` in [from, to).
 fn every(from: i64, to: i64, step: i64) -> impl Iterator<Item = i64> {
-    (0..).map(move |i| from + i * step).take_while(move |t| *t < to)
+    (0..)
+        .map(move |i| from + i * step)
+        .take_while(move |t| *t < to)
 }
 
 /// A poll run's EMF line, as the poll function prints it.
@@ -58,7 +60,10 @@ fn every_alarm_is_raised_by_a_drill() {
         );
     }
     for id in &registered {
-        assert!(alarms.iter().any(|a| a.id == *id), "{id} is not in the template");
+        assert!(
+            alarms.iter().any(|a| a.id == *id),
+            "{id} is not in the template"
+        );
     }
     // Every drill named is a test that exists.
     let dir = okta_itdr_e2e::repo_root().join("tests/tests");
@@ -140,7 +145,10 @@ async fn a_ten_day_late_redrive_raises_the_late_horizon_alarm() {
         [&vec![], &vec![], &vec![], &hour, &vec![], &vec![]],
         "reported once, by the run after the redrive"
     );
-    assert!(reports.iter().all(|r| r.late_hours.is_empty()), "never analysed");
+    assert!(
+        reports.iter().all(|r| r.late_hours.is_empty()),
+        "never analysed"
+    );
     let warned = logs
         .ours()
         .into_iter()
@@ -285,9 +293,19 @@ fn ingest_throttled_with_its_rule_dead_letter_queue_unwritable() {
 fn ingest_failing_with_its_destination_unwritable() {
     let mut drill = six_hours(Deployment::STREAMING);
     drill.healthy_detect_runs(drill.from, drill.to);
-    for t in every(drill.from + HOUR, drill.from + HOUR + 10 * MINUTE_MS, MINUTE_MS) {
+    for t in every(
+        drill.from + HOUR,
+        drill.from + HOUR + 10 * MINUTE_MS,
+        MINUTE_MS,
+    ) {
         lambda(&mut drill.tl, "IngestFunction", "Errors", t, 1.0);
-        lambda(&mut drill.tl, "IngestFunction", "DestinationDeliveryFailures", t + 3 * MINUTE_MS, 1.0);
+        lambda(
+            &mut drill.tl,
+            "IngestFunction",
+            "DestinationDeliveryFailures",
+            t + 3 * MINUTE_MS,
+            1.0,
+        );
     }
     drill.assert_fires_as_registered("ingest_failing_with_its_destination_unwritable");
 }
@@ -347,7 +365,10 @@ fn dynamodb_throttling_raises_the_table_alarms() {
         "WriteThrottleEvents",
         &[
             ("TableName", "ActivityTable"),
-            ("GlobalSecondaryIndexName", okta_itdr_aws::activity::BY_HOUR_INDEX),
+            (
+                "GlobalSecondaryIndexName",
+                okta_itdr_aws::activity::BY_HOUR_INDEX,
+            ),
         ],
         t,
         4.0,
@@ -367,14 +388,18 @@ fn a_failing_poller_raises_its_errors_alarm() {
     let mut drill = six_hours(Deployment::WITH_POLL);
     drill.healthy_detect_runs(drill.from, drill.to);
     // Its credentials rejected for half an hour: every run fails.
-    let lines: Vec<String> = every(drill.from + HOUR, drill.from + 90 * MINUTE_MS, 5 * MINUTE_MS)
-        .map(|t| {
-            lambda(&mut drill.tl, "PollFunction", "Errors", t, 1.0);
-            poll_line(t, |m| {
-                m.count("PollErrors", 1);
-            })
+    let lines: Vec<String> = every(
+        drill.from + HOUR,
+        drill.from + 90 * MINUTE_MS,
+        5 * MINUTE_MS,
+    )
+    .map(|t| {
+        lambda(&mut drill.tl, "PollFunction", "Errors", t, 1.0);
+        poll_line(t, |m| {
+            m.count("PollErrors", 1);
         })
-        .collect();
+    })
+    .collect();
     assert_eq!(drill.function_lines(&lines), lines.len());
     drill.assert_fires_as_registered("a_failing_poller_raises_its_errors_alarm");
 }

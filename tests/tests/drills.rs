@@ -313,11 +313,14 @@ async fn queued(env: &TestEnv, queue: &str) -> u64 {
         .await
         .expect("queue attributes");
     let attrs = out.attributes();
-    [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
-        .iter()
-        .filter_map(|k| attrs.and_then(|a| a.get(k)))
-        .filter_map(|n| n.parse::<u64>().ok())
-        .sum()
+    [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .filter_map(|k| attrs.and_then(|a| a.get(k)))
+    .filter_map(|n| n.parse::<u64>().ok())
+    .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,9 +385,9 @@ async fn a_thirty_minute_dynamodb_outage_loses_nothing_and_changes_no_finding() 
     // Evaluated as CloudWatch would: the outage raises the ingest errors alarm
     // and nothing else; without it, nothing fires.
     assert_eq!(clean.drill.fired(), BTreeSet::new(), "the clean run");
-    faulty
-        .drill
-        .assert_fires_as_registered("a_thirty_minute_dynamodb_outage_loses_nothing_and_changes_no_finding");
+    faulty.drill.assert_fires_as_registered(
+        "a_thirty_minute_dynamodb_outage_loses_nothing_and_changes_no_finding",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

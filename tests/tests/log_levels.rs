@@ -26,7 +26,12 @@ fn rust_log(level: &str) -> String {
 fn vars(env: &TestEnv, names: &[&'static str], level: &str) -> Vec<(&'static str, String)> {
     let mut v: Vec<(&'static str, String)> = names
         .iter()
-        .map(|n| (*n, env.env_var(n).unwrap_or_else(|| panic!("no value for {n}"))))
+        .map(|n| {
+            (
+                *n,
+                env.env_var(n).unwrap_or_else(|| panic!("no value for {n}")),
+            )
+        })
         .collect();
     v.push(("RUST_LOG", rust_log(level)));
     v.push(("AWS_LAMBDA_LOG_LEVEL", level.to_owned()));
@@ -74,16 +79,18 @@ fn assert_metric_survives(output: &[String], level: &str, metric: &str, want: i6
     unlevelled.as_object_mut().expect("object").remove("level");
     let dropped = !lambda_logs::sent(&unlevelled.to_string(), Some("JSON"), Some(level));
     let above_info = LEVELS.iter().position(|l| *l == level) > Some(2);
-    assert_eq!(dropped, above_info, "{level}: without a level the line is INFO");
+    assert_eq!(
+        dropped, above_info,
+        "{level}: without a level the line is INFO"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metric_lines_survive_every_lambda_log_level() {
-    let (ingest, detect) = tokio::task::spawn_blocking(|| {
-        (function_binary("ingest"), function_binary("detect"))
-    })
-    .await
-    .expect("build");
+    let (ingest, detect) =
+        tokio::task::spawn_blocking(|| (function_binary("ingest"), function_binary("detect")))
+            .await
+            .expect("build");
     let env = TestEnv::new("loglevels").await;
     let (topic, _queue) = env.topic_with_queue(false).await;
     let signin = sample_event("signin-success.json");
