@@ -804,8 +804,8 @@ pub fn budget_for(deadline_ms: u64, wall_clock: Millis) -> Budget {
 }
 
 /// The metrics of one detect run. A successful run reports its progress and
-/// findings; a failed one only that it failed, so an alarm on `RunsSucceeded`
-/// tells that detection stopped.
+/// findings; a failed one only that it failed (`RunsSucceeded` 0), so an alarm
+/// on `RunsSucceeded` tells that detection stopped.
 pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64) -> Metrics {
     let mut m = Metrics::for_function("detect");
     match result {
@@ -851,6 +851,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn detect_metrics_count_failures_as_zero_successes_and_hours_beyond_the_horizon() {
+        let failed = detect_metrics(&Err(HandlerError::InvalidEvent("x".into())), 3.0);
+        assert_eq!(failed.get("RunsSucceeded"), Some(0.0));
+        assert_eq!(failed.get("RunsFailed"), Some(1.0));
+        let report = RunReport {
+            late_beyond_horizon: vec!["2026-11-01T03".into(), "2026-11-01T04".into()],
+            ..RunReport::default()
+        };
+        let ok = detect_metrics(&Ok(report), 3.0);
+        assert_eq!(ok.get("RunsSucceeded"), Some(1.0));
+        assert_eq!(ok.get("LateHoursBeyondHorizon"), Some(2.0));
+        assert_eq!(ok.get("RunsFailed"), None);
+    }
 
     #[test]
     fn run_clock_prefers_the_event_time() {
