@@ -134,3 +134,24 @@ async fn metric_lines_survive_every_lambda_log_level() {
         assert_metric_survives(&printed, level, "RunsSucceeded", 1);
     }
 }
+
+#[test]
+fn every_level_the_template_can_set_is_drilled() {
+    let template = okta_itdr_e2e::template();
+    let allowed = template["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_sequence()
+        .expect("LogLevel values");
+    assert!(!allowed.is_empty());
+    for value in allowed {
+        let name = value.as_str().expect("a string");
+        let application = template["Mappings"]["LogLevels"][name]["Application"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Lambda level for {name}"));
+        assert!(LEVELS.contains(&application), "{name} -> {application}");
+        assert_eq!(
+            rust_log(application),
+            name,
+            "RUST_LOG as the template sets it"
+        );
+    }
+}
