@@ -684,6 +684,10 @@ pub const DRILLS: &[(&str, &[&str])] = &[
         &["DetectErrorsAlarm", "DetectNotSucceedingAlarm"],
     ),
     (
+        "a_disabled_detect_schedule_raises_the_not_succeeding_alarm",
+        &["DetectNotSucceedingAlarm"],
+    ),
+    (
         "a_detector_falling_behind_raises_the_lag_alarm",
         &["WatermarkLagAlarm"],
     ),

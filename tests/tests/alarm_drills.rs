@@ -187,7 +187,42 @@ async fn a_detect_function_that_keeps_failing_raises_its_alarms() {
         assert!(result.is_err(), "{result:?}");
         drill.detect_run(t, &result);
     }
+    // Failed runs report zero successes: two failed hours are two breaching
+    // datapoints, so the alarm fires at 08:00, not once the range runs dry.
+    let alarm = template_alarms()
+        .into_iter()
+        .find(|a| a.id == "DetectNotSucceedingAlarm")
+        .expect("alarm");
+    let first = alarm
+        .run(&drill.tl, drill.from, drill.to)
+        .into_iter()
+        .find(|(_, s)| *s == okta_itdr_e2e::alarms::State::Alarm)
+        .map(|(t, _)| t);
+    assert_eq!(
+        first.map(format_rfc3339_ms).as_deref(),
+        Some("2026-11-20T08:00:00.000Z")
+    );
     drill.assert_fires_as_registered("a_detect_function_that_keeps_failing_raises_its_alarms");
+}
+
+#[test]
+fn a_disabled_detect_schedule_raises_the_not_succeeding_alarm() {
+    // No run after 06:00: no error, no metric line, nothing but missing data.
+    let drill = six_hours(Deployment::STREAMING);
+    let alarm = template_alarms()
+        .into_iter()
+        .find(|a| a.id == "DetectNotSucceedingAlarm")
+        .expect("alarm");
+    let first = alarm
+        .run(&drill.tl, drill.from, drill.to)
+        .into_iter()
+        .find(|(_, s)| *s == okta_itdr_e2e::alarms::State::Alarm)
+        .map(|(t, _)| t)
+        .expect("it fires");
+    // The last run was at 05:05; CloudWatch still sees it until its hour leaves
+    // the evaluation range (two periods more than the two evaluated).
+    assert_eq!(format_rfc3339_ms(first), "2026-11-20T10:00:00.000Z");
+    drill.assert_fires_as_registered("a_disabled_detect_schedule_raises_the_not_succeeding_alarm");
 }
 
 #[tokio::test]
