@@ -10,8 +10,10 @@
 //! cargo test --workspace
 //! ```
 
+pub mod alarms;
 pub mod fake_okta;
 pub mod fault_proxy;
+pub mod lambda_logs;
 pub mod outage_proxy;
 pub mod recovery_kit;
 pub mod runtime_api;

@@ -23,6 +23,7 @@ use okta_itdr_core::ports::{
 };
 use okta_itdr_core::record::ActivityRecord;
 use okta_itdr_core::time::{Hour, Millis, HOUR, MINUTE, SECOND};
+use okta_itdr_e2e::alarms::{Deployment, Drill};
 use okta_itdr_e2e::fault_proxy::{Action, FaultProxy};
 use okta_itdr_e2e::runtime_api::RuntimeApi;
 use okta_itdr_e2e::{
@@ -182,6 +183,24 @@ async fn sns_refusing_one_finding_forever_quarantines_it_and_delivers_the_rest()
         .await
         .unwrap()
         .is_empty());
+
+    // Evaluated as CloudWatch would over the runs' metric lines: the quarantine
+    // raises its alarm, and nothing else does.
+    let mut drill = Drill::new(
+        Deployment::STREAMING,
+        at("2026-11-10T09:00:00Z"),
+        at("2026-11-10T14:00:00Z"),
+    );
+    for (h, report) in (9..=12).zip(&reports) {
+        drill.detect_run(
+            at(&format!("2026-11-10T{h:02}:05:00Z")),
+            &Ok(report.clone()),
+        );
+    }
+    drill.healthy_detect_runs(at("2026-11-10T13:00:00Z"), drill.to);
+    drill.assert_fires_as_registered(
+        "sns_refusing_one_finding_forever_quarantines_it_and_delivers_the_rest",
+    );
 
     // The run's metrics line carries the quarantine, which the alarm watches.
     let last = Ok(reports.pop().unwrap());

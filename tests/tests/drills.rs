@@ -11,6 +11,7 @@ use okta_itdr_aws::metrics::Metrics;
 use okta_itdr_aws::recovery::BACKOFF;
 use okta_itdr_aws::{DynamoActivityStore, IngestHandler};
 use okta_itdr_core::time::{format_rfc3339_ms, Millis, MINUTE};
+use okta_itdr_e2e::alarms::{lambda, sqs, Deployment, Drill, DRILL_LOG_LEVEL};
 use okta_itdr_e2e::outage_proxy::OutageProxy;
 use okta_itdr_e2e::recovery_kit::{
     destination_record, dynamodb_at, handler, poll, queues, send, send_all,
@@ -133,6 +134,8 @@ struct Outcome {
     to_recovery: usize,
     refused: u64,
     final_queue: usize,
+    /// The timeline of what the functions printed and AWS published.
+    drill: Drill,
 }
 
 /// Plays the scenario from 10:00 to 14:10 with DynamoDB refusing the activity
@@ -155,9 +158,18 @@ async fn play(name: &str, events: &[Ev], outage: Option<(Millis, Millis)>) -> Ou
     let mut deferred: Vec<(Millis, String)> = Vec::new();
     let mut to_recovery = 0;
     let mut late_hours = Vec::new();
+    let mut drill = Drill::new(
+        Deployment::STREAMING,
+        at("2026-11-10T10:00:00Z"),
+        at("2026-11-10T14:10:00Z"),
+    );
+    // When the recovery queue last went from empty to holding messages.
+    let mut backlog_since: Option<Millis> = None;
 
     let mut now = at("2026-11-10T10:00:00Z");
     while now <= at("2026-11-10T14:10:00Z") {
+        // This minute's invocations' metrics, printed as their EMF lines.
+        let mut minute = Metrics::for_function("ingest");
         proxy.set_outage(outage.is_some_and(|(from, to)| now >= from && now < to));
         let mut attempts: Vec<(Value, u32)> = Vec::new();
         while next < events.len() && published(&events[next]) < now + MINUTE {
@@ -173,12 +185,13 @@ async fn play(name: &str, events: &[Ev], outage: Option<(Millis, Millis)>) -> Ou
         });
         for (payload, attempt) in attempts {
             match ingest
-                .invoke_counted(payload.clone(), now, &mut metrics)
+                .invoke_counted(payload.clone(), now, &mut minute)
                 .await
             {
                 Ok(_) => {}
                 Err(e) => {
                     assert!(e.retryable(), "{e}");
+                    lambda(&mut drill.tl, "IngestFunction", "Errors", now, 1.0);
                     if attempt < 2 {
                         // Lambda retries an async invocation about 1 and 2 minutes apart.
                         lambda_retries.push((
@@ -217,7 +230,16 @@ async fn play(name: &str, events: &[Ev], outage: Option<(Millis, Millis)>) -> Ou
         deferred = still;
         // The event source mapping polls the recovery queue.
         loop {
-            let (seen, failed) = poll(&env, &q, &ingest, now, &mut metrics).await;
+            let (seen, failed) = poll(&env, &q, &ingest, now, &mut minute).await;
+            if !failed.is_empty() {
+                drill.tl.put(
+                    "AWS/Lambda",
+                    "FailedInvokeEventCount",
+                    &[("EventSourceMappingUUID", "IngestFunctionRecovery")],
+                    now,
+                    failed.len() as f64,
+                );
+            }
             for m in failed {
                 let count: u32 = m
                     .attributes()
@@ -233,13 +255,32 @@ async fn play(name: &str, events: &[Ev], outage: Option<(Millis, Millis)>) -> Ou
                 break;
             }
         }
+        metrics.merge(&minute);
+        drill.function_lines(&[minute.to_line(now, Some(DRILL_LOG_LEVEL))]);
+        // SQS's age of the oldest message, at most the time since the queue
+        // last became non-empty (an upper bound: the alarm fires no later).
+        let held = queued(&env, &q.recovery_url).await;
+        backlog_since = match (held, backlog_since) {
+            (0, _) => None,
+            (_, None) => Some(now),
+            (_, since) => since,
+        };
+        if let Some(since) = backlog_since {
+            sqs(
+                &mut drill.tl,
+                "RecoveryQueue",
+                "ApproximateAgeOfOldestMessage",
+                now,
+                ((now - since) / 1000) as f64,
+            );
+        }
         // The hourly schedule, at five past.
         if now % (60 * MINUTE) == 5 * MINUTE && now > at("2026-11-10T10:30:00Z") {
-            let report = detect
+            let result = detect
                 .handle_payload(&scheduled_event(&format_rfc3339_ms(now)), 0)
-                .await
-                .expect("detector run");
-            late_hours.extend(report.late_hours);
+                .await;
+            drill.detect_run(now, &result);
+            late_hours.extend(result.expect("detector run").late_hours);
         }
         now += MINUTE;
     }
@@ -255,7 +296,31 @@ async fn play(name: &str, events: &[Ev], outage: Option<(Millis, Millis)>) -> Ou
         to_recovery,
         refused: proxy.refused(),
         final_queue: env.drain(&q.final_url, 30).await.len(),
+        drill,
     }
+}
+
+/// Messages in `queue`, visible or in flight.
+async fn queued(env: &TestEnv, queue: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes");
+    let attrs = out.attributes();
+    [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .filter_map(|k| attrs.and_then(|a| a.get(k)))
+    .filter_map(|n| n.parse::<u64>().ok())
+    .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,6 +382,12 @@ async fn a_thirty_minute_dynamodb_outage_loses_nothing_and_changes_no_finding() 
         faulty.findings, clean.findings,
         "the outage changed no finding"
     );
+    // Evaluated as CloudWatch would: the outage raises the ingest errors alarm
+    // and nothing else; without it, nothing fires.
+    assert_eq!(clean.drill.fired(), BTreeSet::new(), "the clean run");
+    faulty.drill.assert_fires_as_registered(
+        "a_thirty_minute_dynamodb_outage_loses_nothing_and_changes_no_finding",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,10 +399,10 @@ async fn a_burst_of_five_thousand_late_events_spreads_its_writes_and_is_analysed
     let proxy = OutageProxy::start(&endpoint()).await;
     let detect = env.detect_handler(&topic, DETECTIONS);
     // The detector has analysed up to 13:00 when a stream's backlog arrives.
-    detect
+    let first = detect
         .handle_payload(&scheduled_event("2026-11-10T13:05:00Z"), 0)
-        .await
-        .expect("first run");
+        .await;
+    first.as_ref().expect("first run");
 
     // 5,000 events of 10:00-10:59 arriving within one second at 13:30 (a stream's
     // backlog), spread over eight function instances, each with its own store as
@@ -400,10 +471,20 @@ async fn a_burst_of_five_thousand_late_events_spreads_its_writes_and_is_analysed
         "{marker_writes}"
     );
 
-    let report = detect
+    let second = detect
         .handle_payload(&scheduled_event("2026-11-10T14:05:00Z"), 0)
-        .await
-        .expect("second run");
+        .await;
+    // A burst within the late horizon is ordinary work: no alarm fires.
+    let mut drill = Drill::new(
+        Deployment::STREAMING,
+        at("2026-11-10T13:00:00Z"),
+        at("2026-11-10T15:00:00Z"),
+    );
+    drill.detect_run(at("2026-11-10T13:05:00Z"), &first);
+    assert!(drill.function_lines(&[metrics.to_line(arrival, Some(DRILL_LOG_LEVEL))]) > 0);
+    drill.detect_run(at("2026-11-10T14:05:00Z"), &second);
+    assert_eq!(drill.fired(), BTreeSet::new());
+    let report = second.expect("second run");
     assert_eq!(
         report.late_hours,
         vec!["2026-11-10T10".to_owned()],

@@ -746,6 +746,12 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
                 for uid in &report.quarantined {
                     tracing::warn!(uid = %uid, "finding quarantined: see the state table for why");
                 }
+                if !report.late_beyond_horizon.is_empty() {
+                    tracing::warn!(
+                        hours = %report.late_beyond_horizon.join(","),
+                        "events arrived for hours beyond the late horizon and are not analysed: redrive them sooner or raise late_horizon_hours"
+                    );
+                }
                 tracing::info!(
                     outcome = "completed",
                     run = %ctx.id,
@@ -798,8 +804,8 @@ pub fn budget_for(deadline_ms: u64, wall_clock: Millis) -> Budget {
 }
 
 /// The metrics of one detect run. A successful run reports its progress and
-/// findings; a failed one only that it failed, so an alarm on `RunsSucceeded`
-/// tells that detection stopped.
+/// findings; a failed one only that it failed (`RunsSucceeded` 0), so an alarm
+/// on `RunsSucceeded` tells that detection stopped.
 pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64) -> Metrics {
     let mut m = Metrics::for_function("detect");
     match result {
@@ -814,10 +820,14 @@ pub fn detect_metrics(result: &Result<RunReport, HandlerError>, duration_ms: f64
                 .count("FindingsContributed", count(r.contributed))
                 .count("FindingsFailed", count(r.failed))
                 .count("FindingsPending", count(r.pending))
-                .count("FindingsQuarantined", count(r.quarantined.len()));
+                .count("FindingsQuarantined", count(r.quarantined.len()))
+                .count("LateHoursBeyondHorizon", count(r.late_beyond_horizon.len()));
         }
         Err(_) => {
-            m.count("RunsFailed", 1);
+            // A zero, not nothing: DetectNotSucceedingAlarm then sees two failed
+            // hours as two breaching datapoints, rather than waiting for CloudWatch's
+            // evaluation range to run out of earlier successes.
+            m.count("RunsSucceeded", 0).count("RunsFailed", 1);
         }
     }
     m.set("RunDuration", Unit::Milliseconds, duration_ms);
@@ -841,6 +851,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn detect_metrics_count_failures_as_zero_successes_and_hours_beyond_the_horizon() {
+        let failed = detect_metrics(&Err(HandlerError::InvalidEvent("x".into())), 3.0);
+        assert_eq!(failed.get("RunsSucceeded"), Some(0.0));
+        assert_eq!(failed.get("RunsFailed"), Some(1.0));
+        let report = RunReport {
+            late_beyond_horizon: vec!["2026-11-01T03".into(), "2026-11-01T04".into()],
+            ..RunReport::default()
+        };
+        let ok = detect_metrics(&Ok(report), 3.0);
+        assert_eq!(ok.get("RunsSucceeded"), Some(1.0));
+        assert_eq!(ok.get("LateHoursBeyondHorizon"), Some(2.0));
+        assert_eq!(ok.get("RunsFailed"), None);
+    }
 
     #[test]
     fn run_clock_prefers_the_event_time() {

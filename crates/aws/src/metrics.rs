@@ -6,6 +6,14 @@
 //! as a log record.
 //!
 //! Format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+//!
+//! Lambda's log-level filter (JSON log format) reads each line's `level` and
+//! treats a line without one, or without a valid RFC 3339 `timestamp`, as INFO:
+//! at an application log level of WARN or above it would drop every metric line,
+//! and the alarms on these metrics would see nothing (or fire on "no data").
+//! So the line carries both, its level the configured one when that is above
+//! INFO: just enough to pass. Lambda's text format filters nothing.
+//! <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html>
 
 use serde_json::{Map, Value};
 
@@ -137,20 +145,47 @@ impl Metrics {
         Value::Object(doc)
     }
 
-    /// The document as one log line.
-    pub fn to_line(&self, timestamp_ms: i64) -> String {
-        self.to_document(timestamp_ms).to_string()
+    /// The document as one log line that Lambda's log-level filter passes at
+    /// `lambda_level` (`AWS_LAMBDA_LOG_LEVEL`): with a `level` (see
+    /// [`line_level`]) and an RFC 3339 `timestamp`.
+    pub fn to_line(&self, timestamp_ms: i64, lambda_level: Option<&str>) -> String {
+        let mut doc = self.to_document(timestamp_ms);
+        if let Value::Object(map) = &mut doc {
+            map.insert("level".to_owned(), line_level(lambda_level).into());
+            map.insert(
+                "timestamp".to_owned(),
+                okta_itdr_core::time::format_rfc3339_ms(timestamp_ms).into(),
+            );
+        }
+        doc.to_string()
     }
 
     /// Prints the line on stdout, where Lambda sends it to CloudWatch Logs. Written
-    /// directly rather than through `tracing` so no log level can hide it.
+    /// directly rather than through `tracing` so the functions' own log level
+    /// cannot hide it, and levelled so Lambda's cannot either.
     pub fn emit(&self, timestamp_ms: i64) {
         if self.values.is_empty() {
             return;
         }
         use std::io::Write;
+        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", self.to_line(timestamp_ms));
+        let _ = writeln!(out, "{}", self.to_line(timestamp_ms, level.as_deref()));
+    }
+}
+
+/// The `level` of a metric line: INFO, or the application log level Lambda
+/// filters at (`AWS_LAMBDA_LOG_LEVEL`) when that is less verbose, so the line
+/// is always just severe enough to be sent.
+pub fn line_level(lambda_level: Option<&str>) -> &'static str {
+    match lambda_level
+        .map(|l| l.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("WARN") => "WARN",
+        Some("ERROR") => "ERROR",
+        Some("FATAL") => "FATAL",
+        _ => "INFO",
     }
 }
 
@@ -194,6 +229,28 @@ mod tests {
         assert_eq!(doc["EventsRejected"], 0);
         assert_eq!(doc["RunDuration"], 1520.5);
         assert_eq!(m.get("EventsStored"), Some(5.0));
+    }
+
+    #[test]
+    fn the_line_is_levelled_to_pass_the_configured_filter() {
+        let mut m = Metrics::for_function("detect");
+        m.count("RunsSucceeded", 1);
+        for (configured, want) in [
+            (None, "INFO"),
+            (Some("TRACE"), "INFO"),
+            (Some("DEBUG"), "INFO"),
+            (Some("INFO"), "INFO"),
+            (Some("WARN"), "WARN"),
+            (Some("error"), "ERROR"),
+            (Some("FATAL"), "FATAL"),
+        ] {
+            let line: Value = serde_json::from_str(&m.to_line(1_700_000_000_000, configured))
+                .expect("one JSON object");
+            assert_eq!(line["level"], want, "{configured:?}");
+            assert_eq!(line["timestamp"], "2023-11-14T22:13:20.000Z");
+            assert_eq!(line["RunsSucceeded"], 1);
+            assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
+        }
     }
 
     #[test]

@@ -353,7 +353,15 @@ async fn late_events_beyond_the_horizon_are_not_rechecked() {
     };
     let (org, r) = event_27_hours_late(config).await;
     assert!(r.late_hours.is_empty(), "{r:?}");
+    assert_eq!(
+        r.late_beyond_horizon,
+        vec!["2026-11-09T03".to_string()],
+        "the skipped hour is reported: {r:?}"
+    );
     assert!(org.sink.alerts().is_empty());
+    // Reported once: the next run has nothing new to say.
+    let again = org.detector.run(at("2026-11-10T08:05:00Z")).await.unwrap();
+    assert!(again.late_beyond_horizon.is_empty(), "{again:?}");
 }
 
 #[tokio::test]
@@ -361,6 +369,7 @@ async fn events_days_late_are_analysed_within_the_default_week() {
     assert_eq!(DetectConfig::default().late_horizon_hours, 7 * 24);
     let (org, r) = event_27_hours_late(DetectConfig::default()).await;
     assert_eq!(r.late_hours, vec!["2026-11-09T03".to_string()], "{r:?}");
+    assert!(r.late_beyond_horizon.is_empty(), "{r:?}");
     let alerts = org.sink.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].principal, "ancient@acme.com");

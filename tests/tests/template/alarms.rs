@@ -286,3 +286,68 @@ fn every_alarm_notifies_the_operations_topic_only() {
         assert!(p["OKActions"].is_null() || p["OKActions"] == p["AlarmActions"]);
     }
 }
+
+/// The resource SAM generates for a function's event: `<Function><Event>`.
+fn sam_event(function: &str, event: &str) -> &'static Yaml {
+    let e = &resource(function)["Properties"]["Events"][event];
+    assert!(!e.is_null(), "{function} has no event {event}");
+    e
+}
+
+#[test]
+fn delivery_failure_alarms_address_the_okta_rule_destination_and_recovery_mapping() {
+    // The rule is named, and the alarm uses that name and the bus: rules on a
+    // custom bus publish with both dimensions.
+    let rule = &sam_event("IngestFunction", "OktaEvents")["Properties"];
+    let dims = dimensions(alarm("RuleDeadLetterFailedAlarm"));
+    let names: Vec<&str> = dims.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["EventBusName", "RuleName"]);
+    assert_eq!(reference(&dims[0].1), reference(&rule["EventBusName"]));
+    assert!(!rule["RuleName"].is_null(), "the rule has a fixed name");
+    assert_eq!(dims[1].1, rule["RuleName"]);
+    assert_eq!(
+        alarm("RuleDeadLetterFailedAlarm")["MetricName"].as_str(),
+        Some("InvocationsFailedToBeSentToDlq")
+    );
+    // The on-failure destination is the function's.
+    let dims = dimensions(alarm("IngestDestinationFailedAlarm"));
+    assert_eq!(reference(&dims[0].1), Some("IngestFunction"));
+    assert!(
+        !resource("IngestFunction")["Properties"]["EventInvokeConfig"]["DestinationConfig"]
+            ["OnFailure"]
+            .is_null()
+    );
+    // The mapping SAM creates for the Recovery event publishes its event counts.
+    let recovery = &sam_event("IngestFunction", "Recovery")["Properties"];
+    let metrics: Vec<&str> = recovery["MetricsConfig"]["Metrics"]
+        .as_sequence()
+        .expect("MetricsConfig")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(metrics, ["EventCount"]);
+    let dims = dimensions(alarm("RecoveryMappingFailingAlarm"));
+    assert_eq!(dims[0].0, "EventSourceMappingUUID");
+    assert_eq!(reference(&dims[0].1), Some("IngestFunctionRecovery"));
+}
+
+#[test]
+fn a_running_poll_schedule_never_breaches_the_not_invoked_alarm() {
+    let p = alarm("PollNotInvokedAlarm");
+    assert_eq!(p["TreatMissingData"].as_str(), Some("breaching"));
+    let dims = dimensions(p);
+    assert_eq!(reference(&dims[0].1), Some("PollFunction"));
+    let schedule = sam_event("PollFunction", "Every5Minutes")["Properties"]["Schedule"]
+        .as_str()
+        .expect("schedule");
+    let minutes: i64 = schedule
+        .strip_prefix("rate(")
+        .and_then(|r| r.strip_suffix(" minutes)"))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{schedule}"));
+    let per_period = p["Period"].as_i64().unwrap() / (minutes * 60);
+    assert!(
+        per_period as f64 >= 2.0 * p["Threshold"].as_f64().unwrap(),
+        "{per_period} invocations a period"
+    );
+}

@@ -43,6 +43,9 @@ pub struct RunReport {
     pub hours: Vec<String>,
     /// Already analysed hours re-checked because late events arrived for them.
     pub late_hours: Vec<String>,
+    /// Hours that received late events but lie beyond the late horizon: never
+    /// analysed, reported so the operator hears of it.
+    pub late_beyond_horizon: Vec<String>,
     /// Activity records in the analysed hours.
     pub records: usize,
     pub findings: usize,
@@ -217,12 +220,17 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 .late_hours(wm.late_checked_until - LATE_MARGIN, now)
                 .await?
                 .into_iter()
-                .filter(|h| *h < wm.next_hour && *h >= horizon)
+                .filter(|h| *h < wm.next_hour)
                 .collect()
         } else {
             BTreeSet::new()
         };
+        // Hours past the horizon are not re-analysed (their baselines and windows
+        // are gone); the report names them so the adapter can say so.
+        let (late, beyond): (BTreeSet<Hour>, BTreeSet<Hour>) =
+            late.into_iter().partition(|h| *h >= horizon);
 
+        tally.report.late_beyond_horizon = beyond.iter().map(|h| h.label()).collect();
         let mut hours: Vec<(Hour, bool)> = late.iter().map(|h| (*h, true)).collect();
         hours.extend(fresh.iter().map(|h| (*h, false)));
         hours.sort();
