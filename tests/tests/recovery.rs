@@ -368,7 +368,7 @@ async fn a_function_that_cannot_start_for_three_days_loses_nothing() {
         let status = process.exit_status(Duration::from_secs(30)).await;
         assert!(status.is_some_and(|s| !s.success()), "receive {n}");
         let report = api.init_error().expect("an /init/error report");
-        assert_eq!(report["errorType"], "InvalidConfiguration");
+        assert_eq!(report["errorType"], "Runtime.InvalidConfiguration");
         // The visibility timeout passes.
         env.sqs
             .change_message_visibility()
