@@ -286,3 +286,15 @@ fn every_alarm_notifies_the_operations_topic_only() {
         assert!(p["OKActions"].is_null() || p["OKActions"] == p["AlarmActions"]);
     }
 }
+
+#[test]
+fn no_service_may_publish_to_the_findings_topic() {
+    // Alarms notify the operations topic; the findings topic's policy lets no
+    // service principal (CloudWatch or another) publish to it.
+    let policy = &template()["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"];
+    let statements = policy["Statement"].as_sequence().expect("statements");
+    assert!(!statements.is_empty());
+    for s in statements {
+        assert_ne!(s["Effect"].as_str(), Some("Allow"), "{s:?}");
+    }
+}
