@@ -91,3 +91,69 @@ async fn a_rotated_hash_key_is_in_use_within_the_ttl_and_a_bad_rotation_keeps_th
         .await;
     assert_eq!(hashed(&h), want(KEY_1));
 }
+
+/// The poll function's Okta credentials: a handler built with a revoked token
+/// fails; once the secret is rotated and the TTL has passed, the rebuilt
+/// handler reads the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_okta_credentials_are_in_use_after_the_ttl() {
+    use okta_itdr_aws::poll::{handler_from_secrets, read_credentials_text, secrets_material};
+    use okta_itdr_core::time::format_rfc3339_ms;
+    use okta_itdr_e2e::fake_okta::{FakeOkta, FakeOktaConfig};
+
+    let env = TestEnv::new("rotation-okta").await;
+    let okta = FakeOkta::start(FakeOktaConfig {
+        api_token: Some("00new-token".into()),
+        ..FakeOktaConfig::default()
+    })
+    .await;
+    let name = unique("okta-api");
+    env.put_secret(&name, r#"{"apiToken": "00revoked-token"}"#)
+        .await;
+    let vars: Vec<(&str, String)> = vec![
+        ("ACTIVITY_TABLE", env.activity_table.clone()),
+        ("STATE_TABLE", env.state_table.clone()),
+        ("HOUR_SHARDS", env.hour_shards.to_string()),
+        ("OKTA_ORG_URL", okta.url().to_owned()),
+        ("OKTA_API_MODE", "primary".into()),
+        ("OKTA_API_CREDENTIALS_SECRET", name.clone()),
+    ];
+    let lookup = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    let key = fetch_hash_key(&env.secrets, &env.hash_key_secret)
+        .await
+        .unwrap();
+    let read = || async {
+        let creds = read_credentials_text(&env.secrets, &name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(secrets_material(&key, &creds))
+    };
+    let build = |m: &Secret| {
+        handler_from_secrets(lookup, m, env.dynamodb.clone()).map(|(_, handler)| handler)
+    };
+    let t0 = 1_800_000_000_000;
+    let first = read().await.unwrap();
+    let cache = Refreshing::new(SECRET_TTL, build(&first).unwrap(), first, t0);
+    let run = |h: std::sync::Arc<okta_itdr_aws::poll::PollHandler<_, _>>| async move {
+        let now = okta_itdr_core::time::parse_rfc3339_ms("2026-11-20T12:00:00Z").unwrap();
+        let payload = okta_itdr_e2e::scheduled_event(&format_rfc3339_ms(now));
+        h.handle_payload(&payload, now, i64::MAX, || now).await
+    };
+    let err = run(cache.get(t0, read, build).await).await.unwrap_err();
+    assert_eq!(err.error_type, "OktaApiRefused", "{err}");
+    assert!(!err.message.contains("revoked-token"), "{err}");
+
+    env.secrets
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(r#"{"apiToken": "00new-token"}"#)
+        .send()
+        .await
+        .expect("rotate");
+    assert!(run(cache.get(t0 + MINUTE, read, build).await)
+        .await
+        .is_err());
+    run(cache.get(t0 + 5 * MINUTE, read, build).await)
+        .await
+        .expect("the rotated token is in use");
+}

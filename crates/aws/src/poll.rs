@@ -1,7 +1,7 @@
 //! The `poll` function: the Okta System Log API as a second, reconciling source
 //! (`gap-fill`, beside Log Streaming) or the only one (`primary`). The run
 //! itself is [`okta_itdr_core::poll::poll`]; this is its AWS side: settings, the
-//! credentials secret (read once at start-up), the cursor item in the state
+//! credentials secret (re-read every five minutes), the cursor item in the state
 //! table, the final dead-letter queue for events that can never be stored, the
 //! deadline, and the EMF metrics the alarms watch.
 //!

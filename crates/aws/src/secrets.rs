@@ -1,4 +1,5 @@
-//! The username HMAC key, read once at initialisation from AWS Secrets Manager.
+//! The username HMAC key, read from AWS Secrets Manager at initialisation and
+//! again every [`SECRET_TTL`] ([`Refreshing`]), so a rotation needs no redeploy.
 //!
 //! The key is never in the function's environment (anyone with
 //! `lambda:GetFunctionConfiguration` could read it there, and with read access
