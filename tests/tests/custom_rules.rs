@@ -316,3 +316,55 @@ fn the_cli_and_the_deployment_read_the_same_files() {
     assert!(ok, "{text}");
     assert!(text.contains("3 rule(s) valid"), "{text}");
 }
+
+/// Every read of the rules names the stack's account as the bucket's expected
+/// owner. S3 refuses a request whose expected owner is not the bucket's (403
+/// AccessDenied); moto does not check, so a proxy in front of it does, for a
+/// bucket owned by one account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_read_only_from_a_bucket_the_stacks_account_owns() {
+    use okta_itdr_aws::rules::{load, RulesError, RulesLocation};
+    use okta_itdr_e2e::fault_proxy::{Action, FaultProxy};
+
+    const OWNER: &str = "123456789012";
+    let env = TestEnv::new("rules-owner").await;
+    let rule = "title: Sign-ins\nid: owned-sign-ins\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\nlevel: low\n";
+    let bucket = env
+        .bucket("rules-owner", &[("rules/a.yml".into(), rule.into())])
+        .await;
+    let proxy = FaultProxy::start(&okta_itdr_e2e::endpoint(), |head, _| {
+        let owner = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-amz-expected-bucket-owner:"))
+            .map(str::trim);
+        if owner == Some(OWNER) {
+            Action::Forward
+        } else {
+            Action::Respond {
+                status: 403,
+                content_type: "application/xml",
+                body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                    .into(),
+            }
+        }
+    })
+    .await;
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(env.sdk.region().cloned())
+        .credentials_provider(env.sdk.credentials_provider().expect("credentials"))
+        .endpoint_url(proxy.url())
+        .build();
+    let s3 = okta_itdr_aws::rules::client(&sdk);
+    let at = RulesLocation::parse(&format!("s3://{bucket}/rules/")).unwrap();
+
+    let rules = load(&s3, &at.clone().owned_by(Some(OWNER.into())))
+        .await
+        .expect("the stack's own bucket is read");
+    assert_eq!(rules.len(), 1);
+    let err = load(&s3, &at.owned_by(Some("999999999999".into())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RulesError::Unreadable { .. }), "{err}");
+    assert!(err.to_string().contains("AccessDenied"), "{err}");
+}

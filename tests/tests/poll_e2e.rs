@@ -13,7 +13,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use okta_itdr_aws::poll::{load_credentials, DynamoCursorStore, PollHandler};
+use okta_itdr_aws::poll::{load_credentials, DynamoCursorStore, PollDeadLetters, PollHandler};
+use okta_itdr_aws::recovery::Queues;
 use okta_itdr_aws::DynamoActivityStore;
 use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::DetectConfig;
@@ -343,6 +344,7 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
         &c,
         &ingestor(&env, env.activity_store()),
         &cursors(),
+        &PollDeadLetters::default(),
         &settings,
         now,
         || now,
@@ -400,7 +402,9 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
     );
     assert!(okta.requests().iter().all(|r| r.status != 429));
 
-    // A fourth run later has nothing but the new settled minutes to read.
+    // A fourth run later has nothing but the new settled minutes to read, and
+    // the re-read of the last hour, which the first read reached before it
+    // had settled (nothing new in it).
     let later = now + 30 * MINUTE;
     let report = last
         .handle_payload(
@@ -411,10 +415,201 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
         )
         .await
         .unwrap();
+    let last_hour = events
+        .iter()
+        .filter(|e| Hour::of(published(e)) == Hour::of(now - 15 * MINUTE))
+        .count() as u64;
     assert_eq!(
         (report["fetched"].as_u64(), report["pages"].as_u64()),
-        (Some(0), Some(1))
+        (Some(last_hour), Some(1 + last_hour.div_ceil(25).max(1)))
     );
+    assert_eq!(
+        (&report["stored"], &report["foundLate"]),
+        (&0.into(), &0.into())
+    );
+}
+
+/// A page holding one event the ingest refuses (a uuid over the key limit)
+/// and one that is not a LogEvent, in both modes: the run succeeds, the good
+/// events are stored, both bad ones are in the final dead-letter queue with
+/// their reasons, the metric counts them, and the cursor has moved past them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_moves_on() {
+    let hour = at("2026-11-20T10:00:00Z");
+    let long_uuid = "x".repeat(600);
+    let good: Vec<Value> = (0..5)
+        .map(|i| {
+            Ev::new("user.session.start")
+                .uuid(&format!("good-{i}"))
+                .at_ms(hour + (5 + 10 * i) * MINUTE)
+                .json
+        })
+        .collect();
+    let refused = Ev::new("user.session.start")
+        .uuid(&long_uuid)
+        .at_ms(hour + 16 * MINUTE)
+        .json;
+    let unparsable = serde_json::json!({
+        "uuid": "not-a-log-event", "published": format_rfc3339_ms(hour + 17 * MINUTE),
+        "eventType": 42, "actor": "Winter2026!Pass"
+    });
+    for mode in [Mode::GapFill, Mode::Primary] {
+        let env = TestEnv::new(&format!("poll-refused-{}", mode.as_str())).await;
+        let final_url = env.queue("poll-final").await;
+        let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+        okta.add_events(good.iter().chain([&refused, &unparsable]));
+        let poller = PollHandler::new(
+            // Three to a page: the bad events share one with good ones.
+            client(&okta, 3),
+            ingestor(&env, env.activity_store()),
+            DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone()),
+            PollSettings {
+                mode,
+                settle: 15 * MINUTE,
+                lookback: 2 * HOUR,
+                max_hours_per_run: 48,
+            },
+        )
+        .with_dead_letters(Queues::new(env.sqs.clone(), None, final_url.clone()));
+        let now = hour + 80 * MINUTE;
+        let run = || async {
+            poller
+                .handle_payload(
+                    &scheduled_event(&format_rfc3339_ms(now)),
+                    now,
+                    i64::MAX,
+                    || now,
+                )
+                .await
+        };
+        let report = run().await.expect("the run succeeds");
+        assert_eq!(
+            (report["refused"].as_u64(), report["invalid"].as_u64()),
+            (Some(1), Some(1)),
+            "{mode:?}: {report}"
+        );
+        let r = okta_itdr_core::poll::PollReport {
+            refused: 1,
+            invalid: 1,
+            ..Default::default()
+        };
+        assert_eq!(poller.metrics(&r, now).get("EventsDeadLettered"), Some(2.0));
+
+        let stored: BTreeSet<String> =
+            stored_uuids(&env.activity_store(), [Hour::of(hour)].into_iter())
+                .await
+                .into_iter()
+                .collect();
+        let want: BTreeSet<String> = good
+            .iter()
+            .map(|e| e["uuid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(stored, want, "{mode:?}: the good events are stored");
+
+        let dead = env.drain(&final_url, 30).await;
+        let attr = |m: &aws_sdk_sqs::types::Message, name: &str| {
+            m.message_attributes()
+                .and_then(|a| a.get(name))
+                .and_then(|v| v.string_value())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut codes: Vec<String> = dead.iter().map(|m| attr(m, "reason_code")).collect();
+        codes.sort();
+        assert_eq!(codes, ["key_too_long", "not_log_event"], "{mode:?}");
+        for m in &dead {
+            let reason = attr(m, "reason");
+            assert!(reason.starts_with("polled event refused"), "{reason}");
+            assert!(!reason.contains("Winter2026"), "{reason}");
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            // The EventBridge event a redrive hands to the ingest function.
+            assert_eq!(body["detail-type"], "SystemLog");
+            assert!(body["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("aws.partner/okta.com/"));
+            let uuid = body["detail"]["uuid"].as_str().unwrap();
+            assert!(uuid == long_uuid || uuid == "not-a-log-event");
+        }
+
+        // The cursor moved past them: the next run reads nothing again and
+        // sends nothing more to the final queue.
+        let again = run().await.expect("the next run succeeds");
+        assert_eq!(again["fetched"], 0, "{mode:?}: {again}");
+        env.sqs
+            .change_message_visibility_batch()
+            .queue_url(&final_url)
+            .set_entries(Some(
+                dead.iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(m.receipt_handle().unwrap())
+                            .visibility_timeout(0)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(env.drain(&final_url, 30).await.len(), 2, "{mode:?}");
+    }
+}
+
+/// Primary mode: an event Okta persists 20 minutes after its `published`
+/// time is not there when the main read passes it; the re-read of its hour,
+/// once settled, stores it and counts it as found late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_rereads_a_settled_hour_and_stores_what_okta_persisted_late() {
+    let hour = at("2026-11-20T10:00:00Z");
+    let on_time = Ev::new("user.session.start")
+        .uuid("on-time")
+        .at_ms(hour + 20 * MINUTE)
+        .json;
+    let late = Ev::new("user.session.start")
+        .uuid("persisted-late")
+        .at_ms(hour + 30 * MINUTE)
+        .json;
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    okta.add_events([&on_time]);
+    okta.add_event_visible_from(&late, hour + 50 * MINUTE);
+    let env = TestEnv::new("poll-primary-late").await;
+    let poller = PollHandler::new(
+        client(&okta, 100),
+        ingestor(&env, env.activity_store()),
+        DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone()),
+        PollSettings {
+            mode: Mode::Primary,
+            settle: 5 * MINUTE,
+            lookback: HOUR,
+            max_hours_per_run: 48,
+        },
+    );
+    let mut found_late = 0;
+    // Every five minutes from 10:40 to 11:30.
+    for minute in (40..=90).step_by(5) {
+        let now = hour + minute * MINUTE;
+        okta.set_clock(now);
+        let report = poller
+            .handle_payload(
+                &scheduled_event(&format_rfc3339_ms(now)),
+                now,
+                i64::MAX,
+                || now,
+            )
+            .await
+            .unwrap();
+        found_late += report["foundLate"].as_u64().unwrap();
+    }
+    let stored = stored_uuids(&env.activity_store(), [Hour::of(hour)].into_iter()).await;
+    assert_eq!(
+        stored.into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from(["on-time".to_owned(), "persisted-late".to_owned()])
+    );
+    assert_eq!(found_late, 1);
 }
 
 #[tokio::test]

@@ -281,3 +281,128 @@ async fn the_hash_key_is_read_from_its_secret_and_never_shown() {
     assert!(text.contains("okta-itdr/no-such-secret"), "{text}");
     assert!(text.contains("ResourceNotFoundException"), "{text}");
 }
+
+/// A function that cannot start (here its hash key secret is too short) fails
+/// every batch of the recovery queue before its own backoff can run, so each
+/// receive hides the message for the queue's visibility timeout. Three days
+/// of that at the template's settings (the passing of each timeout simulated
+/// by making the message visible again) leave the event in the recovery queue,
+/// under the template's redrive policy; the fixed function then stores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_cannot_start_for_three_days_loses_nothing() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use okta_itdr_e2e::runtime_api::RuntimeApi;
+    use okta_itdr_e2e::{function_binary, template, unique, FunctionProcess};
+
+    let binary = tokio::task::spawn_blocking(|| function_binary("ingest"))
+        .await
+        .expect("build");
+    let env = TestEnv::new("init-failure").await;
+    let q = queues(&env).await;
+    let props = &template()["Resources"]["RecoveryQueue"]["Properties"];
+    let visibility = props["VisibilityTimeout"].as_i64().expect("visibility");
+    let max_receives = props["RedrivePolicy"]["maxReceiveCount"]
+        .as_i64()
+        .expect("maxReceiveCount");
+    let final_arn = env
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&q.final_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("final queue arn")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .expect("arn")
+        .clone();
+    env.sqs
+        .set_queue_attributes()
+        .queue_url(&q.recovery_url)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": final_arn, "maxReceiveCount": max_receives}).to_string(),
+        )
+        .send()
+        .await
+        .expect("redrive policy");
+
+    let ev = Ev::new("user.session.start")
+        .user("00ualice", "alice@acme.com")
+        .at("2026-11-10T11:45:00Z");
+    send(
+        &env,
+        &q.recovery_url,
+        &destination_record(&ev.envelope()).to_string(),
+    )
+    .await;
+
+    let short = unique("short-key");
+    env.put_secret(&short, "too-short").await;
+    let vars = |key_secret: String| -> Vec<(&str, String)> {
+        vec![
+            ("ACTIVITY_TABLE", env.activity_table.clone()),
+            ("HOUR_SHARDS", env.hour_shards.to_string()),
+            ("USERNAME_HASH_KEY_SECRET", key_secret),
+            ("RECOVERY_QUEUE_URL", q.recovery_url.clone()),
+            ("FINAL_DLQ_URL", q.final_url.clone()),
+        ]
+    };
+    let three_days = 3 * 86_400 / visibility;
+    assert!(three_days < max_receives, "{three_days} receives in 3 days");
+    for n in 1..=three_days {
+        let messages = receive(&env, &q.recovery_url, 60).await;
+        assert_eq!(
+            messages.len(),
+            1,
+            "receive {n}: still in the recovery queue"
+        );
+        // The event source mapping's invocation: the function cannot start.
+        let api = RuntimeApi::start().await;
+        let mut process = FunctionProcess::spawn(
+            &binary,
+            &api.address(),
+            "okta-itdr-ingest",
+            &vars(short.clone()),
+        );
+        let status = process.exit_status(Duration::from_secs(30)).await;
+        assert!(status.is_some_and(|s| !s.success()), "receive {n}");
+        let report = api.init_error().expect("an /init/error report");
+        assert_eq!(report["errorType"], "Runtime.InvalidConfiguration");
+        // The visibility timeout passes.
+        env.sqs
+            .change_message_visibility()
+            .queue_url(&q.recovery_url)
+            .receipt_handle(messages[0].receipt_handle().expect("receipt"))
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("visible again");
+    }
+    assert!(
+        receive(&env, &q.final_url, 0).await.is_empty(),
+        "nothing given up"
+    );
+
+    // Fixed: the next receive stores the event.
+    let api = RuntimeApi::start().await;
+    let mut process = FunctionProcess::spawn(
+        &binary,
+        &api.address(),
+        "okta-itdr-ingest",
+        &vars(env.hash_key_secret.clone()),
+    );
+    let messages = receive(&env, &q.recovery_url, 60).await;
+    assert_eq!(messages.len(), 1);
+    let outcome = api
+        .invoke(
+            &sqs_event(&messages, &q.recovery_arn, None),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}; output: {:#?}", process.output()));
+    assert_eq!(outcome.response()["batchItemFailures"], json!([]));
+    process.kill().await;
+    assert_eq!(actor_items(&env, &ev).await, 1, "stored once");
+    assert!(receive(&env, &q.final_url, 0).await.is_empty());
+}

@@ -311,7 +311,18 @@ fn recovery_retries_for_four_days_and_gives_up_before_the_queue_forgets() {
     let timeout = resource("IngestFunction")["Properties"]["Timeout"]
         .as_i64()
         .expect("timeout");
-    assert!(props["VisibilityTimeout"].as_i64().expect("visibility") >= 6 * timeout);
+    let visibility = props["VisibilityTimeout"].as_i64().expect("visibility");
+    assert!(visibility >= 6 * timeout);
+    // A function that cannot start fails every batch before its own backoff
+    // runs: each receive hides the message for the visibility timeout. The
+    // receive budget then lasts over 3 days and ends in the final queue
+    // before the recovery queue could let the message expire.
+    let receives = redrive["maxReceiveCount"]
+        .as_i64()
+        .expect("maxReceiveCount");
+    let budget = receives * visibility;
+    assert!(budget >= 4 * 86_400, "{budget} s of init failures");
+    assert!(budget + 3600 < retention, "{budget} s within {retention} s");
 
     let ingest = &resource("IngestFunction")["Properties"];
     assert_eq!(
@@ -591,7 +602,56 @@ fn the_poller_may_do_what_it_does_and_no_more() {
     assert!(serde_yaml::to_string(&key["Resource"])
         .unwrap()
         .contains("${UsernameHashKeySecret}"));
-    assert_eq!(actions("PollFunction").len(), 6);
+    // Events it can never store: to the final dead-letter queue, encrypted.
+    let dead = find("DeadLetterRefusedEvents");
+    assert_eq!(dead["Action"].as_str(), Some("sqs:SendMessage"));
+    assert_eq!(
+        referenced(&dead["Resource"]).as_deref(),
+        Some("FinalDeadLetterQueue")
+    );
+    assert_eq!(
+        referenced(&find("RawEventsEncryption")["Resource"]).as_deref(),
+        Some("RawEventsKey")
+    );
+    assert!(env_names("PollFunction").contains(&"FINAL_DLQ_URL".to_owned()));
+    assert_eq!(actions("PollFunction").len(), 9);
+}
+
+#[test]
+fn polled_events_sent_to_the_final_queue_raise_an_operations_alarm() {
+    let alarm = &resource("PollDeadLetteredAlarm")["Properties"];
+    assert_eq!(
+        alarm["Namespace"].as_str(),
+        Some(okta_itdr_aws::metrics::NAMESPACE)
+    );
+    assert_eq!(alarm["MetricName"].as_str(), Some("EventsDeadLettered"));
+    assert_eq!(alarm["Dimensions"][0]["Value"].as_str(), Some("poll"));
+    assert_eq!(alarm["Period"].as_i64(), Some(300));
+    assert_eq!(alarm["Threshold"].as_i64(), Some(0));
+    let actions = serde_yaml::to_string(&alarm["AlarmActions"]).unwrap();
+    assert!(actions.contains("OperationsTopic"), "{actions}");
+    let report = okta_itdr_core::poll::PollReport {
+        invalid: 1,
+        refused: 2,
+        ..Default::default()
+    };
+    assert_eq!(metrics_of(&report)["EventsDeadLettered"], 3);
+}
+
+#[test]
+fn a_function_that_cannot_start_alarms_within_five_minutes() {
+    // Initialisation failures count in AWS/Lambda Errors.
+    let alarm = &resource("IngestErrorsAlarm")["Properties"];
+    assert_eq!(alarm["Namespace"].as_str(), Some("AWS/Lambda"));
+    assert_eq!(alarm["MetricName"].as_str(), Some("Errors"));
+    assert_eq!(
+        referenced(&alarm["Dimensions"][0]["Value"]).as_deref(),
+        Some("IngestFunction")
+    );
+    assert!(
+        alarm["Period"].as_i64().unwrap() * alarm["EvaluationPeriods"].as_i64().unwrap() <= 300
+    );
+    assert_eq!(alarm["Threshold"].as_i64(), Some(1));
 }
 
 #[test]

@@ -25,6 +25,10 @@ pub const RECOVERY_QUEUE_URL: &str = "RECOVERY_QUEUE_URL";
 /// The final dead-letter queue: events recovery gave up on, with their reason.
 pub const FINAL_DLQ_URL: &str = "FINAL_DLQ_URL";
 pub const DETECTIONS_CONFIG: &str = "DETECTIONS_CONFIG";
+/// The account the rules bucket must belong to (the stack's): every S3 call
+/// passes it as `ExpectedBucketOwner`, so a bucket of the same name in
+/// another account is never read.
+pub const CUSTOM_RULES_BUCKET_OWNER: &str = "CUSTOM_RULES_BUCKET_OWNER";
 /// `s3://bucket/prefix/` of the custom Sigma rules, when the deployment has any.
 pub const CUSTOM_RULES_URI: &str = "CUSTOM_RULES_URI";
 
@@ -193,9 +197,11 @@ impl DetectSettings {
 fn rules_location(
     lookup: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<RulesLocation>, ConfigError> {
+    let owner = optional(lookup, CUSTOM_RULES_BUCKET_OWNER);
     optional(lookup, CUSTOM_RULES_URI)
         .map(|uri| RulesLocation::parse(&uri))
         .transpose()
+        .map(|at| at.map(|at| at.owned_by(owner)))
         .map_err(|reason| ConfigError::Invalid {
             name: CUSTOM_RULES_URI,
             reason,

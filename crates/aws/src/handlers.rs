@@ -622,13 +622,13 @@ pub fn redact_quoted(text: &str) -> String {
 }
 
 /// Identifiers of an event for logs, only when they look like identifiers.
-struct SafeIds {
-    uuid: Option<String>,
-    event_type: Option<String>,
+pub(crate) struct SafeIds {
+    pub(crate) uuid: Option<String>,
+    pub(crate) event_type: Option<String>,
 }
 
 impl SafeIds {
-    fn of(detail: &Value) -> Self {
+    pub(crate) fn of(detail: &Value) -> Self {
         let field = |name: &str| {
             let text = detail.get(name).and_then(Value::as_str)?;
             safe_token(text, 64).map(str::to_owned)

@@ -1,8 +1,9 @@
 //! The `poll` function: the Okta System Log API as a second, reconciling source
 //! (`gap-fill`, beside Log Streaming) or the only one (`primary`). The run
 //! itself is [`okta_itdr_core::poll::poll`]; this is its AWS side: settings, the
-//! credentials secret (read once at start-up), the cursor item in the state
-//! table, the deadline, and the EMF metrics the alarms watch.
+//! credentials secret (re-read every five minutes), the cursor item in the state
+//! table, the final dead-letter queue for events that can never be stored, the
+//! deadline, and the EMF metrics the alarms watch.
 //!
 //! State table item: pk `POLL`, sk the mode; `since`, `until` (ms), `next` (the
 //! opaque next-page link, absent at a window's start), `version` (the
@@ -13,7 +14,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use okta_itdr_core::ingest::{IngestSettings as CoreIngestSettings, Ingestor};
-use okta_itdr_core::poll::{poll, Cursor, CursorStore, Mode, PollError, PollReport, PollSettings};
+use okta_itdr_core::poll::{
+    poll, Cursor, CursorStore, Mode, PollError, PollReport, PollSettings, Refused, RefusedEvents,
+};
 use okta_itdr_core::ports::{ActivityStore, StoreError};
 use okta_itdr_core::source::NextPage;
 use okta_itdr_core::time::{Millis, HOUR, MINUTE};
@@ -22,8 +25,9 @@ use serde_json::{json, Value};
 
 use crate::activity::DynamoActivityStore;
 use crate::config::{ConfigError, IngestSettings, Secret};
-use crate::handlers::{run_clock, wall_clock, HandlerError};
+use crate::handlers::{redact_quoted, run_clock, wall_clock, HandlerError, SafeIds};
 use crate::metrics::{Metrics, Unit};
+use crate::recovery::{DeadLetterReason, Format, Queues};
 use crate::sdk::{get_n, get_s, key, n, s, store_error};
 
 pub const OKTA_ORG_URL: &str = "OKTA_ORG_URL";
@@ -108,8 +112,8 @@ impl PollConfig {
             }
         };
         let settle_default = match mode {
-            Mode::GapFill => DEFAULT_GAP_FILL_SETTLE_MINUTES,
             Mode::Primary => DEFAULT_PRIMARY_SETTLE_MINUTES,
+            Mode::GapFill | Mode::PrimaryRecheck => DEFAULT_GAP_FILL_SETTLE_MINUTES,
         };
         let settle = number(POLL_SETTLE_MINUTES, settle_default, 24 * 60)? * MINUTE;
         let lookback = number(
@@ -165,6 +169,23 @@ pub async fn load_credentials(
     client: &aws_sdk_secretsmanager::Client,
     secret: &str,
 ) -> Result<Credentials, SecretError> {
+    let text = read_credentials_text(client, secret).await?;
+    parse_credentials(secret, &text)
+}
+
+/// The credentials in the secret's text.
+pub fn parse_credentials(secret: &str, text: &Secret) -> Result<Credentials, SecretError> {
+    Credentials::from_json(text.expose()).map_err(|source| SecretError::Content {
+        secret: secret.to_owned(),
+        source,
+    })
+}
+
+/// The credentials secret's text, unparsed (to tell a rotation).
+pub async fn read_credentials_text(
+    client: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+) -> Result<Secret, SecretError> {
     let out = client
         .get_secret_value()
         .secret_id(secret)
@@ -178,11 +199,44 @@ pub async fn load_credentials(
                 .take(300)
                 .collect(),
         })?;
-    let text = out.secret_string().unwrap_or_default();
-    Credentials::from_json(text).map_err(|source| SecretError::Content {
-        secret: secret.to_owned(),
-        source,
-    })
+    Ok(Secret::new(out.secret_string().unwrap_or_default()))
+}
+
+/// The poll function's secrets as one value: the hash key and the
+/// credentials' text. A change of either is a rotation.
+pub fn secrets_material(key: &Secret, credentials: &Secret) -> Secret {
+    Secret::new(serde_json::to_string(&[key.expose(), credentials.expose()]).unwrap_or_default())
+}
+
+/// Why a poll handler could not be built from (rotated) secrets. Never holds
+/// a secret's content.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Credentials(#[from] SecretError),
+}
+
+/// The poll handler of `material` ([`secrets_material`]) with the rest of the
+/// configuration from `lookup`.
+pub fn handler_from_secrets(
+    lookup: impl Fn(&str) -> Option<String>,
+    material: &Secret,
+    dynamodb: aws_sdk_dynamodb::Client,
+) -> Result<
+    (
+        PollConfig,
+        PollHandler<DynamoActivityStore, DynamoCursorStore>,
+    ),
+    BuildError,
+> {
+    let [key, credentials]: [String; 2] = serde_json::from_str(material.expose())
+        .map_err(|_| invalid(OKTA_API_CREDENTIALS_SECRET, "unreadable secrets"))?;
+    let config = PollConfig::from_lookup(lookup, Secret::new(key))?;
+    let credentials = parse_credentials(&config.credentials_secret, &Secret::new(credentials))?;
+    let handler = PollHandler::from_config(&config, credentials, dynamodb)?;
+    Ok((config, handler))
 }
 
 /// The cursor item in the state table.
@@ -272,12 +326,94 @@ impl CursorStore for DynamoCursorStore {
     }
 }
 
+/// The `source` refused polled events are sent under: an Okta partner source,
+/// so `okta-itdr dlq redrive` hands them to the ingest function like any other.
+pub const POLLED_SOURCE: &str = "aws.partner/okta.com/okta-itdr-poll";
+
+/// Polled events that can never be stored, into the final dead-letter queue
+/// with their reason, as recovery gives events up.
+#[derive(Debug, Clone, Default)]
+pub struct PollDeadLetters {
+    queues: Option<Queues>,
+}
+
+impl PollDeadLetters {
+    pub fn new(queues: Option<Queues>) -> Self {
+        PollDeadLetters { queues }
+    }
+}
+
+impl RefusedEvents for PollDeadLetters {
+    async fn refuse(&self, event: &Refused<'_>) -> Result<(), StoreError> {
+        let Some(queues) = &self.queues else {
+            return Err(StoreError::new(
+                "SendMessage",
+                format!(
+                    "an event was refused ({}) and no final dead-letter queue is configured ({})",
+                    event.code,
+                    crate::config::FINAL_DLQ_URL
+                ),
+                false,
+            ));
+        };
+        let now = wall_clock();
+        // A JSON object travels as the EventBridge event the stream would have
+        // delivered, so a redrive reaches the ingest function; anything else as
+        // it came.
+        let (body, format, ids) = match serde_json::from_str::<Value>(event.text) {
+            Ok(detail @ Value::Object(_)) => {
+                let ids = SafeIds::of(&detail);
+                let envelope = json!({
+                    "version": "0",
+                    "id": ids.uuid.clone().unwrap_or_default(),
+                    "source": POLLED_SOURCE,
+                    "detail-type": okta_itdr_core::ingest::OKTA_DETAIL_TYPE,
+                    "time": okta_itdr_core::time::format_rfc3339_ms(now),
+                    "detail": detail,
+                });
+                (envelope.to_string(), Some(Format::EventBridge), ids)
+            }
+            _ => (
+                event.text.to_owned(),
+                None,
+                SafeIds {
+                    uuid: None,
+                    event_type: None,
+                },
+            ),
+        };
+        let reason = DeadLetterReason {
+            code: event.code.to_owned(),
+            text: redact_quoted(&format!("polled event refused: {}", event.reason)),
+        };
+        queues
+            .dead_letter(
+                &body,
+                format,
+                (ids.uuid.as_deref(), ids.event_type.as_deref()),
+                &reason,
+                now,
+            )
+            .await
+            .map_err(|why| StoreError::new("SendMessage", why, true))?;
+        tracing::warn!(
+            uuid = ids.uuid.as_deref(),
+            eventType = ids.event_type.as_deref(),
+            outcome = "dead_lettered",
+            reason = event.code,
+            "polled event sent to the final dead-letter queue"
+        );
+        Ok(())
+    }
+}
+
 /// The poll handler: the Okta client, the same ingestor as the ingest
-/// function, the cursor store.
+/// function, the cursor store, the final dead-letter queue.
 pub struct PollHandler<A, C> {
     client: OktaClient,
     ingestor: Ingestor<A>,
     cursors: C,
+    dead_letters: PollDeadLetters,
     settings: PollSettings,
     deadline_margin: Millis,
 }
@@ -306,6 +442,7 @@ impl PollHandler<DynamoActivityStore, DynamoCursorStore> {
             client,
             ingestor,
             cursors: DynamoCursorStore::new(dynamodb, config.state_table.clone()),
+            dead_letters: PollDeadLetters::default(),
             settings: config.poll,
             deadline_margin: config.deadline_margin,
         })
@@ -323,9 +460,17 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
             client,
             ingestor,
             cursors,
+            dead_letters: PollDeadLetters::default(),
             settings,
             deadline_margin: DEADLINE_MARGIN.as_millis() as Millis,
         }
+    }
+
+    /// Sends the events that can never be stored to the final dead-letter
+    /// queue. Without it such an event fails the run.
+    pub fn with_dead_letters(mut self, queues: Queues) -> Self {
+        self.dead_letters = PollDeadLetters::new(Some(queues));
+        self
     }
 
     /// Evaluates these custom rules on every event it stores, as ingest does.
@@ -365,6 +510,7 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
             &self.client,
             &self.ingestor,
             &self.cursors,
+            &self.dead_letters,
             &self.settings,
             now,
             &clock,
@@ -383,6 +529,8 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
                     stored = report.stored,
                     missed = report.missed,
                     invalid = report.invalid,
+                    refused = report.refused,
+                    found_late = report.found_late,
                     deadline_hit = report.deadline_hit,
                     "poll run"
                 );
@@ -409,6 +557,8 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
             .count("EventsStored", report.stored)
             .count("StreamMissed", report.missed)
             .count("InvalidEvents", report.invalid)
+            .count("EventsDeadLettered", report.invalid + report.refused)
+            .count("EventsFoundLate", report.found_late)
             .count("ApiRequests", stats.requests.load(Relaxed))
             .count("RateLimitWaits", stats.rate_waits.load(Relaxed))
             .set(
@@ -424,6 +574,7 @@ fn report_json(r: &PollReport, mode: Mode) -> Value {
     json!({
         "mode": mode.as_str(), "pages": r.pages, "fetched": r.fetched, "stored": r.stored,
         "duplicates": r.duplicates, "missed": r.missed, "invalid": r.invalid,
+        "refused": r.refused, "foundLate": r.found_late,
         "windowsDone": r.windows_done, "deadlineHit": r.deadline_hit,
     })
 }

@@ -23,6 +23,8 @@ pub struct RulesLocation {
     pub bucket: String,
     /// Empty, or ending in `/`.
     pub prefix: String,
+    /// The account the bucket must belong to (`ExpectedBucketOwner`).
+    pub owner: Option<String>,
 }
 
 impl RulesLocation {
@@ -45,13 +47,25 @@ impl RulesLocation {
                 "{uri:?}: the prefix must end with '/' (s3://{bucket}/{prefix}/)"
             ));
         }
+        // The functions' S3 permissions are built from the prefix: a wildcard
+        // in it would widen them.
+        if prefix.contains(['*', '?']) {
+            return Err(format!("{uri:?}: the prefix holds a wildcard (* or ?)"));
+        }
         if prefix.starts_with('/') || prefix.contains("//") {
             return Err(format!("{uri:?}: the prefix has an empty folder name"));
         }
         Ok(RulesLocation {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
+            owner: None,
         })
+    }
+
+    /// The location, read only if the bucket belongs to `owner`.
+    pub fn owned_by(mut self, owner: Option<String>) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// The URI of one object of the prefix, by its name under the prefix.
@@ -93,6 +107,7 @@ pub async fn load(client: &aws_sdk_s3::Client, at: &RulesLocation) -> Result<Rul
         .list_objects_v2()
         .bucket(&at.bucket)
         .prefix(&at.prefix)
+        .set_expected_bucket_owner(at.owner.clone())
         // The prefix's own objects; deeper "folders" come back as common prefixes.
         .delimiter("/")
         .into_paginator()
@@ -159,6 +174,7 @@ async fn read(
         .get_object()
         .bucket(&at.bucket)
         .key(format!("{}{name}", at.prefix))
+        .set_expected_bucket_owner(at.owner.clone())
         .send()
         .await
         .map_err(|e| DisplayErrorContext(&e).to_string())?;
@@ -230,6 +246,8 @@ mod tests {
             ("s3:///rules/", "not an S3 bucket name"),
             ("s3://acme-sec//rules/", "empty folder name"),
             ("s3://acme-sec/rules//", "empty folder name"),
+            ("s3://acme-sec/*/", "wildcard"),
+            ("s3://acme-sec/rules?/", "wildcard"),
         ] {
             let err = RulesLocation::parse(uri).unwrap_err();
             assert!(err.contains(says), "{uri}: {err}");

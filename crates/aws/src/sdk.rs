@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 use okta_itdr_core::ports::StoreError;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 /// Which function a client serves: each has its own time budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub enum Function {
     Ingest,
     /// Lambda timeout 900 s; many paginated queries per hour analysed.
     Detect,
+    /// Lambda timeout 240 s; no page starts with less than 100 s left, so a
+    /// page's writes and its cursor save fit in what remains.
+    Poll,
     /// The operator's CLI (`okta-itdr dlq`).
     Cli,
 }
@@ -57,6 +60,12 @@ impl Function {
                 attempt: Duration::from_secs(10),
                 operation: Duration::from_secs(40),
                 max_attempts: 5,
+            },
+            Function::Poll => CallBudget {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_secs(5),
+                operation: Duration::from_secs(20),
+                max_attempts: 3,
             },
             Function::Cli => CallBudget {
                 connect: Duration::from_secs(3),
@@ -236,8 +245,12 @@ mod budget_tests {
 
     #[test]
     fn every_call_fits_its_function_timeout() {
-        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s.
-        for (f, lambda_timeout) in [(Function::Ingest, 30), (Function::Detect, 900)] {
+        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s, poll 240 s.
+        for (f, lambda_timeout) in [
+            (Function::Ingest, 30),
+            (Function::Detect, 900),
+            (Function::Poll, 240),
+        ] {
             let b = f.budget();
             assert!(
                 b.attempt * b.max_attempts <= b.operation + b.attempt,

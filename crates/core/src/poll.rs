@@ -8,6 +8,16 @@
 //!   the hour like any late event.
 //! - **primary** (no Log Streaming): every event from the cursor up to `now −
 //!   settle` is ingested (idempotent on uuid, so a re-read page is harmless).
+//!   Okta may persist an event after that edge has passed its `published`
+//!   time; so, as gap-fill does, each closed hour is re-read once it has
+//!   settled ([`RECHECK_SETTLE`], its own cursor `primary-recheck`), and what
+//!   the first read did not store is ingested and counted as found late.
+//!
+//! An event the poller can never store (its JSON is not a LogEvent, or the
+//! ingest refuses it, e.g. a key over DynamoDB's limit) goes to [`RefusedEvents`]
+//! (the final dead-letter queue) with its reason, and the cursor moves on: one
+//! bad event never stalls the poller. Only if that hand-over fails does the
+//! run fail, before the cursor is saved, so the page is read again.
 //!
 //! The cursor (window and the opaque next-page link) is saved after each page
 //! with a conditional write, so a crash or timeout re-reads at most one page, and
@@ -17,14 +27,37 @@ use std::collections::HashSet;
 use std::future::Future;
 
 use crate::ingest::{IngestError, Ingestor};
-use crate::ports::{ActivityStore, PutOutcome, Scope, StoreError};
+use crate::ports::{ActivityStore, PutOutcome, StoreError};
 use crate::source::{LogSource, NextPage, SourceError};
-use crate::time::{Hour, Millis, HOUR};
+use crate::time::{Hour, Millis, HOUR, MINUTE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     GapFill,
     Primary,
+    /// Primary mode's hourly re-read of settled hours (not configurable: a
+    /// primary run does it after its main read).
+    PrimaryRecheck,
+}
+
+/// Primary mode re-reads an hour this long after it ends (at least its settle).
+pub const RECHECK_SETTLE: Millis = 15 * MINUTE;
+
+/// An event the poller read but can never store, and why. The reason never
+/// quotes event content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused<'a> {
+    /// The event as the API returned it.
+    pub text: &'a str,
+    /// `not_log_event`, a [`crate::ingest::Rejection`] code, or `StoreError`.
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// Where refused events go durably (the final dead-letter queue).
+pub trait RefusedEvents: Send + Sync {
+    /// Keeps `event`; an error fails the run before the cursor moves.
+    fn refuse(&self, event: &Refused<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 impl Mode {
@@ -40,6 +73,7 @@ impl Mode {
         match self {
             Mode::GapFill => "gap-fill",
             Mode::Primary => "primary",
+            Mode::PrimaryRecheck => "primary-recheck",
         }
     }
 }
@@ -94,8 +128,13 @@ pub struct PollReport {
     pub duplicates: u64,
     /// Gap-fill: events of a settled hour that the stream had not delivered.
     pub missed: u64,
-    /// Events the API returned that are not valid LogEvents (not stored).
+    /// Events the API returned that are not valid LogEvents (dead-lettered).
     pub invalid: u64,
+    /// Valid LogEvents the ingest refused (dead-lettered).
+    pub refused: u64,
+    /// Primary: events of a settled hour that the first read had not stored
+    /// (Okta persisted them after the read passed their time).
+    pub found_late: u64,
     pub windows_done: u64,
     /// The start of what is not yet read: `now` minus this is the backlog.
     pub position: Millis,
@@ -116,6 +155,17 @@ pub enum PollError {
 fn initial(mode: Mode, settings: &PollSettings, now: Millis) -> Cursor {
     let start = now - settings.lookback;
     match mode {
+        // Only hours the main read reached before they settled need a second
+        // look: history read long after the fact was complete when read.
+        Mode::PrimaryRecheck => {
+            let h = Hour::of(start.max(now - settings.settle.max(RECHECK_SETTLE)));
+            Cursor {
+                since: h.start(),
+                until: h.end(),
+                next: None,
+                version: 0,
+            }
+        }
         Mode::GapFill => {
             let h = Hour::of(start);
             Cursor {
@@ -136,11 +186,14 @@ fn initial(mode: Mode, settings: &PollSettings, now: Millis) -> Cursor {
 
 /// One run at `now`: reads and ingests while `keep_going()` allows starting
 /// another page (the invocation's deadline), saving the cursor after each page.
-/// `clock` is the arrival time given to ingested events.
-pub async fn poll<S, A, C>(
+/// `clock` is the arrival time given to ingested events; `refused` keeps the
+/// events that can never be stored.
+#[allow(clippy::too_many_arguments)]
+pub async fn poll<S, A, C, R>(
     source: &S,
     ingestor: &Ingestor<A>,
     cursors: &C,
+    refused: &R,
     settings: &PollSettings,
     now: Millis,
     clock: impl Fn() -> Millis,
@@ -150,111 +203,217 @@ where
     S: LogSource,
     A: ActivityStore,
     C: CursorStore,
+    R: RefusedEvents,
 {
-    let mode = settings.mode;
-    let stored_cursor = cursors.load_cursor(mode).await?;
-    let mut expected = stored_cursor.as_ref().map(|c| c.version);
-    let mut cursor = stored_cursor.unwrap_or_else(|| initial(mode, settings, now));
     let mut report = PollReport::default();
-    let mut known: Option<(Millis, HashSet<String>)> = None;
-    let settled = now - settings.settle;
-    loop {
-        report.position = cursor.since;
-        // Primary: a window that ended is extended to what has settled since.
-        if mode == Mode::Primary && cursor.next.is_none() && cursor.until < settled {
-            cursor.until = settled;
-        }
-        let ready = match mode {
-            Mode::GapFill => cursor.until <= settled,
-            Mode::Primary => cursor.since < cursor.until,
+    let run = Run {
+        source,
+        ingestor,
+        cursors,
+        refused,
+        settings,
+        now,
+    };
+    run.pass(settings.mode, &mut report, &clock, &keep_going)
+        .await?;
+    if settings.mode == Mode::Primary && !report.deadline_hit {
+        let position = report.position;
+        run.pass(Mode::PrimaryRecheck, &mut report, &clock, &keep_going)
+            .await?;
+        // The backlog is the main read's.
+        report.position = position;
+    }
+    Ok(report)
+}
+
+struct Run<'a, S, A, C, R> {
+    source: &'a S,
+    ingestor: &'a Ingestor<A>,
+    cursors: &'a C,
+    refused: &'a R,
+    settings: &'a PollSettings,
+    now: Millis,
+}
+
+impl<S, A, C, R> Run<'_, S, A, C, R>
+where
+    S: LogSource,
+    A: ActivityStore,
+    C: CursorStore,
+    R: RefusedEvents,
+{
+    /// One cursor's reading, hourly (gap-fill, recheck) or up to the settled edge.
+    async fn pass(
+        &self,
+        mode: Mode,
+        report: &mut PollReport,
+        clock: &impl Fn() -> Millis,
+        keep_going: &impl Fn() -> bool,
+    ) -> Result<(), PollError> {
+        let settings = self.settings;
+        let hourly = mode != Mode::Primary;
+        let stored_cursor = self.cursors.load_cursor(mode).await?;
+        let mut expected = stored_cursor.as_ref().map(|c| c.version);
+        let mut cursor = match stored_cursor {
+            Some(c) => c,
+            None => {
+                // Fixed by the first run: a start recomputed at every run would
+                // slide past hours that were not ready yet.
+                let first = initial(mode, settings, self.now);
+                self.cursors.save_cursor(mode, &first, None).await?;
+                expected = Some(first.version);
+                first
+            }
         };
-        if !ready
-            || (mode == Mode::GapFill
-                && report.windows_done >= u64::from(settings.max_hours_per_run))
-        {
-            return Ok(report);
-        }
-        if !keep_going() {
-            report.deadline_hit = true;
-            return Ok(report);
-        }
-        if mode == Mode::GapFill && known.as_ref().map(|k| k.0) != Some(cursor.since) {
-            known = Some((
-                cursor.since,
-                stored_uuids(ingestor.store(), Hour::of(cursor.since)).await?,
-            ));
-        }
-        let page = match &cursor.next {
-            Some(next) => source.next_page(next).await?,
-            // One millisecond of overlap with the previous window: whether Okta's
-            // bounds include their endpoints, no boundary event falls between two
-            // windows. A re-read event is a duplicate, never counted as missed.
-            None => source.first_page(cursor.since - 1, cursor.until).await?,
+        let mut known: Option<(Millis, HashSet<String>)> = None;
+        let settled = match mode {
+            Mode::PrimaryRecheck => self.now - settings.settle.max(RECHECK_SETTLE),
+            _ => self.now - settings.settle,
         };
-        report.pages += 1;
-        for text in &page.events {
-            report.fetched += 1;
-            let event = match ingestor.parse(text.as_bytes()) {
-                Ok(e) => e,
-                // Counted (the caller logs and alarms on it); the page goes on.
-                Err(_) => {
-                    report.invalid += 1;
-                    continue;
+        let mut windows_done = 0u64;
+        loop {
+            report.position = cursor.since;
+            // Primary: a window that ended is extended to what has settled since.
+            if !hourly && cursor.next.is_none() && cursor.until < settled {
+                cursor.until = settled;
+            }
+            let ready = if hourly {
+                cursor.until <= settled
+            } else {
+                cursor.since < cursor.until
+            };
+            if !ready || (hourly && windows_done >= u64::from(settings.max_hours_per_run)) {
+                return Ok(());
+            }
+            if !keep_going() {
+                report.deadline_hit = true;
+                return Ok(());
+            }
+            if hourly && known.as_ref().map(|k| k.0) != Some(cursor.since) {
+                known = Some((
+                    cursor.since,
+                    stored_uuids(self.ingestor.store(), Hour::of(cursor.since)).await?,
+                ));
+            }
+            let page = match &cursor.next {
+                Some(next) => self.source.next_page(next).await?,
+                // One millisecond of overlap with the previous window: whether Okta's
+                // bounds include their endpoints, no boundary event falls between two
+                // windows. A re-read event is a duplicate, never counted as missed.
+                None => {
+                    self.source
+                        .first_page(cursor.since - 1, cursor.until)
+                        .await?
                 }
             };
-            let checked = known
-                .as_ref()
-                .map(|(_, stored)| stored.contains(&event.uuid));
-            if checked == Some(true) {
-                report.duplicates += 1;
-                continue;
+            report.pages += 1;
+            for text in &page.events {
+                report.fetched += 1;
+                let stored_set = known.as_ref().map(|(_, stored)| stored);
+                self.one(mode, text, stored_set, report, clock).await?;
             }
-            match ingestor.ingest(&event, clock()).await?.outcome {
-                PutOutcome::Stored => {
-                    report.stored += 1;
-                    // Not in the settled hour's index and new to the table:
-                    // the stream never delivered it.
-                    if checked == Some(false) {
-                        report.missed += 1;
+            let next = match page.next {
+                Some(next) => Cursor {
+                    next: Some(next),
+                    version: cursor.version + 1,
+                    ..cursor.clone()
+                },
+                None => {
+                    report.windows_done += 1;
+                    windows_done += 1;
+                    let until = if hourly {
+                        cursor.until + HOUR
+                    } else {
+                        cursor.until.max(settled)
+                    };
+                    Cursor {
+                        since: cursor.until,
+                        until,
+                        next: None,
+                        version: cursor.version + 1,
                     }
                 }
-                PutOutcome::Duplicate => report.duplicates += 1,
-            }
+            };
+            self.cursors.save_cursor(mode, &next, expected).await?;
+            expected = Some(next.version);
+            cursor = next;
         }
-        let next = match page.next {
-            Some(next) => Cursor {
-                next: Some(next),
-                version: cursor.version + 1,
-                ..cursor.clone()
-            },
-            None => {
-                report.windows_done += 1;
-                let until = match mode {
-                    Mode::GapFill => cursor.until + HOUR,
-                    Mode::Primary => cursor.until.max(settled),
-                };
-                Cursor {
-                    since: cursor.until,
-                    until,
-                    next: None,
-                    version: cursor.version + 1,
-                }
+    }
+
+    /// One event of a page: stored, a duplicate, or refused into the final queue.
+    async fn one(
+        &self,
+        mode: Mode,
+        text: &str,
+        known: Option<&HashSet<String>>,
+        report: &mut PollReport,
+        clock: &impl Fn() -> Millis,
+    ) -> Result<(), PollError> {
+        let event = match self.ingestor.parse(text.as_bytes()) {
+            Ok(e) => e,
+            Err(e) => {
+                report.invalid += 1;
+                let reason = format!("detail is not an Okta LogEvent: {e}");
+                return self.refuse(text, "not_log_event", reason).await;
             }
         };
-        cursors.save_cursor(mode, &next, expected).await?;
-        expected = Some(next.version);
-        cursor = next;
+        let checked = known.map(|stored| stored.contains(&event.uuid));
+        if checked == Some(true) {
+            report.duplicates += 1;
+            return Ok(());
+        }
+        let ingested = match self.ingestor.ingest(&event, clock()).await {
+            Ok(i) => i,
+            Err(IngestError::Rejected(r)) => {
+                report.refused += 1;
+                return self.refuse(text, r.code(), r.to_string()).await;
+            }
+            // Storing can never succeed for this event (DynamoDB refused the
+            // item itself): kept with its reason, as recovery does.
+            Err(IngestError::Store(e)) if !e.retryable() => {
+                report.refused += 1;
+                return self.refuse(text, "StoreError", e.to_string()).await;
+            }
+            // May pass: the run fails before the cursor moves; the next run
+            // re-reads this page.
+            Err(e) => return Err(e.into()),
+        };
+        match ingested.outcome {
+            PutOutcome::Stored => {
+                report.stored += 1;
+                // Not in the settled hour's index and new to the table: the
+                // stream never delivered it, or the first read came too early.
+                match (checked, mode) {
+                    (Some(false), Mode::PrimaryRecheck) => report.found_late += 1,
+                    (Some(false), _) => report.missed += 1,
+                    _ => {}
+                }
+            }
+            PutOutcome::Duplicate => report.duplicates += 1,
+        }
+        Ok(())
+    }
+
+    async fn refuse(
+        &self,
+        text: &str,
+        code: &'static str,
+        reason: String,
+    ) -> Result<(), PollError> {
+        self.refused
+            .refuse(&Refused { text, code, reason })
+            .await
+            .map_err(PollError::Store)
     }
 }
 
-/// The uuids of the events stored for `hour` (actor records: one per event).
+/// The uuids of the events stored for `hour` (actor records: one per event),
+/// read as keys only.
 async fn stored_uuids<A: ActivityStore>(
     store: &A,
     hour: Hour,
 ) -> Result<HashSet<String>, StoreError> {
-    let mut records = Vec::new();
-    store.read_hour(hour, Scope::All, &mut records).await?;
-    Ok(records.iter().map(|r| r.uuid.to_string()).collect())
+    store.hour_uuids(hour).await
 }
 
 #[cfg(test)]

@@ -145,6 +145,20 @@ pub trait ActivityStore: Send + Sync {
         out: &mut Vec<ActivityRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The uuids of the events published in `hour` (one actor record each):
+    /// what gap-fill compares the API with. Stores that can read the keys
+    /// alone should: a busy hour's whole records do not fit a small function.
+    fn hour_uuids(
+        &self,
+        hour: Hour,
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::new();
+            self.read_hour(hour, Scope::All, &mut out).await?;
+            Ok(out.iter().map(|r| r.uuid.to_string()).collect())
+        }
+    }
+
     /// All actor records published in `hour`, in no particular order.
     fn hour_activity(
         &self,
@@ -342,6 +356,12 @@ impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
         out: &mut Vec<ActivityRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).read_hour(hour, scope, out)
+    }
+    fn hour_uuids(
+        &self,
+        hour: Hour,
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send {
+        (**self).hour_uuids(hour)
     }
     fn identity_activity(
         &self,

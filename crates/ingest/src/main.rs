@@ -3,8 +3,10 @@
 //! recovery queue's batches.
 
 use lambda_runtime::{service_fn, LambdaEvent};
+use okta_itdr_aws::config::Secret;
 use okta_itdr_aws::handlers::{wall_clock, IngestHandler};
 use okta_itdr_aws::sdk::Function;
+use okta_itdr_aws::secrets::Refreshing;
 use okta_itdr_aws::{logging, rules, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
@@ -21,6 +23,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(key) => key,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
+    let material = key.clone();
     let settings = match IngestSettings::from_env(key) {
         Ok(s) => s,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
@@ -29,13 +32,28 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok(r) => r,
         Err(e) => return Err(runtime::init_failed("InvalidCustomRules", e).await),
     };
-    let handler = match IngestHandler::from_sdk_config(&settings, &sdk) {
-        Ok(h) => h.with_rules(custom),
+    let build = |key: &Secret| {
+        IngestSettings::from_env(key.clone())
+            .and_then(|s| IngestHandler::from_sdk_config(&s, &sdk))
+            .map(|h| h.with_rules(custom.clone()))
+    };
+    let handler = match build(&material) {
+        Ok(h) => h,
         Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
     };
-    let handler = &handler;
+    // The hash key is re-read every five minutes: a rotation is in use within
+    // that, without a redeploy.
+    let handler = Refreshing::new(secrets::SECRET_TTL, handler, material, wall_clock());
+    let (handler, client, secret, build) = (&handler, &client, &secret, &build);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.invoke(event.payload, wall_clock()).await
+        let current = handler
+            .get(
+                wall_clock(),
+                || secrets::fetch_hash_key(client, secret),
+                build,
+            )
+            .await;
+        current.invoke(event.payload, wall_clock()).await
     }))
     .await
 }

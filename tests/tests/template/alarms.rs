@@ -351,3 +351,15 @@ fn a_running_poll_schedule_never_breaches_the_not_invoked_alarm() {
         "{per_period} invocations a period"
     );
 }
+
+#[test]
+fn no_service_may_publish_to_the_findings_topic() {
+    // Alarms notify the operations topic; the findings topic's policy lets no
+    // service principal (CloudWatch or another) publish to it.
+    let policy = &template()["Resources"]["AlertTopicPolicy"]["Properties"]["PolicyDocument"];
+    let statements = policy["Statement"].as_sequence().expect("statements");
+    assert!(!statements.is_empty());
+    for s in statements {
+        assert_ne!(s["Effect"].as_str(), Some("Allow"), "{s:?}");
+    }
+}

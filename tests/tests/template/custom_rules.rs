@@ -120,6 +120,13 @@ fn the_rules_location_parameter_accepts_only_folders_the_code_reads() {
         "s3://acme-security/a/b/",
         "https://acme-security.s3.amazonaws.com/okta-rules/",
         "s3://Acme/okta-rules/",
+        // Wildcards and other characters IAM gives a meaning would widen the
+        // functions' S3 permissions, which are built from the folder.
+        "s3://acme-security/*/",
+        "s3://acme-security/okta*/",
+        "s3://acme-security/okta?/",
+        "s3://acme-security/okta$/",
+        "s3://acme-security/(okta)/",
     ] {
         assert!(!pattern.is_match(refused), "{refused:?} is accepted");
     }
@@ -129,6 +136,11 @@ fn the_rules_location_parameter_accepts_only_folders_the_code_reads() {
 fn functions_that_use_rules_get_their_location() {
     for function in FUNCTIONS {
         let env = &resource(function)["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            tag(&env[config::CUSTOM_RULES_BUCKET_OWNER], "Ref").and_then(Yaml::as_str),
+            Some("AWS::AccountId"),
+            "{function}: the expected owner of the rules bucket"
+        );
         assert_eq!(
             tag(&env[config::CUSTOM_RULES_URI], "Ref").and_then(Yaml::as_str),
             Some("CustomRulesUri"),

@@ -16,6 +16,29 @@ pub enum Selection {
 }
 
 /// An event type a rule is limited to (lower case): exactly, or by prefix.
+impl Selection {
+    /// Its regular expressions: what the rule set's budget counts.
+    pub(super) fn regexes(&self) -> Vec<&Regex> {
+        fn of(m: &Matcher) -> Option<&Regex> {
+            match m {
+                Matcher::Regex(r) => Some(r),
+                _ => None,
+            }
+        }
+        match self {
+            Selection::Groups(groups) => groups
+                .iter()
+                .flatten()
+                .flat_map(|c| match &c.test {
+                    Test::Values { matchers, .. } => matchers.iter().filter_map(of).collect(),
+                    Test::Exists(_) => Vec::new(),
+                })
+                .collect(),
+            Selection::Keywords(matchers) => matchers.iter().filter_map(of).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TypeKey {
     Exact(String),

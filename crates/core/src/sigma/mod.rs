@@ -39,6 +39,15 @@ pub const MAX_PATTERN_CHARS: usize = 1024;
 /// linear time; this bounds the memory a pathological pattern could take.
 pub const MAX_REGEX_BYTES: usize = 256 * 1024;
 
+/// Longest rule id: ids name findings and state keys.
+pub const MAX_RULE_ID_CHARS: usize = 128;
+/// The rule set's budget of regular expressions (wildcards, `re`, `contains`
+/// with wildcards…), checked at start-up: each may compile to up to
+/// [`MAX_REGEX_BYTES`], and every event is matched against them.
+pub const MAX_REGEXES: usize = 1_000;
+/// The rule set's budget of regular expression text, all patterns together.
+pub const MAX_REGEX_TEXT: usize = 256 * 1024;
+
 /// Whether a file (or object key) is a rule by its name: `*.yml` or `*.yaml`.
 /// Rule directories and S3 prefixes hold other files (a README) too.
 pub fn is_rule_file(name: &str) -> bool {
@@ -178,6 +187,32 @@ impl RuleSet {
                     reason: format!("id {} is also the id of {}", pair[1].0, pair[0].1),
                 });
             }
+        }
+        for (id, file) in &ids {
+            if id.chars().count() > MAX_RULE_ID_CHARS {
+                errors.push(refuse(
+                    file,
+                    format!("the id is longer than {MAX_RULE_ID_CHARS} characters"),
+                ));
+            } else if crate::detect::catalog::CATALOG.iter().any(|d| d.id == *id) {
+                errors.push(refuse(
+                    file,
+                    format!("id {id} is the id of a built-in detection; choose another"),
+                ));
+            }
+        }
+        let sizes: Vec<usize> = rules.iter().flat_map(|r| r.regex_sizes()).collect();
+        let text: usize = sizes.iter().sum();
+        if sizes.len() > MAX_REGEXES || text > MAX_REGEX_TEXT {
+            errors.push(refuse(
+                "(all rules)",
+                format!(
+                    "{} regular expressions, {text} bytes of pattern in all: over the budget of \
+                     {MAX_REGEXES} expressions and {MAX_REGEX_TEXT} bytes (fewer wildcards, or \
+                     fewer values per rule)",
+                    sizes.len()
+                ),
+            ));
         }
         errors.extend(link(&mut rules, &mut correlations));
         if errors.is_empty() {

@@ -24,6 +24,17 @@ pub struct Rule {
     condition: Condition,
 }
 
+impl Rule {
+    /// Its regular expressions' pattern lengths, one per expression.
+    pub(super) fn regex_sizes(&self) -> Vec<usize> {
+        self.selections
+            .values()
+            .flat_map(|s| s.regexes())
+            .map(|r| r.as_str().len())
+            .collect()
+    }
+}
+
 const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
 /// The documents of a rule file: one rule, or several separated by `---`

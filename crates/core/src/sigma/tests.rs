@@ -372,3 +372,54 @@ fn correlations_the_detector_cannot_run_are_refused_with_the_reason() {
         );
     }
 }
+
+#[test]
+fn ids_of_built_in_detections_and_overlong_ids_are_refused() {
+    let with_id = |id: &str| {
+        rule("  sel:\n    eventType: x\n  condition: sel").replace(
+            "id: 11111111-2222-3333-4444-555555555555",
+            &format!("id: {id}"),
+        )
+    };
+    let builtin = crate::detect::catalog::CATALOG[0].id;
+    let e = refused("shadow.yml", &with_id(builtin));
+    assert!(
+        e.starts_with("shadow.yml: ") && e.contains("built-in detection"),
+        "{e}"
+    );
+    let e = refused("long.yml", &with_id(&"a".repeat(MAX_RULE_ID_CHARS + 1)));
+    assert!(e.contains("longer than 128 characters"), "{e}");
+    assert!(RuleSet::parse([("ok.yml", with_id(&"a".repeat(MAX_RULE_ID_CHARS)).as_str())]).is_ok());
+}
+
+#[test]
+fn the_rule_sets_regular_expressions_have_a_budget() {
+    // One rule of 100 wildcard values: 100 expressions.
+    let values: String = (0..100)
+        .map(|i| format!("      - 'evil{i}.+x'\n"))
+        .collect();
+    let text = |n: usize| {
+        rule(&format!(
+            "  sel:\n    displayMessage|re:\n{values}  condition: sel"
+        ))
+        .replace("11111111-2222-3333-4444-555555555555", &format!("rule-{n}"))
+    };
+    let files: Vec<(String, String)> = (0..MAX_REGEXES / 100)
+        .map(|n| (format!("r{n}.yml"), text(n)))
+        .collect();
+    let parse = |files: &[(String, String)]| {
+        RuleSet::parse(files.iter().map(|(f, t)| (f.as_str(), t.as_str())))
+    };
+    if let Err(e) = parse(&files) {
+        panic!("exactly the budget is accepted: {e:?}");
+    }
+    let mut over = files.clone();
+    over.push(("one-more.yml".into(), text(99)));
+    let errors = parse(&over).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0].to_string();
+    assert!(
+        e.contains("1100 regular expressions") && e.contains("over the budget"),
+        "{e}"
+    );
+}
