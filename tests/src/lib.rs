@@ -10,6 +10,7 @@
 //! cargo test --workspace
 //! ```
 
+pub mod fake_inventory;
 pub mod fake_okta;
 pub mod fault_proxy;
 pub mod outage_proxy;
