@@ -65,6 +65,18 @@ pub(crate) struct OrgState {
     seq: u64,
 }
 
+impl OrgState {
+    /// Other integrations use `n` requests of `bucket`'s current window.
+    pub(crate) fn consume(&mut self, bucket: &str, n: u64, window_secs: i64) {
+        let window = (now_ms() / 1000 / window_secs + 1) * window_secs;
+        let used = self.windows.entry(bucket.to_owned()).or_insert((window, 0));
+        if used.0 != window {
+            *used = (window, 0);
+        }
+        used.1 += n;
+    }
+}
+
 /// The scope an endpoint needs and its rate-limit bucket, by path.
 fn endpoint(path: &str) -> Option<(&'static str, String)> {
     let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();

@@ -229,6 +229,13 @@ impl FakeOkta {
         self.state().org.org = Some(org);
     }
 
+    /// Other integrations use `n` requests of a Management API bucket's
+    /// current window (`users`, `users/{id}/factors`, …).
+    pub fn consume_inventory(&self, bucket: &str, n: u64) {
+        let secs = self.config.window_secs;
+        self.state().org.consume(bucket, n, secs);
+    }
+
     /// The Management API requests, in order.
     pub fn inventory_requests(&self) -> Vec<InventoryRequest> {
         self.state().org.requests.clone()

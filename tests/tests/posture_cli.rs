@@ -423,3 +423,46 @@ async fn a_refresh_of_n_users_pages_and_stays_within_the_rate_limit_share() {
         started.elapsed().as_secs_f64()
     );
 }
+
+#[tokio::test]
+async fn a_429_waits_for_the_reset_and_the_refresh_completes() {
+    let okta = FakeOkta::start(FakeOktaConfig {
+        window_secs: 2,
+        ..FakeOktaConfig::default()
+    })
+    .await;
+    let mut org = FakeOrg::weak(now());
+    org.rate_limit = 50;
+    okta.set_org(org);
+    // Others have used up the users endpoint's window before we start.
+    okta.consume_inventory("users", 50);
+    let out = cli(
+        posture_args(&okta, &["--format", "json"]),
+        vec![("OKTA_API_TOKEN", TOKEN.into())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let requests = okta.inventory_requests();
+    assert_eq!(
+        requests[0].status, 429,
+        "the first users request met the exhausted window"
+    );
+    assert_eq!(requests[1].bucket, "users");
+    assert_eq!(requests[1].status, 200, "retried after the reset");
+    assert!(
+        requests[1].window > requests[0].window,
+        "in the next window"
+    );
+    let f = findings(&out);
+    assert_eq!(
+        verdict(&f["user_without_mfa"]),
+        "fail",
+        "nothing lost: {}",
+        f["user_without_mfa"]
+    );
+    assert!(
+        text(&out.stderr).contains("1 rate-limit waits"),
+        "{}",
+        text(&out.stderr)
+    );
+}
