@@ -137,40 +137,41 @@ impl OktaClient {
         let (mut doc, mut links) = self.get_json(path, scope, bucket).await?;
         let mut items = Vec::new();
         loop {
-            let next =
-                match doc {
-                    Value::Array(page) => {
-                        let empty = page.is_empty();
-                        items.extend(page);
-                        next_link(links.iter().map(String::as_str)).filter(|_| !empty)
-                    }
-                    Value::Object(mut o) => {
-                        let next = o
-                            .get("_links")
-                            .and_then(|l| l["next"]["href"].as_str())
-                            .map(str::to_owned);
-                        match o.remove("value") {
-                            Some(Value::Array(page)) => {
-                                let empty = page.is_empty();
-                                items.extend(page);
-                                next.or_else(|| next_link(links.iter().map(String::as_str)))
-                                    .filter(|_| !empty)
-                            }
-                            _ => return Err(SourceError::new(
+            let next = match doc {
+                Value::Array(page) => {
+                    let empty = page.is_empty();
+                    items.extend(page);
+                    next_link(links.iter().map(String::as_str)).filter(|_| !empty)
+                }
+                Value::Object(mut o) => {
+                    let next = o
+                        .get("_links")
+                        .and_then(|l| l["next"]["href"].as_str())
+                        .map(str::to_owned);
+                    match o.remove("value") {
+                        Some(Value::Array(page)) => {
+                            let empty = page.is_empty();
+                            items.extend(page);
+                            next.or_else(|| next_link(links.iter().map(String::as_str)))
+                                .filter(|_| !empty)
+                        }
+                        _ => {
+                            return Err(SourceError::new(
                                 SourceErrorKind::BadResponse,
                                 format!(
                                     "{path} returned neither a list nor a {{\"value\": […]}} page"
                                 ),
-                            )),
+                            ))
                         }
                     }
-                    _ => {
-                        return Err(SourceError::new(
-                            SourceErrorKind::BadResponse,
-                            format!("{path} returned something other than a list"),
-                        ))
-                    }
-                };
+                }
+                _ => {
+                    return Err(SourceError::new(
+                        SourceErrorKind::BadResponse,
+                        format!("{path} returned something other than a list"),
+                    ))
+                }
+            };
             let Some(next) = next else {
                 return Ok(items);
             };
