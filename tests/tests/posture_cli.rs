@@ -466,3 +466,98 @@ async fn a_429_waits_for_the_reset_and_the_refresh_completes() {
         text(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn replay_okta_enriches_the_principal_and_raises_an_admin_to_high() {
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    okta.add_events(&okta_itdr_e2e::fake_okta::sample_log_events());
+    let mut org = FakeOrg::healthy(now());
+    // Frank creates an API token (a Medium alert) and is an Org Administrator;
+    // Dave is brute-forced (Medium) and holds no role.
+    org.add_user("00uuxBj8lMewuvFFD2nj", now(), 400, Some(1), &["push"]);
+    org.roles.insert(
+        "00uuxBj8lMewuvFFD2nj".into(),
+        vec![okta_itdr_e2e::fake_inventory::role_json("ORG_ADMIN")],
+    );
+    org.add_user("00uLH7GmuWFOhOMT9K9O", now(), 10, Some(1), &["webauthn"]);
+    org.members
+        .get_mut("00gall")
+        .unwrap()
+        .push("00uLH7GmuWFOhOMT9K9O".into());
+    okta.set_org(org);
+    let window = [
+        "--since",
+        "2026-11-01T00:00:00Z",
+        "--until",
+        "2026-11-12T00:00:00Z",
+    ];
+    let mut a = vec!["replay", "--format", "json", "--okta", okta.url()];
+    a.extend(window);
+    let run = |a: Vec<&str>| {
+        cli(
+            a.iter().map(|s| s.to_string()).collect(),
+            vec![
+                ("OKTA_API_TOKEN", TOKEN.into()),
+                ("OKTA_ITDR_HASH_KEY", okta_itdr_e2e::HASH_KEY.into()),
+            ],
+        )
+    };
+    let out = run(a.clone()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alerts: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by = |detection: &str, uid: &str| -> Value {
+        alerts
+            .iter()
+            .find(|f| {
+                f["finding_info"]["analytic"]["uid"] == detection
+                    && f["evidences"][0]["actor"]["user"]["uid"] == uid
+            })
+            .unwrap_or_else(|| panic!("no {detection} alert on {uid}"))
+            .clone()
+    };
+    let frank = by("api_token_created", "00uuxBj8lMewuvFFD2nj");
+    assert_eq!(
+        frank["severity"], "High",
+        "an admin's alert is at least High"
+    );
+    let user = &frank["evidences"][0]["actor"]["user"];
+    assert_eq!(user["email_addr"], "00uuxBj8lMewuvFFD2nj@example.com");
+    assert_eq!(user["type"], "Admin");
+    let id = &frank["unmapped"]["okta_identity"];
+    assert_eq!(id["admin_roles"], serde_json::json!(["ORG_ADMIN"]));
+    assert_eq!(id["factor_types"], serde_json::json!(["push"]));
+    assert_eq!(id["phishing_resistant"], false);
+    assert_eq!(id["account_age_days"], 400);
+
+    let dave = by("brute_force_user", "00uLH7GmuWFOhOMT9K9O");
+    assert_eq!(dave["severity"], "Medium", "no role, no change");
+    assert_eq!(
+        dave["evidences"][0]["actor"]["user"]["groups"][0]["name"],
+        "Everyone"
+    );
+    assert_eq!(dave["unmapped"]["okta_identity"]["account_age_days"], 10);
+    assert_valid_detection_ocsf(&out.stdout);
+
+    // --no-enrich: the alerts as the deployed detector publishes them today.
+    a.push("--no-enrich");
+    let plain = run(a).await;
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    assert!(!text(&plain.stdout).contains("okta_identity"));
+    assert_no_secret(&out, &[TOKEN]);
+}
+
+fn assert_valid_detection_ocsf(stdout: &[u8]) {
+    let mut v = Command::new(python())
+        .arg(okta_itdr_e2e::repo_root().join("tests/ocsf/validate.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the OCSF validator");
+    v.stdin.take().unwrap().write_all(stdout).unwrap();
+    let out = v.wait_with_output().unwrap();
+    assert!(out.status.success(), "invalid OCSF:\n{}", text(&out.stdout));
+}

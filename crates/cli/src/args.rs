@@ -183,6 +183,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "TIME", requires = "okta")]
     pub until: Option<String>,
 
+    /// With --okta: do not read the org's identity inventory (users, admin roles,
+    /// factors, devices) to enrich the alerts' principal.
+    #[arg(long, requires = "okta")]
+    pub no_enrich: bool,
+
     #[command(flatten)]
     pub okta_options: OktaArgs,
 

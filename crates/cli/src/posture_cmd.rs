@@ -145,3 +145,33 @@ fn table(results: &[CheckResult], w: &mut dyn Write) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// The inventory `replay --okta` enriches its alerts with. Best effort: alerts
+/// are worth having without it, so a failure is reported and the replay goes on.
+pub fn inventory_for_enrichment(
+    client: &okta_itdr_okta::OktaClient,
+    err: &mut dyn Write,
+) -> Result<Option<Inventory>, CliError> {
+    writeln!(
+        err,
+        "reading the identity inventory of {} to enrich the alerts (--no-enrich skips it)",
+        client.org()
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let options = InventoryOptions {
+        now: now_ms(),
+        mfa_grace_days: PostureConfig::default().mfa_grace_days,
+    };
+    match runtime.block_on(client.inventory(&options)) {
+        Ok(inv) => {
+            writeln!(err, "{}", summary(&inv))?;
+            Ok(Some(inv))
+        }
+        Err(e) => {
+            writeln!(err, "okta-itdr: alerts are not enriched: {e}")?;
+            Ok(None)
+        }
+    }
+}

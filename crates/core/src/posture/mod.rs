@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod enrich;
 pub mod model;
 pub mod ocsf;
 
