@@ -62,18 +62,15 @@ pub(crate) struct OrgState {
     windows: HashMap<String, (i64, u64)>,
     pub requests: Vec<InventoryRequest>,
     cursors: HashMap<String, usize>,
+    exhausted: HashSet<String>,
     seq: u64,
 }
 
 impl OrgState {
-    /// Other integrations use `n` requests of `bucket`'s current window.
-    pub(crate) fn consume(&mut self, bucket: &str, n: u64, window_secs: i64) {
-        let window = (now_ms() / 1000 / window_secs + 1) * window_secs;
-        let used = self.windows.entry(bucket.to_owned()).or_insert((window, 0));
-        if used.0 != window {
-            *used = (window, 0);
-        }
-        used.1 += n;
+    /// Other integrations have used up `bucket`'s window by the time our next
+    /// request to it arrives: that request meets a 429.
+    pub(crate) fn exhaust(&mut self, bucket: &str) {
+        self.exhausted.insert(bucket.to_owned());
     }
 }
 
@@ -122,11 +119,12 @@ pub(crate) fn route(
         return okta_error(404, "E0000007", "Not found: Resource not found");
     };
     let window = (now_ms() / 1000 / window_secs + 1) * window_secs;
-    let used = st.windows.entry(bucket.clone()).or_insert((window, 0));
-    if used.0 != window {
-        *used = (window, 0);
-    }
     let limit = org.rate_limit.max(1);
+    let exhausted = st.exhausted.remove(&bucket);
+    let used = st.windows.entry(bucket.clone()).or_insert((window, 0));
+    if used.0 != window || exhausted {
+        *used = (window, if exhausted { limit } else { 0 });
+    }
     let over = used.1 >= limit;
     if !over {
         used.1 += 1;

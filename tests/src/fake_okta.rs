@@ -229,11 +229,10 @@ impl FakeOkta {
         self.state().org.org = Some(org);
     }
 
-    /// Other integrations use `n` requests of a Management API bucket's
-    /// current window (`users`, `users/{id}/factors`, …).
-    pub fn consume_inventory(&self, bucket: &str, n: u64) {
-        let secs = self.config.window_secs;
-        self.state().org.consume(bucket, n, secs);
+    /// Other integrations will have used up a Management API bucket's window
+    /// (`users`, `users/{id}/factors`, …) when our next request to it arrives.
+    pub fn exhaust_inventory(&self, bucket: &str) {
+        self.state().org.exhaust(bucket);
     }
 
     /// The Management API requests, in order.

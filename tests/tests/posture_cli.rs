@@ -434,8 +434,8 @@ async fn a_429_waits_for_the_reset_and_the_refresh_completes() {
     let mut org = FakeOrg::weak(now());
     org.rate_limit = 50;
     okta.set_org(org);
-    // Others have used up the users endpoint's window before we start.
-    okta.consume_inventory("users", 50);
+    // Others have used up the users endpoint's window when we start.
+    okta.exhaust_inventory("users");
     let out = cli(
         posture_args(&okta, &["--format", "json"]),
         vec![("OKTA_API_TOKEN", TOKEN.into())],

@@ -56,7 +56,7 @@ pub struct InventoryOptions {
 
 /// What a denied part says: the scope (service app) or role (API token) it needs.
 fn denied(what: &str, scope: &str, e: &SourceError) -> String {
-    format!("{what}: access denied ({}); the service app needs {scope} and an admin role that can read it", e.message)
+    format!("{what}: access denied ({}); a service app needs the {scope} scope, an API token an admin role that may read it", e.message)
 }
 
 impl OktaClient {
