@@ -338,6 +338,27 @@ async fn a_missing_scope_makes_its_checks_unknown_never_pass() {
     assert_eq!(verdict(&f["log_stream_inactive"]), "unknown");
     assert_eq!(verdict(&f["dormant_admin"]), "fail");
     assert!(okta.inventory_requests().iter().any(|r| r.status == 403));
+
+    // Credentials that may read nothing: every check unknown, none passes.
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    let mut org = FakeOrg::weak(now());
+    org.denied = okta_itdr_okta::INVENTORY_SCOPES
+        .iter()
+        .map(|(s, _)| s.to_string())
+        .collect();
+    okta.set_org(org);
+    let out = cli(
+        posture_args(&okta, &["--format", "json"]),
+        vec![("OKTA_API_TOKEN", TOKEN.into())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let f = findings(&out);
+    assert_eq!(f.len(), 12);
+    for id in ALL {
+        assert_eq!(verdict(&f[id]), "unknown", "{id}: {}", f[id]);
+    }
+    assert!(text(&out.stderr).contains("12 checks: 0 pass, 0 fail, 12 unknown"));
 }
 
 #[tokio::test]
