@@ -15,12 +15,16 @@
 //!   /oauth2/v1/token`, which verifies the client assertion's RS256 signature
 //!   against the registered public key, its `iss`/`sub`/`aud`/`exp`, refuses a
 //!   replayed `jti`, requires scope `okta.logs.read` and issues tokens that expire.
+//! - The Management API endpoints of the inventory ([`crate::fake_inventory`]),
+//!   seeded with [`FakeOkta::set_org`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis};
+
+use crate::fake_inventory::{FakeOrg, InventoryRequest, OrgState};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -95,6 +99,9 @@ struct State {
     faults: VecDeque<Fault>,
     requests: Vec<LogRequest>,
     token_requests: u64,
+    /// The scopes each issued access token carries.
+    token_scopes: HashMap<String, Vec<String>>,
+    org: OrgState,
     window: (i64, u64),
     clock: Option<Millis>,
     seq: u64,
@@ -217,6 +224,32 @@ impl FakeOkta {
         self.state().token_requests
     }
 
+    /// Seeds the Management API with an org's users, admins and settings.
+    pub fn set_org(&self, org: FakeOrg) {
+        self.state().org.org = Some(org);
+    }
+
+    /// Other integrations will have used up a Management API bucket's window
+    /// (`users`, `users/{id}/factors`, …) when our next request to it arrives.
+    pub fn exhaust_inventory(&self, bucket: &str) {
+        self.state().org.exhaust(bucket);
+    }
+
+    /// The Management API requests, in order.
+    pub fn inventory_requests(&self) -> Vec<InventoryRequest> {
+        self.state().org.requests.clone()
+    }
+
+    /// The most Management API requests of one rate-limit bucket that fell in
+    /// any one window.
+    pub fn max_inventory_requests_per_window(&self) -> u64 {
+        let mut per: HashMap<(String, i64), u64> = HashMap::new();
+        for r in self.state().org.requests.iter() {
+            *per.entry((r.bucket.clone(), r.window)).or_default() += 1;
+        }
+        per.values().copied().max().unwrap_or(0)
+    }
+
     /// The most `/api/v1/logs` requests that fell in any one rate-limit window.
     pub fn max_requests_per_window(&self) -> u64 {
         let mut per: HashMap<i64, u64> = HashMap::new();
@@ -227,16 +260,16 @@ impl FakeOkta {
     }
 }
 
-struct Request {
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, _)| k == name)
@@ -244,15 +277,15 @@ impl Request {
     }
 }
 
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-    delay: Option<Duration>,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+    pub(crate) delay: Option<Duration>,
 }
 
 impl Response {
-    fn json(status: u16, body: Value) -> Self {
+    pub(crate) fn json(status: u16, body: Value) -> Self {
         Response {
             status,
             headers: Vec::new(),
@@ -345,14 +378,14 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>
     }))
 }
 
-fn okta_error(status: u16, code: &str, summary: &str) -> Response {
+pub(crate) fn okta_error(status: u16, code: &str, summary: &str) -> Response {
     Response::json(
         status,
         json!({"errorCode": code, "errorSummary": summary, "errorLink": code, "errorId": "oae-fake", "errorCauses": []}),
     )
 }
 
-fn now_ms() -> Millis {
+pub(crate) fn now_ms() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
@@ -371,6 +404,10 @@ fn route(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> 
     match (req.method.as_str(), req.path.as_str()) {
         ("POST", "/oauth2/v1/token") => token(req, base, config, st),
         ("GET", "/api/v1/logs") => logs(req, base, config, st),
+        ("GET", path) if path.starts_with("/api/v1/") => {
+            let caller = caller(req, config, st);
+            crate::fake_inventory::route(req, base, config.window_secs, caller, &mut st.org)
+        }
         _ => okta_error(
             404,
             "E0000022",
@@ -393,6 +430,21 @@ fn authorized(req: &Request, config: &FakeOktaConfig, st: &State) -> bool {
             .is_some_and(|exp| Instant::now() < *exp);
     }
     false
+}
+
+/// Who calls: `None` unauthenticated, `Some(None)` an API token (its admin's
+/// rights), `Some(Some(scopes))` a bearer token's scopes.
+fn caller(req: &Request, config: &FakeOktaConfig, st: &State) -> Option<Option<Vec<String>>> {
+    if !authorized(req, config, st) {
+        return None;
+    }
+    let auth = req.headers.get("authorization")?;
+    match auth.strip_prefix("Bearer ") {
+        Some(token) => Some(Some(
+            st.token_scopes.get(token).cloned().unwrap_or_default(),
+        )),
+        None => Some(None),
+    }
 }
 
 fn logs(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> Response {
@@ -525,7 +577,7 @@ fn logs(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> R
     }
 }
 
-fn rand_u32(seed: u64) -> u32 {
+pub(crate) fn rand_u32(seed: u64) -> u32 {
     let mut x = seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(now_ms() as u64);
@@ -581,16 +633,36 @@ fn token(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> 
         return oauth(401, "invalid_client");
     }
     let scopes = form.get("scope").cloned().unwrap_or_default();
-    if !config.grants_logs_read || !scopes.split(' ').any(|s| s == "okta.logs.read") {
+    let denied = st
+        .org
+        .org
+        .as_ref()
+        .map(|o| o.denied.clone())
+        .unwrap_or_default();
+    // Okta refuses the whole request when any requested scope is not granted.
+    let granted = |s: &str| {
+        if s == "okta.logs.read" {
+            config.grants_logs_read
+        } else {
+            s.starts_with("okta.") && s.ends_with(".read") && !denied.contains(s)
+        }
+    };
+    let requested: Vec<String> = scopes
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if requested.is_empty() || !requested.iter().all(|s| granted(s)) {
         return oauth(400, "invalid_scope");
     }
     st.seq += 1;
     let token = format!("fake-access-{}-{:08x}", st.seq, rand_u32(st.seq));
     st.tokens
         .insert(token.clone(), Instant::now() + config.token_lifetime);
+    st.token_scopes.insert(token.clone(), requested.clone());
     Response::json(
         200,
-        json!({"token_type": "Bearer", "expires_in": config.token_lifetime.as_secs(), "access_token": token, "scope": "okta.logs.read"}),
+        json!({"token_type": "Bearer", "expires_in": config.token_lifetime.as_secs(), "access_token": token, "scope": requested.join(" ")}),
     )
 }
 

@@ -11,6 +11,7 @@
 //! ```
 
 pub mod alarms;
+pub mod fake_inventory;
 pub mod fake_okta;
 pub mod fault_proxy;
 pub mod lambda_logs;

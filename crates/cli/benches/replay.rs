@@ -757,6 +757,7 @@ fn child(path: &str) {
         okta: None,
         since: None,
         until: None,
+        no_enrich: false,
         okta_options: OktaArgs::default(),
         paths: vec![PathBuf::from(path)],
     };

@@ -35,6 +35,31 @@ pub enum Command {
     /// gave up on). Uses the AWS credentials and region of the environment.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Read the org's identities and security settings from the Okta Management
+    /// API (read-only) and run the identity posture checks.
+    #[command(
+        after_help = "Credentials: as for fetch; a service app needs the okta.*.read scopes listed in the README (a part whose scope is missing is reported unknown).\nExit status: 0 the checks ran (whatever their verdicts), 1 an error (credentials, org URL, rate limit, configuration)."
+    )]
+    Posture(PostureArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PostureArgs {
+    /// The org's URL, e.g. https://acme.okta.com (https only).
+    #[arg(long, value_name = "URL")]
+    pub okta: String,
+
+    /// Output format [default: table when stdout is a terminal, else json]. json
+    /// prints one OCSF Compliance Finding per check per line.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Thresholds as JSON, e.g. {"max_super_admins": 3, "mfa_grace_days": 7}.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub okta_options: OktaArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +182,11 @@ pub struct ReplayArgs {
     /// With --okta: the end [default: now].
     #[arg(long, value_name = "TIME", requires = "okta")]
     pub until: Option<String>,
+
+    /// With --okta: do not read the org's identity inventory (users, admin roles,
+    /// factors, devices) to enrich the alerts' principal.
+    #[arg(long, requires = "okta")]
+    pub no_enrich: bool,
 
     #[command(flatten)]
     pub okta_options: OktaArgs,

@@ -10,6 +10,7 @@ pub mod fetch_source;
 pub mod input;
 pub mod merge;
 pub mod output;
+pub mod posture_cmd;
 pub mod reorder;
 pub mod replay_cmd;
 pub mod rules_cmd;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
         Command::Detections(args) => detections(&args, io),
         Command::Rules(RulesCommand::Check(args)) => rules_cmd::check(&args, io),
         Command::Dlq(command) => dlq::run(&command, io),
+        Command::Posture(args) => posture_cmd::run(&args, io).map(|_| ()),
     }
 }
 

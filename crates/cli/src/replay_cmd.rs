@@ -250,6 +250,7 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
                 .to_owned(),
         ));
     }
+    let mut inventory = None;
     let okta = match &args.okta {
         Some(org) => {
             let since = args.since.as_deref().unwrap_or_default();
@@ -259,6 +260,9 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
                 crate::fetch_source::now_ms(),
             )?;
             let client = Arc::new(crate::fetch_source::client(org, &args.okta_options)?);
+            if !args.no_enrich {
+                inventory = crate::posture_cmd::inventory_for_enrichment(&client, io.err)?;
+            }
             Some(crate::fetch_source::OktaItems::new(client, since, until)?)
         }
         None => None,
@@ -313,7 +317,10 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
                             summary: &mut Summary,
                             out: &mut dyn Write|
              -> Result<(), CliError> {
-                for alert in batch.drain(..) {
+                for mut alert in batch.drain(..) {
+                    if let Some(inv) = &inventory {
+                        okta_itdr_core::posture::enrich::enrich_alert(&mut alert, inv);
+                    }
                     *summary.alerts.entry(alert.severity).or_default() += 1;
                     if stream_json {
                         out.write_all(alert.body.as_bytes())?;

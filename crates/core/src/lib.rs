@@ -14,6 +14,7 @@ pub mod mitre;
 pub mod normalize;
 pub mod poll;
 pub mod ports;
+pub mod posture;
 pub mod record;
 pub mod replay;
 pub mod sigma;

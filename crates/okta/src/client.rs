@@ -3,6 +3,7 @@
 //! rel="next"`, a timeout per query, backoff on 5xx and timeouts, the rate-limit
 //! share, and a 429 (`E0000047`) that waits until the reported reset.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -63,9 +64,20 @@ pub struct OktaClient {
     http: reqwest::Client,
     auth: Auth,
     config: ClientConfig,
-    budget: Mutex<Budget>,
+    /// One budget per rate-limit bucket: Okta limits each endpoint group apart.
+    budgets: Mutex<HashMap<&'static str, Budget>>,
     stats: ClientStats,
 }
+
+/// A response the retry loop did not absorb: a 200, or a refusal to report.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub links: Vec<String>,
+}
+
+/// The System Log's rate-limit bucket.
+const LOGS_BUCKET: &str = "/api/v1/logs";
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,7 +103,7 @@ impl OktaClient {
             })?;
         let auth = Auth::new(credentials, &org);
         Ok(OktaClient {
-            budget: Mutex::new(Budget::new(config.rate_share)),
+            budgets: Mutex::new(HashMap::new()),
             org,
             http,
             auth,
@@ -106,6 +118,11 @@ impl OktaClient {
 
     pub fn stats(&self) -> &ClientStats {
         &self.stats
+    }
+
+    /// A page of the Management API was read.
+    pub(crate) fn count_page(&self) {
+        self.stats.pages.fetch_add(1, Ordering::Relaxed);
     }
 
     fn logs_url(&self, since: Millis, until: Millis) -> Result<url::Url, SourceError> {
@@ -128,7 +145,7 @@ impl OktaClient {
                 return Err(SourceError::new(
                     SourceErrorKind::RateLimited,
                     format!(
-                        "the System Log rate limit is exhausted for another {} s, longer than the {} s this run waits",
+                        "the Okta rate limit is exhausted for another {} s, longer than the {} s this run waits",
                         (ms + 999) / 1000,
                         self.config.max_rate_wait.as_secs()
                     ),
@@ -147,18 +164,40 @@ impl OktaClient {
         Ok(())
     }
 
-    fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
-        self.budget.lock().unwrap_or_else(|p| p.into_inner())
+    fn budget<R>(&self, bucket: &'static str, f: impl FnOnce(&mut Budget) -> R) -> R {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+        let share = self.config.rate_share;
+        f(budgets.entry(bucket).or_insert_with(|| Budget::new(share)))
     }
 
     /// One page at `url`, with the retries, waits and re-authentication it needs.
     async fn get_page(&self, url: url::Url) -> Result<Page, SourceError> {
+        let answer = self.request(url, crate::auth::SCOPE, LOGS_BUCKET).await?;
+        match answer.status {
+            200 => self.page(&answer.body, &answer.links),
+            status => Err(self.refusal(status, &answer.body)),
+        }
+    }
+
+    /// A GET of `url` in rate-limit `bucket` with a token for `scope`: waits for
+    /// the rate-limit share, retries 5xx and transport failures with backoff,
+    /// waits out a 429, re-authenticates once on a 401. Returns a 200 or the
+    /// refusal it ends with.
+    pub(crate) async fn request(
+        &self,
+        url: url::Url,
+        scope: &'static str,
+        bucket: &'static str,
+    ) -> Result<Answer, SourceError> {
         let mut failures = 0u32;
         let mut reauthenticated = false;
         loop {
-            let wait = self.budget().wait_before_request(now_ms());
+            let wait = self.budget(bucket, |b| b.wait_before_request(now_ms()));
             self.sleep(wait, true).await?;
-            let header = self.auth.header(&self.http, self.config.timeout).await?;
+            let header = self
+                .auth
+                .header_for(&self.http, self.config.timeout, scope)
+                .await?;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let sent = self
                 .http
@@ -177,7 +216,7 @@ impl OktaClient {
             };
             let status = response.status().as_u16();
             let reading = Reading::from_headers(response.headers());
-            self.budget().observe(reading);
+            self.budget(bucket, |b| b.observe(reading));
             let links: Vec<String> = response
                 .headers()
                 .get_all("link")
@@ -193,7 +232,6 @@ impl OktaClient {
                 }
             };
             match status {
-                200 => return self.page(&body, &links),
                 401 if self.auth.is_oauth() && !reauthenticated => {
                     reauthenticated = true;
                     self.auth.invalidate().await;
@@ -211,7 +249,13 @@ impl OktaClient {
                     self.retry_or_fail(&mut failures, &format!("HTTP {status}"))
                         .await?
                 }
-                _ => return Err(self.refusal(status, &body)),
+                _ => {
+                    return Ok(Answer {
+                        status,
+                        body: body.into(),
+                        links,
+                    })
+                }
             }
         }
     }
@@ -222,7 +266,7 @@ impl OktaClient {
             return Err(SourceError::new(
                 SourceErrorKind::Unavailable,
                 format!(
-                    "the System Log API at {} failed {} times (last: {what})",
+                    "the Okta API at {} failed {} times (last: {what})",
                     self.org, failures
                 ),
             ));
@@ -233,7 +277,7 @@ impl OktaClient {
             attempt = *failures,
             backoff_ms = backoff,
             what,
-            "retrying the System Log query"
+            "retrying the Okta API request"
         );
         self.sleep(backoff, false).await
     }
@@ -322,7 +366,7 @@ fn okta_code(body: &[u8]) -> Option<String> {
 }
 
 /// `, E0000011: Invalid token provided` from an Okta error body, if it has one.
-fn okta_detail(body: &[u8]) -> String {
+pub(crate) fn okta_detail(body: &[u8]) -> String {
     match serde_json::from_slice::<OktaError>(body) {
         Ok(OktaError {
             error_code: Some(code),
