@@ -740,6 +740,10 @@ pub const DRILLS: &[(&str, &[&str])] = &[
         &["StreamMissedAlarm"],
     ),
     (
+        "refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_moves_on",
+        &["PollDeadLetteredAlarm"],
+    ),
+    (
         "a_poller_far_behind_raises_the_backlog_alarm",
         &["PollBacklogAlarm"],
     ),

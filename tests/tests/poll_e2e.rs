@@ -23,6 +23,7 @@ use okta_itdr_core::poll::{poll, Mode, PollSettings};
 use okta_itdr_core::ports::{ActivityStore, PutOutcome, Scope, StateStore, StoreError, Watermark};
 use okta_itdr_core::record::ActivityRecord;
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Hour, Millis, HOUR, MINUTE};
+use okta_itdr_e2e::alarms::{Deployment, Drill, DRILL_LOG_LEVEL};
 use okta_itdr_e2e::fake_okta::{sample_log_events, FakeOkta, FakeOktaConfig};
 use okta_itdr_e2e::testkit::Rng;
 use okta_itdr_e2e::{scheduled_event, Ev, TestEnv};
@@ -208,10 +209,12 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
     );
 
     let mut findings = Vec::new();
+    let mut listed: BTreeSet<String> = BTreeSet::new();
     for (env, queue) in [&lossless, &gapped].into_iter().zip(&queues) {
-        let keys: BTreeSet<(String, String, String)> = env
+        let notes = env
             .notifications(queue, Duration::from_secs(2), Duration::from_secs(60))
-            .await
+            .await;
+        let keys: BTreeSet<(String, String, String)> = notes
             .iter()
             .map(|n| {
                 let f = n.finding();
@@ -223,6 +226,17 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
                 )
             })
             .collect();
+        if findings.is_empty() {
+            for n in &notes {
+                for r in n.finding()["finding_info"]["related_analytics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    listed.insert(r["uid"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
         findings.push(keys);
     }
     assert!(
@@ -230,10 +244,19 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
         "the attack day's findings: {:?}",
         findings[0]
     );
-    assert_eq!(
-        findings[1], findings[0],
-        "gap-filled findings == lossless findings"
-    );
+    // Everything the lossless run published is published after gap-fill.
+    // Events filled in late re-open hours whose alerts were already sent: a
+    // finding that pages on its own and would have been listed in one of them
+    // is published itself rather than swallowed by a delivered alert. Nothing
+    // else is added.
+    let missing: Vec<_> = findings[0].difference(&findings[1]).collect();
+    assert!(missing.is_empty(), "lost after gap-fill: {missing:?}");
+    for (uid, detection, _) in findings[1].difference(&findings[0]) {
+        assert!(
+            listed.contains(detection),
+            "{detection} ({uid}) was published after gap-fill and is in no lossless alert"
+        );
+    }
 }
 
 /// An activity store that fails one write once its countdown reaches zero: a
@@ -491,9 +514,34 @@ async fn refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_m
         let r = okta_itdr_core::poll::PollReport {
             refused: 1,
             invalid: 1,
+            fetched: report["fetched"].as_u64().expect("fetched"),
+            // The run read its whole window: caught up to the settle delay.
+            position: now - 6 * MINUTE,
             ..Default::default()
         };
         assert_eq!(poller.metrics(&r, now).get("EventsDeadLettered"), Some(2.0));
+        // The run's own metrics, amid an otherwise healthy poll schedule,
+        // raise the dead-letter alarm and no other.
+        let mut drill = Drill::new(Deployment::WITH_POLL, now - 3 * HOUR, now + 3 * HOUR);
+        drill.healthy_detect_runs(drill.from, drill.to);
+        let mut lines: Vec<String> = (0..72)
+            .map(|k| drill.from + k * 5 * MINUTE)
+            .filter(|t| *t != now)
+            .map(|t| {
+                let healthy = okta_itdr_core::poll::PollReport {
+                    position: t - 6 * MINUTE,
+                    ..Default::default()
+                };
+                poller
+                    .metrics(&healthy, t)
+                    .to_line(t, Some(DRILL_LOG_LEVEL))
+            })
+            .collect();
+        lines.push(poller.metrics(&r, now).to_line(now, Some(DRILL_LOG_LEVEL)));
+        drill.function_lines(&lines);
+        drill.assert_fires_as_registered(
+            "refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_moves_on",
+        );
 
         let stored: BTreeSet<String> =
             stored_uuids(&env.activity_store(), [Hour::of(hour)].into_iter())

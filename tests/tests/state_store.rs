@@ -278,21 +278,43 @@ async fn findings_that_page_no_one_are_kept_with_their_ttl() {
 
 #[tokio::test]
 async fn the_orgs_learned_context_round_trips_as_its_baseline() {
-    use okta_itdr_core::detect::alerting::context::{OrgSeen, ORG};
+    use okta_itdr_core::detect::alerting::context::{
+        OrgSeen, MAX_ASNS, MAX_DAYS, MAX_NETWORKS, MAX_PROXIES, MAX_USERS_PER_NETWORK, ORG,
+    };
     let env = TestEnv::new("state-org").await;
     let store = env.state_store();
     let t = at("2026-11-10T10:00:00Z");
     let mut org = OrgSeen::default();
-    // A full org context: 1,000 networks of five users and 200 providers.
-    for n in 0..1000 {
-        let users: Seen = (0..5).map(|u| (format!("00u{n:04}{u}"), t)).collect();
-        org.networks
-            .insert(format!("198.{}.{}.0/24", n / 250, n % 250), users);
+    // A full org context, every set at its cap, with ids as long as Okta's:
+    // as JSON it is over DynamoDB's 400 KB item limit, so it is stored deflated.
+    let uid = |k: usize| format!("00u{k:017}");
+    let days: Vec<i64> = (0..MAX_DAYS as i64).map(|d| t / DAY - d).collect();
+    for n in 0..MAX_NETWORKS {
+        let users: Seen = (0..MAX_USERS_PER_NETWORK)
+            .map(|u| (uid(n * 100 + u), t - u as i64 * 977))
+            .collect();
+        let net = format!("198.{}.{}.0/24", n / 250, n % 250);
+        org.network_days.insert(net.clone(), days.clone());
+        org.networks.insert(net, users);
     }
-    for asn in 0..200 {
-        let users: Seen = (0..5).map(|u| (format!("00u{asn:04}{u}"), t)).collect();
+    for asn in 0..MAX_PROXIES {
+        let users: Seen = (0..MAX_USERS_PER_NETWORK)
+            .map(|u| (uid(asn * 31 + u), t))
+            .collect();
+        org.proxy_days
+            .insert(format!("{}", 13000 + asn), days.clone());
         org.proxies.insert(format!("{}", 13000 + asn), users);
     }
+    for asn in 0..MAX_ASNS {
+        let users: Seen = (0..10).map(|u| (uid(asn * 7 + u), t)).collect();
+        org.phone_asns
+            .insert(format!("{}", 20000 + asn), users.clone());
+        org.computer_asns.insert(format!("{}", 30000 + asn), users);
+    }
+    for d in 0..31 {
+        org.active.insert(t / DAY - d, 4000);
+    }
+    assert!(serde_json::to_string(&org).unwrap().len() > 400 * 1024);
     let mut b = Baseline::new(ORG, t);
     b.org = Some(org);
     store
@@ -301,4 +323,47 @@ async fn the_orgs_learned_context_round_trips_as_its_baseline() {
         .expect("save");
     let loaded = store.load_baselines(&[ORG.to_owned()]).await.expect("load");
     assert_eq!(loaded.get(ORG), Some(&b));
+}
+
+#[tokio::test]
+async fn risk_ledgers_round_trip_by_principal_and_expire_after_their_last_entry() {
+    use okta_itdr_core::detect::alerting::{Ledger, LedgerEntry};
+    let env = TestEnv::new("state-ledger").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T16:00:00Z");
+    let entry = |uid: &str, at: i64| LedgerEntry {
+        uid: uid.to_owned(),
+        detection: "mfa_factor_reset".to_owned(),
+        severity: Severity::Medium,
+        weight: 30,
+        paged: false,
+        first_seen: at,
+        last_seen: at,
+        summary: "the help desk reset the factors of 00u1".to_owned(),
+        evidence: vec!["e1".to_owned()],
+    };
+    let mut one = Ledger::new("00u1");
+    one.record(entry("a", t));
+    one.record(entry("b", t + 3_600_000));
+    let mut ip = Ledger::new("ip:203.0.113.7");
+    ip.record(entry("c", t));
+    store
+        .save_ledgers(&[one.clone(), ip.clone()])
+        .await
+        .expect("save");
+
+    let wanted = [
+        "00u1".to_owned(),
+        "ip:203.0.113.7".to_owned(),
+        "00u2".to_owned(),
+    ];
+    let found = store.load_ledgers(&wanted).await.expect("load");
+    assert_eq!(found.len(), 2);
+    assert_eq!(found["00u1"], one);
+    assert_eq!(found["ip:203.0.113.7"], ip);
+
+    // Kept a week and a day after its newest entry: longer than any risk window.
+    let item = env.partition(&env.state_table, "R#00u1").await.remove(0);
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, (t + 3_600_000 + 8 * DAY) / 1000);
 }

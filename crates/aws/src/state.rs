@@ -3,7 +3,7 @@
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
 //! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms) |
-//! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
+//! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON; over 64 KB deflated, as binary `docz`), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
 //! | risk ledger | `R#<principal>` | `ledger` | `doc` (Ledger JSON), `expires_at` = last entry + 8 days |
@@ -23,8 +23,10 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, Update,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -49,6 +51,23 @@ const WATERMARK_PK: &str = "WATERMARK";
 const WATERMARK_SK: &str = "detect";
 const BASELINE_SK: &str = "baseline";
 const LEDGER_SK: &str = "ledger";
+/// Documents longer than this are stored deflated (`docz`, binary).
+const DEFLATE_OVER: usize = 64 * 1024;
+
+fn deflate(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(text.as_bytes());
+    enc.finish().unwrap_or_default()
+}
+
+fn inflate(bytes: &[u8]) -> Result<String, std::io::Error> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(bytes).read_to_string(&mut text)?;
+    Ok(text)
+}
 /// How long a ledger outlives its last entry: the longest risk window the
 /// configuration allows (a week) and a day.
 const LEDGER_KEPT: Millis = 8 * DAY;
@@ -333,7 +352,17 @@ impl DynamoStateStore {
             let Some(id) = get_s(&item, "pk").and_then(|pk| pk.strip_prefix(prefix)) else {
                 continue;
             };
-            match get_s(&item, "doc").map(serde_json::from_str::<T>) {
+            let text = match item.get("docz") {
+                Some(AttributeValue::B(blob)) => match inflate(blob.as_ref()) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        tracing::warn!(table = %self.table, kind = sk, problem = %e, "ignoring an undecodable document");
+                        continue;
+                    }
+                },
+                _ => get_s(&item, "doc").map(str::to_owned),
+            };
+            match text.as_deref().map(serde_json::from_str::<T>) {
                 Some(Ok(doc)) => {
                     out.insert(id.to_owned(), doc);
                 }
@@ -353,7 +382,13 @@ impl DynamoStateStore {
         let mut requests = Vec::with_capacity(docs.len());
         for (pk, sk, doc, expires_at) in docs {
             let mut item = key(pk, sk);
-            item.insert("doc".into(), s(doc));
+            // The org's learned context can approach DynamoDB's 400 KB item
+            // limit as JSON; deflated it is a fraction of that.
+            if doc.len() > DEFLATE_OVER {
+                item.insert("docz".into(), AttributeValue::B(Blob::new(deflate(&doc))));
+            } else {
+                item.insert("doc".into(), s(doc));
+            }
             item.insert("expires_at".into(), n(expires_at));
             let put = PutRequest::builder()
                 .set_item(Some(item))

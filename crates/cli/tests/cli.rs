@@ -747,10 +747,18 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
             "credential_attack_then_success",
             "Critical",
             "carol@acme.com",
-            "impossible_travel,new_country,password_spray",
+            // and, from the risk ledger, the Super administrator grant of the
+            // day before
+            "admin_role_granted,impossible_travel,new_country,password_spray",
         ),
-        // brute-force.jsonl, across the hour boundary
-        ("brute_force_user", "Medium", "dave@acme.com", ""),
+        // brute-force.jsonl, across the hour boundary; the ledger lists dave's
+        // travel alert of the afternoon
+        (
+            "brute_force_user",
+            "Medium",
+            "dave@acme.com",
+            "impossible_travel,new_country",
+        ),
         // admin-takeover.jsonl: the reset, the new country and the console access
         // that followed, then the grant with the console access from a new device
         (
@@ -763,14 +771,16 @@ fn replaying_the_sample_events_raises_the_expected_detections() {
             "admin_role_granted",
             "Critical",
             "erin@acme.com",
-            "admin_console_new_device_and_ip,mfa_reset_then_admin_access",
+            // the console access of its hour, and the takeover's earlier
+            // steps from the ledger
+            "admin_console_new_device_and_ip,factor_enrolled_after_reset_new_network,mfa_factor_reset,mfa_reset_then_admin_access,new_country",
         ),
         // tampering.jsonl: one session of changes, one alert
         (
             "log_stream_tampering",
             "Critical",
             "erin@acme.com",
-            "api_token_created,idp_created_or_modified,mfa_disabled_org_wide,security_policy_weakened",
+            "admin_console_new_device_and_ip,admin_role_granted,api_token_created,factor_enrolled_after_reset_new_network,idp_created_or_modified,mfa_disabled_org_wide,mfa_factor_reset,mfa_reset_then_admin_access,new_country,security_policy_weakened",
         ),
     ]
     .iter()

@@ -1049,7 +1049,10 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
 /// of each is in the benign org (help-desk resets with enrolment from home,
 /// VPN users, kiosks) and in the alerting unit tests.
 #[allow(clippy::type_complexity)]
-fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str], &dyn Fn(&mut Gen, Millis))) {
+fn adversarial(
+    d: i64,
+    add: &mut dyn FnMut(&'static str, &'static [&'static str], &dyn Fn(&mut Gen, Millis)),
+) {
     // An adversary-in-the-middle proxy on a hosting provider in the victims'
     // country: it relays six users' real sign-ins one morning, then sprays
     // from the same /24 and takes two accounts.
@@ -1131,7 +1134,12 @@ fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str]
             let u = 430;
             let desk = roles::HELPDESK;
             let reset = g
-                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .event(
+                    "user.mfa.factor.reset_all",
+                    desk,
+                    &office(desk),
+                    "102helpdesk",
+                )
                 .target("User", &id(u), &login(u), &login(u));
             g.push(reset, t);
             let stranger = Place {
@@ -1166,7 +1174,12 @@ fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str]
             let admin = roles::ADMINS.start + 5;
             let desk = roles::HELPDESK;
             let reset = g
-                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .event(
+                    "user.mfa.factor.reset_all",
+                    desk,
+                    &office(desk),
+                    "102helpdesk",
+                )
                 .target("User", &id(admin), &login(admin), &login(admin));
             g.push(reset, t - 3 * HOUR);
             let attacker = Place {
@@ -1183,8 +1196,18 @@ fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str]
                 .debug("factor", json!("OKTA_VERIFY_PUSH"));
             g.push(enrol, t - 3 * HOUR + 90 * MINUTE);
             let console = g
-                .event("user.session.access_admin_app", admin, &attacker, "102takeover2")
-                .target("AppInstance", "0oaadmin", "Okta Admin Console", "Okta Admin Console");
+                .event(
+                    "user.session.access_admin_app",
+                    admin,
+                    &attacker,
+                    "102takeover2",
+                )
+                .target(
+                    "AppInstance",
+                    "0oaadmin",
+                    "Okta Admin Console",
+                    "Okta Admin Console",
+                );
             g.push(console, t - 3 * HOUR + 190 * MINUTE);
             let token = g
                 .event("system.api_token.create", admin, &attacker, "102takeover2")
@@ -1201,7 +1224,12 @@ fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str]
             let admin = roles::ADMINS.start + 7;
             let desk = roles::HELPDESK;
             let reset = g
-                .event("user.mfa.factor.reset_all", desk, &office(desk), "102helpdesk")
+                .event(
+                    "user.mfa.factor.reset_all",
+                    desk,
+                    &office(desk),
+                    "102helpdesk",
+                )
                 .target("User", &id(admin), &login(admin), &login(admin));
             g.push(reset, t - 2 * HOUR + 10 * MINUTE);
             let elsewhere = Place {
@@ -1209,8 +1237,18 @@ fn adversarial(d: i64, add: &mut dyn FnMut(&'static str, &'static [&'static str]
                 ..abroad_place()
             };
             let console = g
-                .event("user.session.access_admin_app", admin, &elsewhere, "102console")
-                .target("AppInstance", "0oaadmin", "Okta Admin Console", "Okta Admin Console");
+                .event(
+                    "user.session.access_admin_app",
+                    admin,
+                    &elsewhere,
+                    "102console",
+                )
+                .target(
+                    "AppInstance",
+                    "0oaadmin",
+                    "Okta Admin Console",
+                    "Okta Admin Console",
+                );
             g.push(console, t - 2 * HOUR + 100 * MINUTE);
         },
     );

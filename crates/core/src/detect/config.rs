@@ -70,7 +70,7 @@ pub struct DetectConfig {
     pub org_network_users: u32,
     /// The share of the org's active users (the busiest recent day's) that
     /// must sign in from a network to make it the org's, when more than
-    /// `org_network_users` (at most 25 users).
+    /// `org_network_users` (at most 15 users).
     pub org_network_share: f64,
     /// Distinct days on which a network or proxy provider must have taught
     /// before it is the org's: a phishing proxy relaying a morning of sign-ins
@@ -153,10 +153,14 @@ impl DetectConfig {
                 "risk_threshold must be at least 1 and org_network_users at least 2".into(),
             ));
         }
-        if !(0.0..=1.0).contains(&self.org_network_share) || self.org_network_days == 0 {
-            return Err(ConfigError::Invalid(
-                "org_network_share must be between 0 and 1 and org_network_days at least 1".into(),
-            ));
+        if !(0.0..=1.0).contains(&self.org_network_share)
+            || self.org_network_days == 0
+            || self.org_network_days as usize > super::alerting::context::MAX_DAYS
+        {
+            return Err(ConfigError::Invalid(format!(
+                "org_network_share must be between 0 and 1 and org_network_days between 1 and {}",
+                super::alerting::context::MAX_DAYS
+            )));
         }
         if self.risk_window_hours == 0 || self.risk_window_hours > 7 * 24 {
             return Err(ConfigError::Invalid(

@@ -27,15 +27,20 @@ pub const ORG: &str = "org:context";
 
 /// Networks and proxy providers kept in the org's context, at most: with the
 /// users each needs, the stored document stays well under DynamoDB's 400 KB item.
-const MAX_NETWORKS: usize = 1000;
-const MAX_PROXIES: usize = 200;
+/// Full (every network at its user cap, 20-character Okta ids), the stored
+/// document is about 600 KB of JSON and 250 KB deflated, which the state store
+/// does above 64 KB (tested on DynamoDB's wire API).
+pub const MAX_NETWORKS: usize = 500;
+pub const MAX_PROXIES: usize = 100;
 /// Autonomous systems kept per kind of client (phones, computers).
-const MAX_ASNS: usize = 400;
+pub const MAX_ASNS: usize = 100;
 /// Users recorded per network at most, whatever the org's size: the share of
 /// a large org's active users is capped here so the document stays bounded.
-pub const MAX_USERS_PER_NETWORK: usize = 25;
-/// Distinct days recorded per network (the threshold is at most this).
-const MAX_DAYS: usize = 31;
+pub const MAX_USERS_PER_NETWORK: usize = 15;
+/// Users recorded per autonomous system to tell a carrier.
+const MAX_USERS_PER_ASN: usize = 10;
+/// Distinct days recorded per network: the most `org_network_days` may ask.
+pub const MAX_DAYS: usize = 14;
 /// How long after its context's first hour a deployment is still learning.
 pub const LEARNING: i64 = 7 * crate::time::DAY;
 
@@ -144,7 +149,7 @@ impl OrgSeen {
                 asn.to_string(),
                 &r.identity,
                 r.published,
-                MAX_USERS_PER_NETWORK,
+                MAX_USERS_PER_ASN,
             );
         }
         changed
