@@ -315,7 +315,9 @@ mod tests {
     fn dlq_is_a_command_with_the_feature() {
         let cli =
             Cli::try_parse_from(["okta-itdr", "dlq", "list", "--queue-url", "https://q"]).unwrap();
-        assert!(matches!(cli.command, Command::Dlq(DlqCommand::List(l)) if l.queue_url == "https://q"));
+        assert!(
+            matches!(cli.command, Command::Dlq(DlqCommand::List(l)) if l.queue_url == "https://q")
+        );
     }
 
     #[cfg(not(feature = "dlq"))]
