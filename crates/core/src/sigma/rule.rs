@@ -35,9 +35,11 @@ pub fn documents(text: &str) -> Result<Vec<Map<String, Value>>, String> {
             text.len()
         ));
     }
-    // Empty documents (a trailing `---`) are skipped by the parser.
-    let parsed: Vec<Value> =
-        serde_saphyr::from_multiple(text).map_err(|e| format!("not YAML: {e}"))?;
+    // Empty documents (a trailing `---`) are skipped by the parser. Errors
+    // without the quoted snippet: a reason is one line (`FILE: reason`).
+    let options = serde_saphyr::options! { with_snippet: false };
+    let parsed: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options)
+        .map_err(|e| format!("not YAML: {e}"))?;
     let mut docs = Vec::with_capacity(parsed.len());
     for doc in parsed {
         match doc {
