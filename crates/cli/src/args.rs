@@ -33,6 +33,7 @@ pub enum Command {
     Rules(RulesCommand),
     /// Inspect or redrive the deployed final dead-letter queue (events recovery
     /// gave up on). Uses the AWS credentials and region of the environment.
+    #[cfg(feature = "dlq")]
     #[command(subcommand)]
     Dlq(DlqCommand),
     /// Read the org's identities and security settings from the Okta Management
@@ -41,6 +42,14 @@ pub enum Command {
         after_help = "Credentials: as for fetch; a service app needs the okta.*.read scopes listed in the README (a part whose scope is missing is reported unknown).\nExit status: 0 the checks ran (whatever their verdicts), 1 an error (credentials, org URL, rate limit, configuration)."
     )]
     Posture(PostureArgs),
+    /// Without the `dlq` feature: says how to get it, rather than that there is
+    /// no such command.
+    #[cfg(not(feature = "dlq"))]
+    #[command(hide = true)]
+    Dlq {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +338,33 @@ mod tests {
             "7d"
         ])
         .is_ok());
+    }
+
+    #[cfg(feature = "dlq")]
+    #[test]
+    fn dlq_is_a_command_with_the_feature() {
+        let cli =
+            Cli::try_parse_from(["okta-itdr", "dlq", "list", "--queue-url", "https://q"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Dlq(DlqCommand::List(l)) if l.queue_url == "https://q")
+        );
+    }
+
+    #[cfg(not(feature = "dlq"))]
+    #[test]
+    fn dlq_without_the_feature_says_how_to_build_it() {
+        let cli =
+            Cli::try_parse_from(["okta-itdr", "dlq", "list", "--queue-url", "https://q"]).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let io = crate::replay_cmd::Io {
+            out: &mut out,
+            err: &mut err,
+            stdout_terminal: false,
+            stderr_terminal: false,
+        };
+        let e = crate::run(cli, io).unwrap_err();
+        assert!(e.to_string().contains("--features dlq"), "{e}");
+        assert_eq!(e.exit_code(), crate::error::EXIT_ERROR);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum CliError {
     Strict(u64),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<RuleError>),
+    /// A command left out of this build (a cargo feature of the same name).
+    #[error("this okta-itdr was built without `{0}`: build it with `cargo build --release -p okta-itdr --features {0}`")]
+    NotBuilt(&'static str),
     #[error("dead-letter queue: {0}")]
     DeadLetters(#[from] okta_itdr_core::ports::StoreError),
 }

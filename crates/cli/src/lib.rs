@@ -2,6 +2,7 @@
 //! detection code the deployed functions run, on an in-process store.
 
 pub mod args;
+#[cfg(feature = "dlq")]
 pub mod dlq;
 pub mod error;
 pub mod fetch;
@@ -26,8 +27,11 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
         Command::Fetch(args) => fetch::run(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
         Command::Rules(RulesCommand::Check(args)) => rules_cmd::check(&args, io),
+        #[cfg(feature = "dlq")]
         Command::Dlq(command) => dlq::run(&command, io),
         Command::Posture(args) => posture_cmd::run(&args, io).map(|_| ()),
+        #[cfg(not(feature = "dlq"))]
+        Command::Dlq { .. } => Err(CliError::NotBuilt("dlq")),
     }
 }
 

@@ -40,23 +40,22 @@ const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"]
 /// The documents of a rule file: one rule, or several separated by `---`
 /// (a correlation beside the rules it counts, as Sigma writes them).
 pub fn documents(text: &str) -> Result<Vec<Map<String, Value>>, String> {
-    use serde::Deserialize;
     if text.len() > MAX_RULE_BYTES {
         return Err(format!(
             "the rule is {} bytes, more than the {MAX_RULE_BYTES} a rule may have",
             text.len()
         ));
     }
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| format!("not YAML: {e}"))?;
-        if yaml.is_null() {
-            continue;
-        }
-        let json: Value =
-            serde_json::to_value(&yaml).map_err(|e| format!("not a Sigma rule: {e}"))?;
-        match json {
+    // Empty documents (a trailing `---`) are skipped by the parser. Errors
+    // without the quoted snippet: a reason is one line (`FILE: reason`).
+    let options = serde_saphyr::options! { with_snippet: false };
+    let parsed: Vec<Value> = serde_saphyr::from_multiple_with_options(text, options)
+        .map_err(|e| format!("not YAML: {e}"))?;
+    let mut docs = Vec::with_capacity(parsed.len());
+    for doc in parsed {
+        match doc {
             Value::Object(map) => docs.push(map),
+            Value::Null => {}
             _ => return Err("not a Sigma rule: not a mapping".into()),
         }
     }

@@ -219,6 +219,11 @@ fn invalid_rules_are_refused_with_file_and_reason() {
     .contains("modifier \"base64\" is not supported"));
     assert!(refused("n.yml", "title: x\n").starts_with("n.yml: no id"));
     assert!(refused("y.yml", ": : :").starts_with("y.yml: not YAML"));
+    let unclosed = refused("y.yml", "title: t\ndetection: {sel: [a\n");
+    assert!(
+        unclosed.starts_with("y.yml: not YAML") && !unclosed.contains('\n'),
+        "{unclosed}"
+    );
     // A correlation over a rule the set does not have.
     let corr = "title: c\nid: c1\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5m\n  condition:\n    gte: 10\n";
     assert_eq!(

@@ -66,7 +66,7 @@ fn every_alarm_is_raised_by_a_drill() {
         );
     }
     // Every drill named is a test that exists.
-    let dir = okta_itdr_e2e::repo_root().join("tests/tests");
+    let dir = okta_itdr_e2e::repo_root().join("tests/tests/e2e");
     let mut sources = String::new();
     for entry in std::fs::read_dir(&dir).expect("tests dir").flatten() {
         let path = entry.path();
