@@ -418,9 +418,13 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
         "the crash re-read at most one page: {} requests for {pages_needed} pages",
         served.len()
     );
+    // Half of 6 per window. A run started after the crash cannot know what
+    // the crashed run used of the current window: its first request is sent
+    // before any reading, and the reading then holds it to the share, so a
+    // window the two runs share holds at most one request more.
     assert!(
-        okta.max_requests_per_window() <= 3,
-        "half of 6 per window: {}",
+        okta.max_requests_per_window() <= 3 + 1,
+        "half of 6 per window, and the restarted run's first request: {}",
         okta.max_requests_per_window()
     );
     assert!(okta.requests().iter().all(|r| r.status != 429));

@@ -383,6 +383,30 @@ async fn a_function_that_cannot_start_for_three_days_loses_nothing() {
         receive(&env, &q.final_url, 0).await.is_empty(),
         "nothing given up"
     );
+    // Each failed start is an error of the ingest function in AWS/Lambda (an
+    // initialisation error counts there): evaluated as CloudWatch does, the
+    // template's alarm fires within five minutes of the first.
+    {
+        use okta_itdr_e2e::alarms::{lambda, Deployment, Drill, MINUTE_MS};
+        let first = okta_itdr_e2e::at("2026-11-20T08:00:00Z");
+        let mut drill = Drill::new(
+            Deployment::STREAMING,
+            first - 60 * MINUTE_MS,
+            first + 5 * MINUTE_MS,
+        );
+        drill.healthy_detect_runs(drill.from, drill.to);
+        for n in 0..three_days {
+            lambda(
+                &mut drill.tl,
+                "IngestFunction",
+                "Errors",
+                first + n * visibility * 1000,
+                1.0,
+            );
+        }
+        let fired = drill.fired();
+        assert!(fired.contains("IngestErrorsAlarm"), "{fired:?}");
+    }
 
     // Fixed: the next receive stores the event.
     let api = RuntimeApi::start().await;
