@@ -377,6 +377,30 @@ impl DynamoStateStore {
         Ok(out)
     }
 
+    /// Serialises and writes `(pk, sk, value, expires_at)`, one write per key
+    /// (BatchWriteItem refuses duplicate keys): the last of a key wins.
+    async fn save_docs<'a, T: serde::Serialize + 'a>(
+        &self,
+        what: &str,
+        items: impl Iterator<Item = (String, &'static str, &'a T, i64)>,
+    ) -> Result<(), StoreError> {
+        let latest: BTreeMap<String, (&str, &T, i64)> = items
+            .map(|(pk, sk, value, expires_at)| (pk, (sk, value, expires_at)))
+            .collect();
+        let mut docs = Vec::with_capacity(latest.len());
+        for (pk, (sk, value, expires_at)) in latest {
+            let doc = serde_json::to_string(value).map_err(|e| {
+                self.err(
+                    "BatchWriteItem",
+                    format!("serialising {what}: {}", json_problem(&e)),
+                    false,
+                )
+            })?;
+            docs.push((pk, sk, doc, expires_at));
+        }
+        self.write_docs(docs).await
+    }
+
     /// Writes `(pk, sk, doc, expires_at)` items, 25 to a batch, a few batches at once.
     async fn write_docs(&self, docs: Vec<(String, &str, String, i64)>) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(docs.len());
@@ -511,26 +535,15 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn save_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError> {
-        // One write per identity (BatchWriteItem refuses duplicate keys): the last wins.
-        let latest: BTreeMap<&str, &Baseline> =
-            baselines.iter().map(|b| (b.identity.as_str(), b)).collect();
-        let mut docs = Vec::with_capacity(latest.len());
-        for (identity, b) in latest {
-            let doc = serde_json::to_string(b).map_err(|e| {
-                self.err(
-                    "BatchWriteItem",
-                    format!("serialising a baseline: {}", json_problem(&e)),
-                    false,
-                )
-            })?;
-            // The baseline's last-seen time outlives its values: a sign-in
-            // after months of dormancy is judged against it.
-            let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
-                .max(i64::from(LAST_SEEN_KEPT_DAYS));
+        // The baseline's last-seen time outlives its values: a sign-in after
+        // months of dormancy is judged against it.
+        let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
+            .max(i64::from(LAST_SEEN_KEPT_DAYS));
+        let docs = baselines.iter().map(|b| {
             let expires_at = (b.last_seen + kept_days * DAY) / 1000;
-            docs.push((baseline_key(identity), BASELINE_SK, doc, expires_at));
-        }
-        self.write_docs(docs).await
+            (baseline_key(&b.identity), BASELINE_SK, b, expires_at)
+        });
+        self.save_docs("a baseline", docs).await
     }
 
     async fn load_ledgers(
@@ -541,23 +554,17 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn save_ledgers(&self, ledgers: &[Ledger]) -> Result<(), StoreError> {
-        let latest: BTreeMap<&str, &Ledger> =
-            ledgers.iter().map(|l| (l.principal.as_str(), l)).collect();
-        let mut docs = Vec::with_capacity(latest.len());
-        for (principal, l) in latest {
-            // An emptied ledger expires on its own within a day.
+        let docs = ledgers.iter().map(|l| {
+            // An emptied ledger expires on its own within a week and a day.
             let last = l.entries.iter().map(|e| e.last_seen).max().unwrap_or(0);
-            let doc = serde_json::to_string(l).map_err(|e| {
-                self.err(
-                    "BatchWriteItem",
-                    format!("serialising a risk ledger: {}", json_problem(&e)),
-                    false,
-                )
-            })?;
-            let expires_at = (last + LEDGER_KEPT) / 1000;
-            docs.push((ledger_key(principal), LEDGER_SK, doc, expires_at));
-        }
-        self.write_docs(docs).await
+            (
+                ledger_key(&l.principal),
+                LEDGER_SK,
+                l,
+                (last + LEDGER_KEPT) / 1000,
+            )
+        });
+        self.save_docs("a risk ledger", docs).await
     }
 
     async fn claim_finding(&self, finding: &StoredFinding) -> Result<Claim, StoreError> {

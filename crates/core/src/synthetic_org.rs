@@ -438,8 +438,8 @@ impl Gen {
         }
     }
 
-    /// The help desk resets a user's factors; the user enrols again.
-    pub fn helpdesk_reset(&mut self, u: usize, t: Millis) {
+    /// The help desk, from its office, resets a user's factors.
+    pub fn reset_by_helpdesk(&mut self, u: usize, t: Millis) {
         let desk = roles::HELPDESK;
         let reset = self
             .event(
@@ -450,6 +450,11 @@ impl Gen {
             )
             .target("User", &id(u), &login(u), &login(u));
         self.push(reset, t);
+    }
+
+    /// The help desk resets a user's factors; the user enrols again.
+    pub fn helpdesk_reset(&mut self, u: usize, t: Millis) {
+        self.reset_by_helpdesk(u, t);
         let enrol = self
             .event("user.mfa.factor.activate", u, &home(u, 0), "102enrol")
             .debug("factor", json!("OKTA_VERIFY_PUSH"));
@@ -968,16 +973,7 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
         &["mfa_reset_then_admin_access"],
         &|g, t| {
             let admin = roles::ADMINS.start + 3;
-            let desk = roles::HELPDESK;
-            let reset = g
-                .event(
-                    "user.mfa.factor.reset_all",
-                    desk,
-                    &office(desk),
-                    "102helpdesk",
-                )
-                .target("User", &id(admin), &login(admin), &login(admin));
-            g.push(reset, t);
+            g.reset_by_helpdesk(admin, t);
             let console = g
                 .event(
                     "user.session.access_admin_app",
@@ -1132,16 +1128,7 @@ fn adversarial(
         &["factor_enrolled_after_reset_new_network"],
         &|g, t| {
             let u = 430;
-            let desk = roles::HELPDESK;
-            let reset = g
-                .event(
-                    "user.mfa.factor.reset_all",
-                    desk,
-                    &office(desk),
-                    "102helpdesk",
-                )
-                .target("User", &id(u), &login(u), &login(u));
-            g.push(reset, t);
+            g.reset_by_helpdesk(u, t);
             let stranger = Place {
                 ip: "68.46.201.77".into(),
                 asn: 7922,
@@ -1172,16 +1159,7 @@ fn adversarial(
         ],
         &|g, t| {
             let admin = roles::ADMINS.start + 5;
-            let desk = roles::HELPDESK;
-            let reset = g
-                .event(
-                    "user.mfa.factor.reset_all",
-                    desk,
-                    &office(desk),
-                    "102helpdesk",
-                )
-                .target("User", &id(admin), &login(admin), &login(admin));
-            g.push(reset, t - 3 * HOUR);
+            g.reset_by_helpdesk(admin, t - 3 * HOUR);
             let attacker = Place {
                 ip: "212.102.57.33".into(),
                 city: EU_CITIES[0],
@@ -1222,16 +1200,7 @@ fn adversarial(
         &["mfa_reset_then_admin_access", "mfa_factor_reset"],
         &|g, t| {
             let admin = roles::ADMINS.start + 7;
-            let desk = roles::HELPDESK;
-            let reset = g
-                .event(
-                    "user.mfa.factor.reset_all",
-                    desk,
-                    &office(desk),
-                    "102helpdesk",
-                )
-                .target("User", &id(admin), &login(admin), &login(admin));
-            g.push(reset, t - 2 * HOUR + 10 * MINUTE);
+            g.reset_by_helpdesk(admin, t - 2 * HOUR + 10 * MINUTE);
             let elsewhere = Place {
                 dt: Some("dt-unknown-laptop".into()),
                 ..abroad_place()
