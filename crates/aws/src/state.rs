@@ -234,6 +234,15 @@ impl DynamoStateStore {
             .map_err(|e| self.err("TransactWriteItems", e, false))
     }
 
+    /// The finding's entry in the pending index, as a transaction item.
+    fn pending_entry(&self, f: &StoredFinding) -> Result<TransactWriteItem, StoreError> {
+        let mut pending = key(PENDING_PK, f.uid.clone());
+        pending.insert("expires_at".into(), n(self.finding_expiry(f)));
+        Ok(TransactWriteItem::builder()
+            .put(self.put(pending, None)?)
+            .build())
+    }
+
     fn finding_item(&self, f: &StoredFinding, doc: &str) -> Item {
         let mut item = key(finding_key(&f.uid), FINDING_SK);
         item.insert("doc".into(), s(doc));
@@ -575,13 +584,7 @@ impl StateStore for DynamoStateStore {
         )?;
         let mut items = vec![TransactWriteItem::builder().put(claim).build()];
         if finding.status == Status::Pending {
-            let mut pending = key(PENDING_PK, finding.uid.clone());
-            pending.insert("expires_at".into(), n(self.finding_expiry(finding)));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.put(pending, None)?)
-                    .build(),
-            );
+            items.push(self.pending_entry(finding)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Claim::New),
@@ -634,13 +637,7 @@ impl StateStore for DynamoStateStore {
         if finding.status == Status::Pending {
             // A finding promoted from contributor to pending (late events
             // pushed its principal over the threshold) joins the index here.
-            let mut pending = key(PENDING_PK, finding.uid.clone());
-            pending.insert("expires_at".into(), n(self.finding_expiry(finding)));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(self.put(pending, None)?)
-                    .build(),
-            );
+            items.push(self.pending_entry(finding)?);
         } else if !finding.status.awaits_delivery() {
             let delete = Delete::builder()
                 .table_name(&self.table)
