@@ -179,6 +179,9 @@ impl Renderer {
                 .collect();
             v["unmapped"] = Value::Object(facts);
         }
+        if !f.related.is_empty() {
+            v["unmapped"]["related_findings"] = related_findings(f);
+        }
         v.to_string()
     }
 
@@ -252,6 +255,19 @@ fn all_evidence(f: &Finding) -> Vec<&str> {
         .map(String::as_str)
         .filter(|u| seen.insert(*u))
         .collect()
+}
+
+/// The findings grouped into this alert, by uid: an alert that follows one
+/// already delivered (by the ingest fast path, or an earlier run) names it.
+fn related_findings(f: &Finding) -> Value {
+    let mut seen = std::collections::HashSet::new();
+    Value::Array(
+        f.related
+            .iter()
+            .filter(|r| seen.insert(r.uid.as_str()))
+            .map(|r| json!({"uid": r.uid, "analytic": r.detection, "severity": r.severity.label()}))
+            .collect(),
+    )
 }
 
 /// One OCSF analytic per contributing detection, `uid` its detection id.

@@ -23,6 +23,22 @@ pub enum ConfigError {
 /// four days), so whatever recovery stores is still analysed.
 pub const DEFAULT_LATE_HORIZON_HOURS: u32 = 7 * 24;
 
+/// What pages alone from one event and cannot wait for the hour: tampering
+/// with the log stream this system reads, admin rights granted, MFA removed
+/// org-wide or from a policy, a new identity provider, Okta's own high-risk
+/// detections, a service app with admin scopes, support impersonation.
+pub const DEFAULT_FAST_PATH: &[&str] = &[
+    "log_stream_tampering",
+    "admin_role_granted",
+    "mfa_disabled_org_wide",
+    "security_policy_weakened",
+    "idp_created_or_modified",
+    "okta_itp_detection",
+    "user_risk_high",
+    "service_app_admin_scope_grant",
+    "support_impersonation",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
@@ -84,6 +100,13 @@ pub struct DetectConfig {
     /// Empty by default, so that detection never fires: which countries an org
     /// cannot have its people sign in from (sanctions, policy) is its own call.
     pub restricted_countries: Vec<String>,
+    /// Single-event detections the ingest function publishes as soon as their
+    /// event is stored, when the finding is high or critical and would page
+    /// on its own: seconds instead of the next hourly run. The hourly run
+    /// never publishes them again.
+    pub fast_path: BTreeSet<String>,
+    /// Custom rules of level high or critical take the fast path too.
+    pub fast_path_custom_rules: bool,
     /// The custom Sigma correlation rules, from the rules the deployment (or
     /// `replay --rules`) loads; not part of the JSON configuration.
     #[serde(skip)]
@@ -113,6 +136,8 @@ impl Default for DetectConfig {
             org_network_days: 4,
             risk_window_hours: 24,
             restricted_countries: Vec::new(),
+            fast_path: DEFAULT_FAST_PATH.iter().map(|s| (*s).to_owned()).collect(),
+            fast_path_custom_rules: true,
             correlations: std::sync::Arc::from([]),
         }
     }
@@ -134,6 +159,14 @@ impl DetectConfig {
             .chain(&self.always_alert)
         {
             catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.clone()))?;
+        }
+        for id in &self.fast_path {
+            catalog::find(id).ok_or_else(|| ConfigError::UnknownDetection(id.clone()))?;
+            if !super::single::per_event(id) {
+                return Err(ConfigError::Invalid(format!(
+                    "fast_path: {id:?} is not a detection that fires on one event alone"
+                )));
+            }
         }
         for (key, value) in &self.thresholds {
             let (id, name) = key

@@ -31,7 +31,7 @@ pub fn evaluate(a: &Analysis<'_>) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(m: &RuleMatch, r: &ActivityRecord) -> Finding {
+pub(crate) fn finding(m: &RuleMatch, r: &ActivityRecord) -> Finding {
     let principal = FindingPrincipal::of_record(r);
     let from = r
         .network

@@ -8,6 +8,8 @@ pub mod catalog;
 pub mod config;
 pub mod correlation;
 pub mod custom;
+mod delivery;
+pub mod fast;
 pub mod run;
 pub mod single;
 pub mod windowed;
@@ -201,6 +203,11 @@ impl Finding {
         h.update(self.principal.identity.as_bytes());
         h.update([0]);
         h.update(self.anchor.to_be_bytes());
+        // A follow-up of a delivered alert is a finding of its own.
+        if let Some(of) = self.facts.get(FOLLOW_UP_OF).and_then(|v| v.as_str()) {
+            h.update([0]);
+            h.update(of.as_bytes());
+        }
         hex::encode(&h.finalize()[..16])
     }
 
@@ -285,6 +292,9 @@ pub fn history_requests(
 }
 
 /// Runs every enabled detection over one hour.
+/// The fact naming the delivered alert a follow-up escalates.
+pub const FOLLOW_UP_OF: &str = "follow_up_of";
+
 pub fn analyze(a: &Analysis<'_>) -> Vec<Finding> {
     let mut findings = single::evaluate(a);
     findings.extend(windowed::evaluate(a));

@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::alerting::{self, Verdict};
-use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, CONTEXT};
-use crate::alert::{Renderer, Status, StoredFinding};
+use super::delivery::{Handled, Publisher, Tally};
+use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, CONTEXT};
+use crate::alert::Renderer;
 use crate::ports::{
-    ActivityStore, AlertSink, Claim, Delivery, Scope, StateStore, StoreError, StoreErrorKind,
-    Watermark,
+    ActivityStore, AlertSink, Scope, StateStore, StoreError, StoreErrorKind, Watermark,
 };
 use crate::record::{ActivityRecord, Text};
 use crate::time::{Hour, Millis, HOUR, MINUTE};
@@ -155,15 +155,6 @@ fn context_scope(h: Hour, hour: Hour) -> Scope {
     }
 }
 
-/// Per-run bookkeeping for publishing.
-struct Tally<'a> {
-    report: RunReport,
-    now: Millis,
-    run: &'a str,
-    /// Uids waiting for a later attempt (a set: one finding can be met twice).
-    pending: BTreeSet<String>,
-}
-
 impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     pub fn new(activity: A, state: S, sink: K, config: DetectConfig) -> Self {
         let renderer = Renderer {
@@ -187,6 +178,15 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         &self.state
     }
 
+    fn publisher(&self) -> Publisher<'_, S, K> {
+        Publisher {
+            state: &self.state,
+            sink: &self.sink,
+            config: &self.config,
+            renderer: &self.renderer,
+        }
+    }
+
     /// A run without a deadline (the CLI, tests).
     pub async fn run(&self, now: Millis) -> Result<RunReport, RunError> {
         self.run_with(now, &RunContext::unlimited(format!("run@{now}")))
@@ -201,15 +201,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             late_checked_until: now,
         });
         let mut saved = stored;
-        let mut tally = Tally {
-            report: RunReport::default(),
-            now,
-            run: &ctx.id,
-            pending: BTreeSet::new(),
-        };
-
+        let mut tally = Tally::new(now, &ctx.id);
+        let publisher = self.publisher();
         for pending in self.state.pending_findings().await? {
-            self.resume(pending, &mut tally).await?;
+            publisher.resume(pending, &mut tally).await?;
         }
 
         let last = Hour((wm.next_hour.0 + i64::from(self.config.max_hours_per_run)).min(current.0));
@@ -385,25 +380,32 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             self.state.load_ledgers(&principals).await?
         };
         let decisions = alerting::decide(&analysis, findings, &ledgers);
+        let publisher = self.publisher();
         // Leads first: whether each one pages decides what its group does.
         let mut paged: HashMap<String, bool> = HashMap::new();
         for d in decisions.iter().filter(|d| d.verdict == Verdict::Publish) {
-            let outcome = self.handle(&d.finding, tally).await?;
-            paged.insert(d.finding.uid(), outcome);
+            let outcome = publisher.handle(&d.finding, tally).await?;
+            paged.insert(d.finding.uid(), outcome.pages());
+            if let Handled::Known(earlier) = outcome {
+                publisher.follow_up(&d.finding, &earlier, tally).await?;
+            }
         }
         for d in &decisions {
             match &d.verdict {
                 Verdict::Publish => {}
-                // A lead folded as a repeat, or delivered by an earlier run,
-                // pages no one now: a member that would page on its own is
-                // published itself rather than swallowed by the group.
+                // A lead folded as a repeat, or delivered by an earlier run
+                // (or the fast path), pages no one now: a member that would
+                // page on its own is published itself rather than swallowed
+                // by the group.
                 Verdict::Grouped { into } if d.alone && !paged[into] => {
-                    self.handle(&d.finding, tally).await?;
+                    publisher.handle(&d.finding, tally).await?;
                 }
                 Verdict::Grouped { into } => {
-                    self.keep(&d.finding, Some(into.clone()), tally).await?
+                    publisher
+                        .keep(&d.finding, Some(into.clone()), tally)
+                        .await?
                 }
-                Verdict::Contributes { .. } => self.keep(&d.finding, None, tally).await?,
+                Verdict::Contributes { .. } => publisher.keep(&d.finding, None, tally).await?,
             }
         }
         if !decisions.is_empty() {
@@ -458,210 +460,6 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         if !changed.is_empty() {
             self.state.save_baselines(&changed).await?;
         }
-        Ok(())
-    }
-
-    /// Keeps a finding that pages no one. It is claimed as a contributor in one
-    /// write, so a crash can never leave it pending for a later run to publish;
-    /// a re-run of the hour finds it known.
-    async fn keep(
-        &self,
-        f: &Finding,
-        into: Option<String>,
-        tally: &mut Tally<'_>,
-    ) -> Result<(), RunError> {
-        let mut stored = StoredFinding::pending(f, self.renderer.render(f));
-        stored.status = Status::Contributed;
-        stored.suppressed_by = into;
-        match self.state.claim_finding(&stored).await? {
-            Claim::Existing(_) => tally.report.already_known += 1,
-            Claim::New => tally.report.contributed += 1,
-        }
-        Ok(())
-    }
-
-    /// Dedup, suppression, publish. `true` when the finding pages now or will
-    /// (published, or pending a retry); `false` when it was folded as a
-    /// repeat or an earlier run already handled it.
-    async fn handle(&self, f: &Finding, tally: &mut Tally<'_>) -> Result<bool, RunError> {
-        let alert = self.renderer.render(f);
-        let stored = StoredFinding::pending(f, alert);
-        match self.state.claim_finding(&stored).await? {
-            Claim::Existing(existing) if existing.status == Status::Pending => {
-                self.settle(existing, true, tally).await
-            }
-            // Kept by an earlier analysis as a contributor listed in no alert;
-            // now it pages (late events pushed its principal over the
-            // threshold): published now, with what it is now.
-            Claim::Existing(existing)
-                if existing.status == Status::Contributed && existing.suppressed_by.is_none() =>
-            {
-                self.state.update_finding(&stored).await?;
-                self.settle(stored, false, tally).await
-            }
-            Claim::Existing(_) => {
-                tally.report.already_known += 1;
-                Ok(false)
-            }
-            Claim::New => self.settle(stored, false, tally).await,
-        }
-    }
-
-    /// Suppresses a claimed finding as a repeat of a delivered one, or delivers
-    /// it. A retry goes through the same check: a run that stopped between
-    /// claiming a repeat and folding it must not page for it later.
-    async fn settle(
-        &self,
-        mut stored: StoredFinding,
-        retry: bool,
-        tally: &mut Tally<'_>,
-    ) -> Result<bool, RunError> {
-        if stored.next_attempt.is_some_and(|t| t > tally.now) {
-            tally.pending.insert(stored.uid);
-            return Ok(true);
-        }
-        let period = i64::from(self.config.suppression_hours) * HOUR;
-        let previous = self
-            .state
-            .last_delivered(&stored.detection, &stored.principal)
-            .await?;
-        match previous {
-            // A repeat folds into the delivered alert; an escalation (push
-            // bombing that ends in an approval) is news and is sent.
-            Some(mut last)
-                if last.uid != stored.uid
-                    && stored.first_seen <= last.last_seen + period
-                    && stored.last_seen >= last.first_seen - period
-                    && stored.alert.severity <= last.alert.severity =>
-            {
-                stored.status = Status::Suppressed;
-                stored.suppressed_by = Some(last.uid.clone());
-                self.state.update_finding(&stored).await?;
-                last.repeats += 1;
-                last.last_seen = last.last_seen.max(stored.last_seen);
-                self.state.update_finding(&last).await?;
-                tally.pending.remove(&stored.uid);
-                tally.report.suppressed += 1;
-                Ok(false)
-            }
-            _ => {
-                if self.deliver(stored, tally).await? {
-                    if retry {
-                        tally.report.retried += 1;
-                    } else {
-                        tally.report.published += 1;
-                    }
-                }
-                // Delivered, pending a retry, or claimed by another run: it
-                // pages either way.
-                Ok(true)
-            }
-        }
-    }
-
-    /// A finding an earlier run left undelivered: retry it when due, or settle a
-    /// delivery claim whose run never confirmed it.
-    async fn resume(&self, stored: StoredFinding, tally: &mut Tally<'_>) -> Result<(), RunError> {
-        match stored.status {
-            Status::Pending => {
-                self.settle(stored, true, tally).await?;
-            }
-            Status::Delivering => {
-                let lease = i64::from(self.config.delivery_lease_minutes) * MINUTE;
-                let claimed_at = stored.claimed_at.unwrap_or(Millis::MIN);
-                // Still leased: its run may be publishing right now. Past the
-                // lease the publish may or may not have happened; sending again
-                // could page twice, so an operator decides.
-                if claimed_at.saturating_add(lease) <= tally.now {
-                    let by = stored.claimed_by.clone().unwrap_or_default();
-                    self.quarantine(
-                        stored,
-                        format!("delivery claimed by {by} was never confirmed; it may have been published"),
-                        tally,
-                    )
-                    .await?;
-                }
-            }
-            Status::Delivered | Status::Suppressed | Status::Quarantined | Status::Contributed => {}
-        }
-        Ok(())
-    }
-
-    /// Publishes a pending finding once it is due and this run wins its delivery
-    /// claim. A publish failure is recorded on the finding (retry later with a
-    /// doubling delay, or quarantine), never raised: the rest of the run and the
-    /// watermark go on. `true` when published.
-    async fn deliver(
-        &self,
-        mut stored: StoredFinding,
-        tally: &mut Tally<'_>,
-    ) -> Result<bool, RunError> {
-        if stored.next_attempt.is_some_and(|t| t > tally.now) {
-            tally.pending.insert(stored.uid);
-            return Ok(false);
-        }
-        match self
-            .state
-            .claim_delivery(&stored, tally.run, tally.now)
-            .await?
-        {
-            Delivery::Claimed { attempts } => stored.attempts = attempts,
-            // Another run owns it now.
-            Delivery::Refused => return Ok(false),
-        }
-        stored.status = Status::Delivering;
-        stored.claimed_by = Some(tally.run.to_owned());
-        stored.claimed_at = Some(tally.now);
-        match self.sink.publish(&stored.alert).await {
-            Ok(()) => {
-                stored.status = Status::Delivered;
-                stored.next_attempt = None;
-                stored.last_error = None;
-                self.state.update_finding(&stored).await?;
-                tally.pending.remove(&stored.uid);
-                Ok(true)
-            }
-            Err(e) => {
-                tally.report.failed += 1;
-                let error = e.to_string();
-                if stored.attempts >= self.config.max_delivery_attempts {
-                    let reason = format!(
-                        "publishing failed {} times; last error: {error}",
-                        stored.attempts
-                    );
-                    self.quarantine(stored, reason, tally).await?;
-                } else {
-                    stored.status = Status::Pending;
-                    stored.next_attempt = Some(tally.now + self.retry_delay(stored.attempts));
-                    stored.last_error = Some(error);
-                    self.state.update_finding(&stored).await?;
-                    tally.pending.insert(stored.uid);
-                }
-                Ok(false)
-            }
-        }
-    }
-
-    /// The wait after `attempts` failed publishes: the configured delay, doubled
-    /// for each further failure, at most a day.
-    fn retry_delay(&self, attempts: u32) -> Millis {
-        let base = i64::from(self.config.delivery_retry_minutes) * MINUTE;
-        let doublings = attempts.saturating_sub(1).min(16);
-        base.saturating_mul(1 << doublings).min(24 * HOUR)
-    }
-
-    async fn quarantine(
-        &self,
-        mut stored: StoredFinding,
-        reason: String,
-        tally: &mut Tally<'_>,
-    ) -> Result<(), RunError> {
-        stored.status = Status::Quarantined;
-        stored.next_attempt = None;
-        stored.last_error = Some(reason);
-        self.state.update_finding(&stored).await?;
-        tally.pending.remove(&stored.uid);
-        tally.report.quarantined.push(stored.uid);
         Ok(())
     }
 }

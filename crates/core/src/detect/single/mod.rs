@@ -217,3 +217,22 @@ fn fold(f: &mut Finding, r: &ActivityRecord) {
 pub fn matches(config: &DetectConfig, detection: &str, r: &ActivityRecord) -> bool {
     config.enabled(detection) && rule(detection).is_some_and(|rule| (rule.fires)(config, r))
 }
+
+/// The finding a single-event detection makes of one record, when it fires
+/// there: what [`evaluate`] reports for it, for a detection that does not fold
+/// an hour's repeats (whose finding depends on the rest of the hour).
+pub(crate) fn finding_of(
+    config: &DetectConfig,
+    detection: &str,
+    r: &ActivityRecord,
+) -> Option<Finding> {
+    let rule = rule(detection).filter(|rule| !rule.once_per_hour)?;
+    let meta = meta(rule)?;
+    (config.enabled(detection) && r.role == Role::Actor && (rule.fires)(config, r))
+        .then(|| (rule.finding)(meta, r))
+}
+
+/// Whether a detection is single-event and its finding is one record's alone.
+pub(crate) fn per_event(detection: &str) -> bool {
+    rule(detection).is_some_and(|rule| !rule.once_per_hour && meta(rule).is_some())
+}

@@ -1,0 +1,319 @@
+//! Delivering findings: the one protocol both the hourly run and the ingest
+//! fast path use, so a finding is claimed, folded as a repeat, published,
+//! retried or quarantined the same way whoever meets it first.
+//!
+//! - a finding is claimed under its uid ([`StateStore::claim_finding`]): the
+//!   first to claim it decides; whoever meets it later finds it known;
+//! - a repeat of a delivered alert of the same detection and principal within
+//!   the suppression period folds into it; an escalation is sent;
+//! - delivery is claimed with a conditional write before publishing
+//!   ([`StateStore::claim_delivery`]), so of two overlapping runs one publishes;
+//! - a publish that fails leaves the finding pending with a doubling delay
+//!   (the next hourly run retries it), quarantined after
+//!   `max_delivery_attempts`.
+
+use std::collections::BTreeSet;
+
+use super::run::RunReport;
+use super::{DetectConfig, Finding, FOLLOW_UP_OF};
+use crate::alert::{Renderer, Status, StoredFinding};
+use crate::ports::{AlertSink, Claim, Delivery, StateStore, StoreError};
+use crate::time::{Millis, HOUR, MINUTE};
+
+/// Per-run bookkeeping for publishing.
+pub(crate) struct Tally<'a> {
+    pub report: RunReport,
+    pub now: Millis,
+    /// Names the run in delivery claims.
+    pub run: &'a str,
+    /// Uids waiting for a later attempt (a set: one finding can be met twice).
+    pub pending: BTreeSet<String>,
+    /// A failed publish is retried by the next hourly run, whenever it is.
+    pub retry_next_run: bool,
+}
+
+impl<'a> Tally<'a> {
+    pub fn new(now: Millis, run: &'a str) -> Self {
+        Tally {
+            report: RunReport::default(),
+            now,
+            run,
+            pending: BTreeSet::new(),
+            retry_next_run: false,
+        }
+    }
+}
+
+/// What became of a finding handed to [`Publisher::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Handled {
+    /// Published now, pending a retry, or being published by another run: it
+    /// pages.
+    Pages,
+    /// Folded into a delivered alert as a repeat.
+    Folded,
+    /// Handled before (by an earlier run or the fast path), as stored then.
+    Known(Box<StoredFinding>),
+}
+
+impl Handled {
+    pub fn pages(&self) -> bool {
+        matches!(self, Handled::Pages)
+    }
+}
+
+/// The stores, sink and settings delivery needs, borrowed from its owner.
+pub(crate) struct Publisher<'a, S, K> {
+    pub state: &'a S,
+    pub sink: &'a K,
+    pub config: &'a DetectConfig,
+    pub renderer: &'a Renderer,
+}
+
+impl<S: StateStore, K: AlertSink> Publisher<'_, S, K> {
+    /// Keeps a finding that pages no one. It is claimed as a contributor in one
+    /// write, so a crash can never leave it pending for a later run to publish;
+    /// a re-run of the hour finds it known.
+    pub(crate) async fn keep(
+        &self,
+        f: &Finding,
+        into: Option<String>,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), StoreError> {
+        let mut stored = StoredFinding::pending(f, self.renderer.render(f));
+        stored.status = Status::Contributed;
+        stored.suppressed_by = into;
+        match self.state.claim_finding(&stored).await? {
+            Claim::Existing(_) => tally.report.already_known += 1,
+            Claim::New => tally.report.contributed += 1,
+        }
+        Ok(())
+    }
+
+    /// Dedup, suppression, publish: what became of the finding.
+    pub(crate) async fn handle(
+        &self,
+        f: &Finding,
+        tally: &mut Tally<'_>,
+    ) -> Result<Handled, StoreError> {
+        let alert = self.renderer.render(f);
+        let stored = StoredFinding::pending(f, alert);
+        let pages = match self.state.claim_finding(&stored).await? {
+            Claim::Existing(existing) if existing.status == Status::Pending => {
+                self.settle(existing, true, tally).await?
+            }
+            // Kept by an earlier analysis as a contributor listed in no alert;
+            // now it pages (late events pushed its principal over the
+            // threshold): published now, with what it is now.
+            Claim::Existing(existing)
+                if existing.status == Status::Contributed && existing.suppressed_by.is_none() =>
+            {
+                self.state.update_finding(&stored).await?;
+                self.settle(stored, false, tally).await?
+            }
+            Claim::Existing(existing) => {
+                tally.report.already_known += 1;
+                return Ok(Handled::Known(Box::new(existing)));
+            }
+            Claim::New => self.settle(stored, false, tally).await?,
+        };
+        Ok(if pages {
+            Handled::Pages
+        } else {
+            Handled::Folded
+        })
+    }
+
+    /// A lead handled before (delivered by the fast path, or by the run of an
+    /// hour now re-analysed) that now carries more: when a chain raised its
+    /// severity above what was delivered, the escalation is published as a
+    /// follow-up naming the delivered alert. Members that raise nothing are
+    /// kept listed with the delivered alert (their `suppressed_by`).
+    pub(crate) async fn follow_up(
+        &self,
+        f: &Finding,
+        earlier: &StoredFinding,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), StoreError> {
+        if earlier.status != Status::Delivered || f.severity <= earlier.alert.severity {
+            return Ok(());
+        }
+        let mut follow_up = f.clone().fact(FOLLOW_UP_OF, earlier.uid.as_str());
+        follow_up.title = format!(
+            "{} (escalated from {})",
+            f.title,
+            earlier.alert.severity.label()
+        );
+        self.handle(&follow_up, tally).await?;
+        Ok(())
+    }
+
+    /// Suppresses a claimed finding as a repeat of a delivered one, or delivers
+    /// it. A retry goes through the same check: a run that stopped between
+    /// claiming a repeat and folding it must not page for it later.
+    pub(crate) async fn settle(
+        &self,
+        mut stored: StoredFinding,
+        retry: bool,
+        tally: &mut Tally<'_>,
+    ) -> Result<bool, StoreError> {
+        if stored.next_attempt.is_some_and(|t| t > tally.now) {
+            tally.pending.insert(stored.uid);
+            return Ok(true);
+        }
+        let period = i64::from(self.config.suppression_hours) * HOUR;
+        let previous = self
+            .state
+            .last_delivered(&stored.detection, &stored.principal)
+            .await?;
+        match previous {
+            // A repeat folds into the delivered alert; an escalation (push
+            // bombing that ends in an approval) is news and is sent.
+            Some(mut last)
+                if last.uid != stored.uid
+                    && stored.first_seen <= last.last_seen + period
+                    && stored.last_seen >= last.first_seen - period
+                    && stored.alert.severity <= last.alert.severity =>
+            {
+                stored.status = Status::Suppressed;
+                stored.suppressed_by = Some(last.uid.clone());
+                self.state.update_finding(&stored).await?;
+                last.repeats += 1;
+                last.last_seen = last.last_seen.max(stored.last_seen);
+                self.state.update_finding(&last).await?;
+                tally.pending.remove(&stored.uid);
+                tally.report.suppressed += 1;
+                Ok(false)
+            }
+            _ => {
+                if self.deliver(stored, tally).await? {
+                    if retry {
+                        tally.report.retried += 1;
+                    } else {
+                        tally.report.published += 1;
+                    }
+                }
+                // Delivered, pending a retry, or claimed by another run: it
+                // pages either way.
+                Ok(true)
+            }
+        }
+    }
+
+    /// A finding an earlier run left undelivered: retry it when due, or settle a
+    /// delivery claim whose run never confirmed it.
+    pub(crate) async fn resume(
+        &self,
+        stored: StoredFinding,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), StoreError> {
+        match stored.status {
+            Status::Pending => {
+                self.settle(stored, true, tally).await?;
+            }
+            Status::Delivering => {
+                let lease = i64::from(self.config.delivery_lease_minutes) * MINUTE;
+                let claimed_at = stored.claimed_at.unwrap_or(Millis::MIN);
+                // Still leased: its run may be publishing right now. Past the
+                // lease the publish may or may not have happened; sending again
+                // could page twice, so an operator decides.
+                if claimed_at.saturating_add(lease) <= tally.now {
+                    let by = stored.claimed_by.clone().unwrap_or_default();
+                    self.quarantine(
+                        stored,
+                        format!("delivery claimed by {by} was never confirmed; it may have been published"),
+                        tally,
+                    )
+                    .await?;
+                }
+            }
+            Status::Delivered | Status::Suppressed | Status::Quarantined | Status::Contributed => {}
+        }
+        Ok(())
+    }
+
+    /// Publishes a pending finding once it is due and this run wins its delivery
+    /// claim. A publish failure is recorded on the finding (retry later with a
+    /// doubling delay, or quarantine), never raised: the rest of the run and the
+    /// watermark go on. `true` when published.
+    pub(crate) async fn deliver(
+        &self,
+        mut stored: StoredFinding,
+        tally: &mut Tally<'_>,
+    ) -> Result<bool, StoreError> {
+        if stored.next_attempt.is_some_and(|t| t > tally.now) {
+            tally.pending.insert(stored.uid);
+            return Ok(false);
+        }
+        match self
+            .state
+            .claim_delivery(&stored, tally.run, tally.now)
+            .await?
+        {
+            Delivery::Claimed { attempts } => stored.attempts = attempts,
+            // Another run owns it now.
+            Delivery::Refused => return Ok(false),
+        }
+        stored.status = Status::Delivering;
+        stored.claimed_by = Some(tally.run.to_owned());
+        stored.claimed_at = Some(tally.now);
+        match self.sink.publish(&stored.alert).await {
+            Ok(()) => {
+                stored.status = Status::Delivered;
+                stored.next_attempt = None;
+                stored.last_error = None;
+                self.state.update_finding(&stored).await?;
+                tally.pending.remove(&stored.uid);
+                Ok(true)
+            }
+            Err(e) => {
+                tally.report.failed += 1;
+                let error = e.to_string();
+                if stored.attempts >= self.config.max_delivery_attempts {
+                    let reason = format!(
+                        "publishing failed {} times; last error: {error}",
+                        stored.attempts
+                    );
+                    self.quarantine(stored, reason, tally).await?;
+                } else {
+                    stored.status = Status::Pending;
+                    // A fast-path publish that failed is due at once: the next
+                    // hourly run delivers it, not the one after.
+                    let delay = if tally.retry_next_run {
+                        0
+                    } else {
+                        self.retry_delay(stored.attempts)
+                    };
+                    stored.next_attempt = Some(tally.now + delay);
+                    stored.last_error = Some(error);
+                    self.state.update_finding(&stored).await?;
+                    tally.pending.insert(stored.uid);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// The wait after `attempts` failed publishes: the configured delay, doubled
+    /// for each further failure, at most a day.
+    fn retry_delay(&self, attempts: u32) -> Millis {
+        let base = i64::from(self.config.delivery_retry_minutes) * MINUTE;
+        let doublings = attempts.saturating_sub(1).min(16);
+        base.saturating_mul(1 << doublings).min(24 * HOUR)
+    }
+
+    pub(crate) async fn quarantine(
+        &self,
+        mut stored: StoredFinding,
+        reason: String,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), StoreError> {
+        stored.status = Status::Quarantined;
+        stored.next_attempt = None;
+        stored.last_error = Some(reason);
+        self.state.update_finding(&stored).await?;
+        tally.pending.remove(&stored.uid);
+        tally.report.quarantined.push(stored.uid);
+        Ok(())
+    }
+}
