@@ -93,6 +93,10 @@ pub struct IngestSettings {
     pub final_dlq_url: Option<String>,
     /// Where the custom rules are read from at initialisation ([`crate::rules`]).
     pub custom_rules: Option<RulesLocation>,
+    /// The fast path's state table, alerts topic and detector configuration
+    /// (the detect function's own): set when the environment names an
+    /// `ALERT_TOPIC_ARN`.
+    pub fast_path: Option<DetectSettings>,
 }
 
 /// The detect function's settings.
@@ -146,6 +150,10 @@ impl IngestSettings {
             recovery_queue_url: optional(&lookup, RECOVERY_QUEUE_URL),
             final_dlq_url: optional(&lookup, FINAL_DLQ_URL),
             custom_rules: rules_location(&lookup)?,
+            fast_path: match optional(&lookup, ALERT_TOPIC_ARN) {
+                Some(_) => Some(DetectSettings::from_lookup(&lookup)?),
+                None => None,
+            },
         })
     }
 

@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use okta_itdr_core::detect::fast::FastReport;
 use okta_itdr_core::detect::run::{Budget, Detector, RunContext, RunError, RunReport};
 use okta_itdr_core::ingest::{
     IngestError, IngestSettings as CoreIngestSettings, Ingested, Ingestor, Rejection,
 };
 use okta_itdr_core::ports::{ActivityStore, AlertSink, PutOutcome, StateStore, StoreError};
+use okta_itdr_core::record::ActivityRecord;
 use okta_itdr_core::sigma::RuleSet;
 use okta_itdr_core::time::{parse_rfc3339_ms, Millis};
 use serde::Serialize;
@@ -21,6 +23,7 @@ use serde_json::Value;
 
 use crate::activity::DynamoActivityStore;
 use crate::config::{ConfigError, DetectSettings, IngestSettings};
+use crate::fast_path::{self, LambdaFastPath};
 use crate::metrics::{Metrics, Unit};
 use crate::recovery::{unwrap_message, DeadLetterReason, Format, Queues, BACKOFF};
 use crate::sns::SnsAlertSink;
@@ -101,6 +104,9 @@ pub struct IngestResponse {
     pub outcome: &'static str,
     pub records: usize,
     pub late: bool,
+    /// What the fast path did, when the event matched a fast-path detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fast_path: Option<FastReport>,
 }
 
 impl From<&Ingested> for IngestResponse {
@@ -114,6 +120,7 @@ impl From<&Ingested> for IngestResponse {
             },
             records: i.records,
             late: i.late,
+            fast_path: None,
         }
     }
 }
@@ -122,6 +129,8 @@ pub struct IngestHandler<S> {
     ingestor: Ingestor<S>,
     /// The recovery and final dead-letter queues, when deployed with them.
     queues: Option<Queues>,
+    /// Publishes what pages alone as soon as its event is stored.
+    fast: Option<LambdaFastPath>,
 }
 
 /// EMF counters of the ingest function, one line per invocation.
@@ -164,7 +173,10 @@ impl IngestHandler<DynamoActivityStore> {
         settings: &IngestSettings,
         sdk: &aws_config::SdkConfig,
     ) -> Result<Self, ConfigError> {
-        let handler = Self::from_settings(settings, aws_sdk_dynamodb::Client::new(sdk))?;
+        let mut handler = Self::from_settings(settings, aws_sdk_dynamodb::Client::new(sdk))?;
+        if let Some(detect) = &settings.fast_path {
+            handler.fast = Some(fast_path::build(detect, sdk));
+        }
         Ok(match &settings.final_dlq_url {
             Some(url) => handler.with_queues(Queues::new(
                 aws_sdk_sqs::Client::new(sdk),
@@ -181,6 +193,7 @@ impl<S: ActivityStore> IngestHandler<S> {
         IngestHandler {
             ingestor,
             queues: None,
+            fast: None,
         }
     }
 
@@ -223,6 +236,10 @@ impl<S: ActivityStore> IngestHandler<S> {
             counters::FAILED,
         ] {
             metrics.count(name, 0);
+        }
+        if self.fast.is_some() {
+            metrics.count(fast_path::counters::PUBLISHED, 0);
+            metrics.count(fast_path::counters::DEFERRED, 0);
         }
         if is_sqs_batch(&payload) {
             return self.recover_batch(payload, now, metrics).await;
@@ -268,7 +285,19 @@ impl<S: ActivityStore> IngestHandler<S> {
         now: Millis,
         metrics: &mut Metrics,
     ) -> Result<IngestResponse, HandlerError> {
-        let result = self.handle_payload(payload, now).await;
+        let started = std::time::Instant::now();
+        let result = self.handle_stored(payload, now).await;
+        let result = match result {
+            Ok((mut response, stored)) => {
+                if let Some(fast) = &self.fast {
+                    let claimer = format!("ingest:{}", response.uuid);
+                    response.fast_path =
+                        fast_path::run(fast, &stored, now, &claimer, started, metrics).await;
+                }
+                Ok(response)
+            }
+            Err(e) => Err(e),
+        };
         match &result {
             Ok(r) => {
                 let name = if r.outcome == "stored" {
@@ -453,6 +482,15 @@ impl<S: ActivityStore> IngestHandler<S> {
         payload: Value,
         now: Millis,
     ) -> Result<IngestResponse, HandlerError> {
+        self.handle_stored(payload, now).await.map(|(r, _)| r)
+    }
+
+    /// Ingests one EventBridge event; the response and the records stored.
+    async fn handle_stored(
+        &self,
+        payload: Value,
+        now: Millis,
+    ) -> Result<(IngestResponse, Vec<ActivityRecord>), HandlerError> {
         let envelope = match parse_envelope(payload) {
             Ok(e) => e,
             Err(error) => {
@@ -483,7 +521,7 @@ impl<S: ActivityStore> IngestHandler<S> {
                     eventbridge_id = eb_id,
                     "event ingested"
                 );
-                Ok(response)
+                Ok((response, ingested.stored))
             }
             Err(IngestError::Rejected(r)) => {
                 tracing::warn!(

@@ -6,12 +6,14 @@
 //! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
 //! - [`dead_letters::SqsDeadLetters`] implements [`okta_itdr_core::ports::DeadLetters`]
 //! - [`rules`] reads the custom Sigma rules from their S3 prefix
-//! - [`handlers`] holds the ingest and detect handlers the binaries run.
+//! - [`handlers`] holds the ingest and detect handlers the binaries run;
+//!   [`fast_path`] is the ingest function's immediate publishing.
 
 pub mod activity;
 pub mod clock;
 pub mod config;
 pub mod dead_letters;
+pub mod fast_path;
 pub mod handlers;
 pub mod logging;
 pub mod metrics;

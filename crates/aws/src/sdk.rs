@@ -26,6 +26,10 @@ pub enum Function {
     Poll,
     /// The operator's CLI (`okta-itdr dlq`).
     Cli,
+    /// The ingest function's fast path: after the event is stored, within
+    /// what is left of ingest's 30 s; a call that cannot finish quickly
+    /// leaves the alert to the hourly run.
+    FastPath,
 }
 
 /// The SDK's time and retry limits for one function's calls.
@@ -66,6 +70,12 @@ impl Function {
                 attempt: Duration::from_secs(5),
                 operation: Duration::from_secs(20),
                 max_attempts: 3,
+            },
+            Function::FastPath => CallBudget {
+                connect: Duration::from_millis(500),
+                attempt: Duration::from_secs(1),
+                operation: Duration::from_secs(2),
+                max_attempts: 2,
             },
             Function::Cli => CallBudget {
                 connect: Duration::from_secs(3),

@@ -63,7 +63,7 @@ pub enum IngestError {
 }
 
 /// What happened to one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ingested {
     pub uuid: String,
     pub event_type: String,
@@ -71,6 +71,8 @@ pub struct Ingested {
     pub records: usize,
     /// The event arrived after its hour was complete; the detector was told.
     pub late: bool,
+    /// The records stored (or found stored): what the fast path looks at.
+    pub stored: Vec<ActivityRecord>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +145,7 @@ impl<S: ActivityStore> Ingestor<S> {
             outcome,
             records: records.len(),
             late,
+            stored: records,
         })
     }
 

@@ -13,6 +13,7 @@ mod detect_drills;
 mod detect_e2e;
 mod dlq_cli;
 mod drills;
+mod fast_path;
 mod faults;
 mod ingest;
 mod lambda_runtime;
