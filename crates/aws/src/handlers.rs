@@ -197,6 +197,12 @@ impl<S: ActivityStore> IngestHandler<S> {
         }
     }
 
+    /// Publishes what pages alone as soon as its event is stored.
+    pub fn with_fast_path(mut self, fast: LambdaFastPath) -> Self {
+        self.fast = Some(fast);
+        self
+    }
+
     pub fn with_queues(mut self, queues: Queues) -> Self {
         self.queues = Some(queues);
         self
@@ -285,19 +291,7 @@ impl<S: ActivityStore> IngestHandler<S> {
         now: Millis,
         metrics: &mut Metrics,
     ) -> Result<IngestResponse, HandlerError> {
-        let started = std::time::Instant::now();
-        let result = self.handle_stored(payload, now).await;
-        let result = match result {
-            Ok((mut response, stored)) => {
-                if let Some(fast) = &self.fast {
-                    let claimer = format!("ingest:{}", response.uuid);
-                    response.fast_path =
-                        fast_path::run(fast, &stored, now, &claimer, started, metrics).await;
-                }
-                Ok(response)
-            }
-            Err(e) => Err(e),
-        };
+        let result = self.handle_fast(payload, now, metrics).await;
         match &result {
             Ok(r) => {
                 let name = if r.outcome == "stored" {
@@ -477,12 +471,32 @@ impl<S: ActivityStore> IngestHandler<S> {
         self.handle_payload(event.payload, now).await
     }
 
+    /// Ingests one EventBridge event, then runs the fast path on it.
     pub async fn handle_payload(
         &self,
         payload: Value,
         now: Millis,
     ) -> Result<IngestResponse, HandlerError> {
-        self.handle_stored(payload, now).await.map(|(r, _)| r)
+        let mut metrics = Metrics::for_function("ingest");
+        self.handle_fast(payload, now, &mut metrics).await
+    }
+
+    /// Stores one event and, when it matches a fast-path detection,
+    /// publishes what pages alone.
+    async fn handle_fast(
+        &self,
+        payload: Value,
+        now: Millis,
+        metrics: &mut Metrics,
+    ) -> Result<IngestResponse, HandlerError> {
+        let started = std::time::Instant::now();
+        let (mut response, stored) = self.handle_stored(payload, now).await?;
+        if let Some(fast) = &self.fast {
+            let claimer = format!("ingest:{}", response.uuid);
+            response.fast_path =
+                fast_path::run(fast, &stored, now, &claimer, started, metrics).await;
+        }
+        Ok(response)
     }
 
     /// Ingests one EventBridge event; the response and the records stored.

@@ -9,8 +9,8 @@ use okta_itdr_core::alert::{alert_time, Alert, Status, StoredFinding};
 use okta_itdr_core::detect::catalog::Kind;
 use okta_itdr_core::detect::{DetectConfig, Severity, CATALOG};
 use okta_itdr_core::record::{ActivityRecord, Role, Text};
-use okta_itdr_core::replay::ReplayStats;
-use okta_itdr_core::time::format_rfc3339_ms;
+use okta_itdr_core::replay::{ReplayStats, Sending, Via};
+use okta_itdr_core::time::{format_rfc3339_ms, Millis};
 use serde_json::json;
 
 const MAX_CELL: usize = 60;
@@ -107,7 +107,11 @@ pub fn alert_message(a: &Alert) -> String {
 }
 
 /// Alerts as a table, oldest first.
-pub fn alerts_table(alerts: &[Alert], w: &mut dyn Write) -> io::Result<()> {
+pub fn alerts_table(
+    alerts: &[Alert],
+    sending: &dyn Fn(&str) -> Option<Sending>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     if alerts.is_empty() {
         return writeln!(w, "No alerts.");
     }
@@ -115,10 +119,18 @@ pub fn alerts_table(alerts: &[Alert], w: &mut dyn Write) -> io::Result<()> {
     sorted.sort_by(|a, b| {
         (a.time, &a.detection, &a.principal).cmp(&(b.time, &b.detection, &b.principal))
     });
-    let mut t = Table::new(&["TIME", "SEVERITY", "DETECTION", "PRINCIPAL", "SUMMARY"]);
+    let mut t = Table::new(&[
+        "TIME",
+        "SENT",
+        "SEVERITY",
+        "DETECTION",
+        "PRINCIPAL",
+        "SUMMARY",
+    ]);
     for a in sorted {
         t.row(vec![
             alert_time(a),
+            sending(&a.uid).map_or_else(String::new, |s| sent_word(a, s)),
             severity_word(a.severity).to_owned(),
             detections_named(a),
             a.principal.clone(),
@@ -126,6 +138,57 @@ pub fn alerts_table(alerts: &[Alert], w: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     t.write(w)
+}
+
+/// How and how soon after its last event an alert was sent: `fast +0s`,
+/// `11:05 +47m` (the hourly run at 11:05).
+pub fn sent_word(a: &Alert, s: Sending) -> String {
+    let after = (s.at - a.time).max(0) / 1000;
+    let delay = if after < 120 {
+        format!("+{after}s")
+    } else {
+        format!("+{}m", after / 60)
+    };
+    match s.via {
+        Via::FastPath => format!("fast {delay}"),
+        Via::Hourly => {
+            let at = okta_itdr_core::time::format_rfc3339_ms(s.at);
+            format!("{} {delay}", at.get(11..16).unwrap_or(&at))
+        }
+    }
+}
+
+/// Time to alert over a replay's alerts: how many each way, and the median
+/// time from an alert's last event to its sending.
+pub fn time_to_alert(alerts: &[(Millis, Sending)]) -> String {
+    let median = |mut v: Vec<i64>| {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    };
+    let of = |via: Via| -> Vec<i64> {
+        alerts
+            .iter()
+            .filter(|(_, s)| s.via == via)
+            .map(|(t, s)| (s.at - t).max(0) / 1000)
+            .collect()
+    };
+    let (fast, hourly) = (of(Via::FastPath), of(Via::Hourly));
+    let mut parts = Vec::new();
+    if !fast.is_empty() {
+        parts.push(format!(
+            "{} by the fast path (median {} s)",
+            fast.len(),
+            median(fast)
+        ));
+    }
+    if !hourly.is_empty() {
+        parts.push(format!(
+            "{} by hourly runs (median {} min)",
+            hourly.len(),
+            median(hourly) / 60
+        ));
+    }
+    parts.join(", ")
 }
 
 /// The alert's detection, then the contributing detections listed with it:
@@ -222,6 +285,8 @@ pub struct Summary {
     pub reorder_window_hours: u32,
     /// Findings kept without paging (contributors, grouped, repeats).
     pub kept: usize,
+    /// Each alert's time and sending, for the time to alert.
+    pub sent: Vec<(Millis, Sending)>,
 }
 
 impl Summary {
@@ -279,6 +344,9 @@ pub fn summary(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         format!("{} ({})", s.alerts_total(), by.join(", "))
     };
     rows.push(("alerts", alerts));
+    if !s.sent.is_empty() {
+        rows.push(("sent", time_to_alert(&s.sent)));
+    }
     rows.push((
         "findings",
         format!(

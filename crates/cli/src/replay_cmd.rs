@@ -361,6 +361,10 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
     }
 
     summary.replay = pipeline.replay().stats().clone();
+    summary.sent = table_alerts
+        .iter()
+        .filter_map(|a| Some((a.time, pipeline.replay().sending(&a.uid)?)))
+        .collect();
     summary.behind_window = pipeline.reorder().behind();
     let timeline = args
         .timeline
@@ -374,7 +378,8 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
 
     match format {
         Format::Table => {
-            output::alerts_table(&table_alerts, out)?;
+            let replay = pipeline.replay();
+            output::alerts_table(&table_alerts, &|uid| replay.sending(uid), out)?;
             if args.all_findings {
                 writeln!(out)?;
                 writeln!(out, "All findings")?;

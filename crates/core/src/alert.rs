@@ -85,6 +85,10 @@ pub struct StoredFinding {
     /// Why the last attempt failed, or why the finding was quarantined.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub last_error: Option<String>,
+    /// For a follow-up: the delivered alert of its incident it adds to. A
+    /// follow-up is never folded as a repeat of it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub follow_up_of: Option<String>,
     pub alert: Alert,
 }
 
@@ -104,6 +108,11 @@ impl StoredFinding {
             claimed_by: None,
             claimed_at: None,
             last_error: None,
+            follow_up_of: f
+                .facts
+                .get(crate::detect::FOLLOW_UP_OF)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
             alert,
         }
     }

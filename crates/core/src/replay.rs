@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::alert::Alert;
+use crate::detect::fast::FastPath;
 use crate::detect::run::{Detector, RunError};
 use crate::detect::DetectConfig;
 use crate::event::LogEvent;
@@ -37,6 +38,22 @@ pub struct ReplayStats {
     pub hours: usize,
 }
 
+/// How an alert reached the topic, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The ingest function's fast path, as its event was stored.
+    FastPath,
+    /// The hourly run at this time.
+    Hourly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sending {
+    pub via: Via,
+    /// When it would have been published (the simulated clock).
+    pub at: Millis,
+}
+
 /// The late horizon of a replay, at most.
 pub const REPLAY_LATE_HORIZON_HOURS: u32 = 24;
 
@@ -45,6 +62,11 @@ pub struct Replay {
     sink: Arc<CollectingSink>,
     ingestor: Ingestor<Arc<MemoryStore>>,
     detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
+    /// The ingest function's fast path, as deployed (none when the
+    /// configuration lists no fast-path detection).
+    fast: Option<FastPath<Arc<MemoryStore>, Arc<CollectingSink>>>,
+    /// When and how each published alert was sent, by uid.
+    sent: std::collections::HashMap<String, Sending>,
     /// The hour the simulated clock is in; runs for earlier hours have happened.
     clock: Option<Hour>,
     /// The hour of the latest event pushed: the last hour analysed at the end.
@@ -66,9 +88,13 @@ impl Replay {
         let settings = IngestSettings {
             retention_days: config.baseline_days.max(1),
         };
+        let fast = (!config.fast_path.is_empty() || config.fast_path_custom_rules)
+            .then(|| FastPath::new(store.clone(), sink.clone(), config.clone()));
         Replay {
             ingestor: Ingestor::new(normalizer, store.clone(), settings),
             detector: Detector::new(store.clone(), store.clone(), sink.clone(), config),
+            fast,
+            sent: std::collections::HashMap::new(),
             store,
             sink,
             clock: None,
@@ -125,7 +151,25 @@ impl Replay {
         if ingested.late {
             self.stats.late += 1;
         }
+        if let Some(fast) = &self.fast {
+            fast.on_stored(&ingested.stored, arrived, "replay-fast-path")
+                .await
+                .map_err(RunError::from)?;
+            self.note_sent(Via::FastPath, arrived);
+        }
         Ok(self.sink.drain())
+    }
+
+    /// When and how an alert of this replay was sent.
+    pub fn sending(&self, uid: &str) -> Option<Sending> {
+        self.sent.get(uid).copied()
+    }
+
+    /// Notes the alerts published since the last drain that have no sending yet.
+    fn note_sent(&mut self, via: Via, at: Millis) {
+        for a in self.sink.alerts() {
+            self.sent.entry(a.uid).or_insert(Sending { via, at });
+        }
     }
 
     /// Runs the schedule up to and including the hour after the last event, so its
@@ -143,7 +187,9 @@ impl Replay {
     async fn advance_to(&mut self, target: Hour) -> Result<(), ReplayError> {
         while let Some(clock) = self.clock.filter(|c| *c < target) {
             let next = clock.next();
-            let report = self.detector.run(next.start() + SCHEDULE_OFFSET).await?;
+            let at = next.start() + SCHEDULE_OFFSET;
+            let report = self.detector.run(at).await?;
+            self.note_sent(Via::Hourly, at);
             self.stats.runs += 1;
             self.stats.hours += report.hours.len();
             self.clock = Some(next);

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use okta_itdr_aws::rules::RulesLocation;
 use okta_itdr_aws::DetectHandler;
+use okta_itdr_core::detect::fast::FastPath;
 use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::ports::{StateStore, Watermark};
@@ -176,7 +177,16 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
         correlations: rules.correlations(),
         ..DetectConfig::default()
     };
-    let ingest = env.ingest_handler().with_rules(Some(Arc::new(rules)));
+    // Ingest runs the fast path, as deployed: what pages alone is published
+    // from it, as the CLI's replay does.
+    let ingest = env
+        .ingest_handler()
+        .with_rules(Some(Arc::new(rules)))
+        .with_fast_path(FastPath::new(
+            env.state_store(),
+            env.sink(&topic),
+            config.clone(),
+        ));
     let detect = DetectHandler::new(Detector::new(
         env.activity_store(),
         env.state_store(),

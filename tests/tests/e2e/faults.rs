@@ -352,6 +352,7 @@ fn finding() -> StoredFinding {
         claimed_by: None,
         claimed_at: None,
         last_error: None,
+        follow_up_of: None,
         alert,
     }
 }

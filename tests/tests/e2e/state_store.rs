@@ -22,6 +22,7 @@ fn finding(uid: &str, detection: &str, principal: &str, t: i64) -> StoredFinding
         claimed_by: None,
         claimed_at: None,
         last_error: None,
+        follow_up_of: None,
         alert: Alert {
             uid: uid.to_owned(),
             subject: format!("[HIGH] {detection}: {principal}"),

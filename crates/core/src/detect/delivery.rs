@@ -73,21 +73,26 @@ pub(crate) struct Publisher<'a, S, K> {
 impl<S: StateStore, K: AlertSink> Publisher<'_, S, K> {
     /// Keeps a finding that pages no one. It is claimed as a contributor in one
     /// write, so a crash can never leave it pending for a later run to publish;
-    /// a re-run of the hour finds it known.
+    /// a re-run of the hour finds it known. `true` when it was new.
     pub(crate) async fn keep(
         &self,
         f: &Finding,
         into: Option<String>,
         tally: &mut Tally<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut stored = StoredFinding::pending(f, self.renderer.render(f));
         stored.status = Status::Contributed;
         stored.suppressed_by = into;
-        match self.state.claim_finding(&stored).await? {
-            Claim::Existing(_) => tally.report.already_known += 1,
-            Claim::New => tally.report.contributed += 1,
-        }
-        Ok(())
+        Ok(match self.state.claim_finding(&stored).await? {
+            Claim::Existing(_) => {
+                tally.report.already_known += 1;
+                false
+            }
+            Claim::New => {
+                tally.report.contributed += 1;
+                true
+            }
+        })
     }
 
     /// Dedup, suppression, publish: what became of the finding.
@@ -125,25 +130,32 @@ impl<S: StateStore, K: AlertSink> Publisher<'_, S, K> {
     }
 
     /// A lead handled before (delivered by the fast path, or by the run of an
-    /// hour now re-analysed) that now carries more: when a chain raised its
-    /// severity above what was delivered, the escalation is published as a
-    /// follow-up naming the delivered alert. Members that raise nothing are
-    /// kept listed with the delivered alert (their `suppressed_by`).
+    /// hour now re-analysed) whose incident now carries more: a chain that
+    /// raises its severity above what was delivered, or a member that would
+    /// page on its own and is `news` (claimed for the first time now). One
+    /// follow-up naming the delivered alert is published for them, listing the
+    /// incident's findings, rather than a page per member.
     pub(crate) async fn follow_up(
         &self,
         f: &Finding,
         earlier: &StoredFinding,
+        news: bool,
         tally: &mut Tally<'_>,
     ) -> Result<(), StoreError> {
-        if earlier.status != Status::Delivered || f.severity <= earlier.alert.severity {
+        let raised = f.severity > earlier.alert.severity;
+        if earlier.status != Status::Delivered || !(raised || news) {
             return Ok(());
         }
         let mut follow_up = f.clone().fact(FOLLOW_UP_OF, earlier.uid.as_str());
-        follow_up.title = format!(
-            "{} (escalated from {})",
-            f.title,
-            earlier.alert.severity.label()
-        );
+        follow_up.title = if raised {
+            format!(
+                "{} (escalated from {})",
+                f.title,
+                earlier.alert.severity.label().to_ascii_lowercase()
+            )
+        } else {
+            format!("{} (follow-up)", f.title)
+        };
         self.handle(&follow_up, tally).await?;
         Ok(())
     }
@@ -171,6 +183,7 @@ impl<S: StateStore, K: AlertSink> Publisher<'_, S, K> {
             // bombing that ends in an approval) is news and is sent.
             Some(mut last)
                 if last.uid != stored.uid
+                    && stored.follow_up_of.is_none()
                     && stored.first_seen <= last.last_seen + period
                     && stored.last_seen >= last.first_seen - period
                     && stored.alert.severity <= last.alert.severity =>

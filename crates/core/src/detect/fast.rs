@@ -151,7 +151,7 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
                 Verdict::Grouped { into } if paged[into] => {
                     publisher
                         .keep(&d.finding, Some(into.clone()), &mut tally)
-                        .await?
+                        .await?;
                 }
                 Verdict::Grouped { .. } | Verdict::Contributes { .. } => report.left_to_hourly += 1,
             }

@@ -18,7 +18,7 @@
 //!   The claim is the durable fact: a claimed delivery whose confirmation never
 //!   landed is quarantined after its lease, never sent again (at most once).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -26,7 +26,7 @@ use serde::Serialize;
 use super::alerting::{self, Verdict};
 use super::delivery::{Handled, Publisher, Tally};
 use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, CONTEXT};
-use crate::alert::Renderer;
+use crate::alert::{Renderer, Status, StoredFinding};
 use crate::ports::{
     ActivityStore, AlertSink, Scope, StateStore, StoreError, StoreErrorKind, Watermark,
 };
@@ -383,30 +383,55 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         let publisher = self.publisher();
         // Leads first: whether each one pages decides what its group does.
         let mut paged: HashMap<String, bool> = HashMap::new();
-        for d in decisions.iter().filter(|d| d.verdict == Verdict::Publish) {
+        // Ordered, so follow-ups publish in the same order on every run.
+        let mut delivered_before: BTreeMap<String, (usize, Box<StoredFinding>)> = BTreeMap::new();
+        for (i, d) in decisions.iter().enumerate() {
+            if d.verdict != Verdict::Publish {
+                continue;
+            }
             let outcome = publisher.handle(&d.finding, tally).await?;
             paged.insert(d.finding.uid(), outcome.pages());
             if let Handled::Known(earlier) = outcome {
-                publisher.follow_up(&d.finding, &earlier, tally).await?;
+                if earlier.status == Status::Delivered {
+                    delivered_before.insert(d.finding.uid(), (i, earlier));
+                }
             }
         }
+        // Members of an incident whose alert was delivered before (by the fast
+        // path, or a run of this hour before late events came) are kept with
+        // it; what is news in them goes out as one follow-up naming it.
+        let mut news: HashSet<String> = HashSet::new();
         for d in &decisions {
             match &d.verdict {
                 Verdict::Publish => {}
-                // A lead folded as a repeat, or delivered by an earlier run
-                // (or the fast path), pages no one now: a member that would
-                // page on its own is published itself rather than swallowed
-                // by the group.
+                Verdict::Grouped { into } if delivered_before.contains_key(into) => {
+                    let new = publisher
+                        .keep(&d.finding, Some(into.clone()), tally)
+                        .await?;
+                    if new && d.alone {
+                        news.insert(into.clone());
+                    }
+                }
+                // A lead folded as a repeat of another incident's alert pages
+                // no one now: a member that would page on its own is
+                // published itself rather than swallowed by the group.
                 Verdict::Grouped { into } if d.alone && !paged[into] => {
                     publisher.handle(&d.finding, tally).await?;
                 }
                 Verdict::Grouped { into } => {
                     publisher
                         .keep(&d.finding, Some(into.clone()), tally)
-                        .await?
+                        .await?;
                 }
-                Verdict::Contributes { .. } => publisher.keep(&d.finding, None, tally).await?,
+                Verdict::Contributes { .. } => {
+                    publisher.keep(&d.finding, None, tally).await?;
+                }
             }
+        }
+        for (uid, (i, earlier)) in &delivered_before {
+            publisher
+                .follow_up(&decisions[*i].finding, earlier, news.contains(uid), tally)
+                .await?;
         }
         if !decisions.is_empty() {
             let window = i64::from(self.config.risk_window_hours) * HOUR;
