@@ -35,6 +35,8 @@ pub struct ReplayStats {
     pub late: usize,
     pub runs: usize,
     pub hours: usize,
+    /// Hours of history learned before the first published hour.
+    pub learned: usize,
 }
 
 /// The late horizon of a replay, at most.
@@ -51,6 +53,8 @@ pub struct Replay {
     latest: Option<Hour>,
     /// How far back activity stays in memory: what a run can still ask for.
     keep: Millis,
+    /// Events before this hour are history to learn, not to alert on.
+    learn_until: Option<Hour>,
     stats: ReplayStats,
 }
 
@@ -74,8 +78,18 @@ impl Replay {
             clock: None,
             latest: None,
             keep,
+            learn_until: None,
             stats: ReplayStats::default(),
         }
+    }
+
+    /// Events published before `until` are history: the detector learns their
+    /// hours (baselines, the org's context) and publishes nothing for them, as
+    /// a deployment does with what it backfilled before its first run. Set
+    /// before the first event.
+    pub fn learning_until(mut self, until: Millis) -> Self {
+        self.learn_until = Some(Hour::of(until));
+        self
     }
 
     pub fn stats(&self) -> &ReplayStats {
@@ -96,8 +110,8 @@ impl Replay {
             None => {
                 // Analyse from the first event's hour, not the Lambda's first-run default.
                 let start = Watermark {
-                    next_hour: hour,
-                    late_checked_until: hour.start(),
+                    learn_until: self.learn_until,
+                    ..Watermark::starting(hour, hour.start())
                 };
                 self.store
                     .save_watermark(&start, None)
@@ -146,6 +160,7 @@ impl Replay {
             let report = self.detector.run(next.start() + SCHEDULE_OFFSET).await?;
             self.stats.runs += 1;
             self.stats.hours += report.hours.len();
+            self.stats.learned += report.learned.len();
             self.clock = Some(next);
             self.store.evict_before(next.start() - self.keep);
         }
