@@ -16,6 +16,7 @@ mod drills;
 mod faults;
 mod ingest;
 mod lambda_runtime;
+mod learn_cli;
 mod log_levels;
 mod okta_client;
 mod okta_fetch_cli;
