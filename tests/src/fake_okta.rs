@@ -162,28 +162,19 @@ impl FakeOkta {
 
     /// Adds LogEvents (they need `uuid` and `published`), visible at once.
     pub fn add_events<'a>(&self, events: impl IntoIterator<Item = &'a Value>) {
-        for e in events {
-            self.add_event_visible_from(e, Millis::MIN);
-        }
+        let stored: Vec<StoredEvent> = events.into_iter().map(|e| stored(e, Millis::MIN)).collect();
+        self.insert(stored);
     }
 
     /// Adds an event the API returns only once its clock reaches `visible_from`.
     pub fn add_event_visible_from(&self, event: &Value, visible_from: Millis) {
-        let published = event["published"]
-            .as_str()
-            .and_then(parse_rfc3339_ms)
-            .expect("a LogEvent with published");
-        let uuid = event["uuid"]
-            .as_str()
-            .expect("a LogEvent with uuid")
-            .to_owned();
+        self.insert(vec![stored(event, visible_from)]);
+    }
+
+    /// Sorted once per batch: an org's weeks of events are added at once.
+    fn insert(&self, events: Vec<StoredEvent>) {
         let mut st = self.state();
-        st.events.push(StoredEvent {
-            published,
-            uuid,
-            visible_from,
-            json: event.to_string(),
-        });
+        st.events.extend(events);
         st.events
             .sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
     }
@@ -531,10 +522,12 @@ fn logs(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> R
     };
     // Events after the position, before until, visible now; one more than the
     // page tells whether a next link is due.
-    let matching: Vec<&StoredEvent> = st
+    // The events are sorted: the position is found, not scanned for.
+    let first = st
         .events
+        .partition_point(|e| (e.published, e.uuid.as_str()) <= (after.0, after.1.as_str()));
+    let matching: Vec<&StoredEvent> = st.events[first..]
         .iter()
-        .filter(|e| (e.published, e.uuid.as_str()) > (after.0, after.1.as_str()))
         .filter(|e| e.published < until && e.visible_from <= clock)
         .take(limit + 1)
         .collect();
@@ -667,6 +660,21 @@ fn token(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> 
 }
 
 /// A fresh RSA key pair for a test service app: (private PKCS#8 PEM, public SPKI PEM).
+fn stored(event: &Value, visible_from: Millis) -> StoredEvent {
+    StoredEvent {
+        published: event["published"]
+            .as_str()
+            .and_then(parse_rfc3339_ms)
+            .expect("a LogEvent with published"),
+        uuid: event["uuid"]
+            .as_str()
+            .expect("a LogEvent with uuid")
+            .to_owned(),
+        visible_from,
+        json: event.to_string(),
+    }
+}
+
 pub fn rsa_key_pair() -> (String, String) {
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
     use aws_lc_rs::signature::KeyPair as _;

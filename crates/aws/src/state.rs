@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
-//! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms) |
+//! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms), `learn_until` (hours; backfilled history before it is learned, not published) |
 //! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON; over 64 KB deflated, as binary `docz`), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
@@ -486,6 +486,7 @@ impl StateStore for DynamoStateStore {
             (Some(h), Some(l)) => Ok(Some(Watermark {
                 next_hour: Hour(h),
                 late_checked_until: l,
+                learn_until: get_n(&item, "learn_until").map(Hour),
             })),
             _ => Err(self.err(
                 "GetItem",
@@ -507,6 +508,9 @@ impl StateStore for DynamoStateStore {
             .set_item(Some(key(WATERMARK_PK, WATERMARK_SK)))
             .item("next_hour", n(next.next_hour.0))
             .item("late_checked_until", n(next.late_checked_until));
+        if let Some(until) = next.learn_until {
+            put = put.item("learn_until", n(until.0));
+        }
         put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(old) => put

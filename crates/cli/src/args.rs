@@ -197,6 +197,18 @@ pub struct ReplayArgs {
     #[arg(long, requires = "okta")]
     pub no_enrich: bool,
 
+    /// With --okta: first read this many days before --since and learn them
+    /// (baselines, the org's networks and proxies) without alerting, as a new
+    /// deployment does before its first run. 0 learns nothing; at most 90
+    /// (Okta keeps the System Log for 90 days).
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_LEARN_DAYS, requires = "okta")]
+    pub learn_days: u32,
+
+    /// With files: events before this time are history to learn, not to alert
+    /// on (RFC 3339, a date or an age, as --since).
+    #[arg(long, value_name = "TIME", conflicts_with = "okta")]
+    pub learn_until: Option<String>,
+
     #[command(flatten)]
     pub okta_options: OktaArgs,
 
@@ -207,6 +219,11 @@ pub struct ReplayArgs {
     #[arg(required_unless_present = "okta", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 }
+
+/// Days of history `replay --okta` learns before its window by default.
+pub const DEFAULT_LEARN_DAYS: u32 = 30;
+/// Okta's System Log retention: no history older than this can be read.
+pub const MAX_LEARN_DAYS: u32 = 90;
 
 /// How the Okta API is reached, for `fetch` and `replay --okta`.
 #[derive(Debug, Args)]
@@ -336,6 +353,35 @@ mod tests {
             "https://a.okta.com",
             "--since",
             "7d"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn replay_from_okta_learns_thirty_days_first_unless_told() {
+        let base = ["okta-itdr", "replay", "--okta", "https://a.okta.com"];
+        let parse = |extra: &[&str]| {
+            let mut a: Vec<&str> = base.to_vec();
+            a.extend(["--since", "1d"]);
+            a.extend(extra);
+            match Cli::try_parse_from(a).map(|c| c.command) {
+                Ok(Command::Replay(r)) => Ok(r.learn_days),
+                Ok(_) => panic!("not replay"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(parse(&[]).unwrap(), DEFAULT_LEARN_DAYS);
+        assert_eq!(parse(&["--learn-days", "0"]).unwrap(), 0);
+        // Days of history are read from the API; files say when with --learn-until.
+        assert!(
+            Cli::try_parse_from(["okta-itdr", "replay", "--learn-days", "5", "a.json"]).is_err()
+        );
+        assert!(Cli::try_parse_from([
+            "okta-itdr",
+            "replay",
+            "--learn-until",
+            "2026-11-01",
+            "a.json"
         ])
         .is_ok());
     }

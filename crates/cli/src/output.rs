@@ -325,10 +325,15 @@ pub fn summary(s: &Summary, w: &mut dyn Write) -> io::Result<()> {
         format!("{} ({})", s.skipped_total(), by.join(", "))
     };
     rows.push(("skipped", skipped));
+    let learned = if s.replay.learned > 0 {
+        format!(", {} hours of history learned", s.replay.learned)
+    } else {
+        String::new()
+    };
     rows.push((
         "detector",
         format!(
-            "{} hourly runs, {} hours analysed",
+            "{} hourly runs, {} hours analysed{learned}",
             s.replay.runs, s.replay.hours
         ),
     ));

@@ -16,9 +16,9 @@ use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
 use okta_itdr_core::replay::{Replay, ReplayError};
 use okta_itdr_core::sigma::{is_rule_file, RuleError, RuleSet};
-use okta_itdr_core::time::{Millis, HOUR};
+use okta_itdr_core::time::{Millis, DAY, HOUR};
 
-use crate::args::{Format, ReplayArgs};
+use crate::args::{Format, ReplayArgs, MAX_LEARN_DAYS};
 use crate::error::CliError;
 use crate::input::{discover, Discovered};
 use crate::merge::{Item, Merge, Skipped};
@@ -250,20 +250,34 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
                 .to_owned(),
         ));
     }
+    if args.learn_days > MAX_LEARN_DAYS {
+        return Err(CliError::Time(format!(
+            "--learn-days {} is beyond Okta's System Log retention: at most {MAX_LEARN_DAYS}",
+            args.learn_days
+        )));
+    }
+    let now = crate::fetch_source::now_ms();
     let mut inventory = None;
+    let mut learn_until = match &args.learn_until {
+        Some(t) => Some(crate::fetch_source::parse_time(t, now)?),
+        None => None,
+    };
     let okta = match &args.okta {
         Some(org) => {
             let since = args.since.as_deref().unwrap_or_default();
-            let (since, until) = crate::fetch_source::window(
-                since,
-                args.until.as_deref(),
-                crate::fetch_source::now_ms(),
-            )?;
+            let (since, until) = crate::fetch_source::window(since, args.until.as_deref(), now)?;
+            // History older than Okta keeps cannot be read: learn what there is.
+            let from = (since - i64::from(args.learn_days) * DAY)
+                .max(now - i64::from(MAX_LEARN_DAYS) * DAY)
+                .min(since);
+            if from < since {
+                learn_until = Some(since);
+            }
             let client = Arc::new(crate::fetch_source::client(org, &args.okta_options)?);
             if !args.no_enrich {
                 inventory = crate::posture_cmd::inventory_for_enrichment(&client, io.err)?;
             }
-            Some(crate::fetch_source::OktaItems::new(client, since, until)?)
+            Some(crate::fetch_source::OktaItems::new(client, from, until)?)
         }
         None => None,
     };
@@ -280,10 +294,11 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         }
         None => MemoryStore::new(),
     };
-    let mut pipeline = Pipeline::new(
-        Replay::new(Normalizer::new(hasher), config, store),
-        i64::from(args.reorder_window_hours) * HOUR,
-    );
+    let mut replay = Replay::new(Normalizer::new(hasher), config, store);
+    if let Some(t) = learn_until {
+        replay = replay.learning_until(t);
+    }
+    let mut pipeline = Pipeline::new(replay, i64::from(args.reorder_window_hours) * HOUR);
     let counter = Arc::new(AtomicU64::new(0));
     let pb = progress_bar(found.bytes, io.stderr_terminal);
     let (source, okta_error): (Box<dyn Iterator<Item = Item> + Send>, _) = match okta {

@@ -882,3 +882,56 @@ fn benign_noise_after_the_baseline_raises_nothing() {
         run.stdout
     );
 }
+
+// ------------------------------------------------------------------ learning history
+
+#[test]
+fn history_before_learn_until_is_learned_not_alerted_on() {
+    let dir = events().display().to_string();
+    let all = replay_json(&[&events()]).findings();
+    let cut_text = "2026-11-10T00:00:00Z";
+    let cut = okta_itdr_core::time::parse_rfc3339_ms(cut_text).unwrap();
+    let run = okta_itdr(&[
+        "replay",
+        "--format",
+        "json",
+        "--learn-until",
+        cut_text,
+        &dir,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.both());
+    let learned = run.findings();
+    let time = |f: &Value| f["time"].as_i64().unwrap();
+    let before: Vec<&Value> = all.iter().filter(|f| time(f) < cut).collect();
+    assert!(!before.is_empty(), "the sample pages before the cut");
+    assert!(learned.iter().all(|f| time(f) >= cut), "{}", run.stdout);
+    assert_eq!(
+        learned.len(),
+        all.len() - before.len(),
+        "what follows still pages"
+    );
+    assert!(
+        run.summary("detector").contains("hours of history learned"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn more_history_than_okta_keeps_is_a_clear_error() {
+    let run = okta_itdr(&[
+        "replay",
+        "--okta",
+        "https://acme.okta.com",
+        "--since",
+        "1d",
+        "--learn-days",
+        "91",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.both());
+    assert!(
+        run.stderr.contains("--learn-days 91") && run.stderr.contains("90"),
+        "{}",
+        run.stderr
+    );
+}

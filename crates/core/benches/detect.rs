@@ -693,6 +693,7 @@ fn detector_run() -> String {
     let watermark = Watermark {
         next_hour: hour,
         late_checked_until: hour.end(),
+        learn_until: None,
     };
     rt.block_on(state.save_watermark(&watermark, None))
         .expect("watermark");

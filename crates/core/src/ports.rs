@@ -186,6 +186,27 @@ pub trait ActivityStore: Send + Sync {
 pub struct Watermark {
     pub next_hour: Hour,
     pub late_checked_until: Millis,
+    /// Hours before this one are history backfilled before the deployment's
+    /// first run: they are learned (baselines, org context), never published,
+    /// and late events for them re-check nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learn_until: Option<Hour>,
+}
+
+impl Watermark {
+    /// Progress starting at `next_hour`, with late markers handled up to `at`.
+    pub fn starting(next_hour: Hour, at: Millis) -> Self {
+        Watermark {
+            next_hour,
+            late_checked_until: at,
+            learn_until: None,
+        }
+    }
+
+    /// Whether `hour` is backfilled history, learned and never published.
+    pub fn learns(&self, hour: Hour) -> bool {
+        self.learn_until.is_some_and(|until| hour < until)
+    }
 }
 
 /// The result of trying to claim a finding before publishing it.

@@ -36,6 +36,8 @@ pub struct ReplayStats {
     pub late: usize,
     pub runs: usize,
     pub hours: usize,
+    /// Hours of history learned before the first published hour.
+    pub learned: usize,
 }
 
 /// How an alert reached the topic, and when.
@@ -73,6 +75,8 @@ pub struct Replay {
     latest: Option<Hour>,
     /// How far back activity stays in memory: what a run can still ask for.
     keep: Millis,
+    /// Events before this hour are history to learn, not to alert on.
+    learn_until: Option<Hour>,
     stats: ReplayStats,
 }
 
@@ -100,8 +104,18 @@ impl Replay {
             clock: None,
             latest: None,
             keep,
+            learn_until: None,
             stats: ReplayStats::default(),
         }
+    }
+
+    /// Events published before `until` are history: the detector learns their
+    /// hours (baselines, the org's context) and publishes nothing for them, as
+    /// a deployment does with what it backfilled before its first run. Set
+    /// before the first event.
+    pub fn learning_until(mut self, until: Millis) -> Self {
+        self.learn_until = Some(Hour::of(until));
+        self
     }
 
     pub fn stats(&self) -> &ReplayStats {
@@ -122,8 +136,8 @@ impl Replay {
             None => {
                 // Analyse from the first event's hour, not the Lambda's first-run default.
                 let start = Watermark {
-                    next_hour: hour,
-                    late_checked_until: hour.start(),
+                    learn_until: self.learn_until,
+                    ..Watermark::starting(hour, hour.start())
                 };
                 self.store
                     .save_watermark(&start, None)
@@ -151,7 +165,9 @@ impl Replay {
         if ingested.late {
             self.stats.late += 1;
         }
-        if let Some(fast) = &self.fast {
+        // History being learned is not alerted on, by the fast path either.
+        let history = self.learn_until.is_some_and(|until| hour < until);
+        if let Some(fast) = self.fast.as_ref().filter(|_| !history) {
             fast.on_stored(&ingested.stored, arrived, "replay-fast-path")
                 .await
                 .map_err(RunError::from)?;
@@ -192,6 +208,7 @@ impl Replay {
             self.note_sent(Via::Hourly, at);
             self.stats.runs += 1;
             self.stats.hours += report.hours.len();
+            self.stats.learned += report.learned.len();
             self.clock = Some(next);
             self.store.evict_before(next.start() - self.keep);
         }

@@ -32,6 +32,7 @@ impl Org {
                 &Watermark {
                     next_hour: h,
                     late_checked_until: h.start(),
+                    learn_until: None,
                 },
                 None,
             )

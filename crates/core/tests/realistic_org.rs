@@ -28,7 +28,9 @@ struct Outcome {
     events: usize,
 }
 
-fn replay(mut events: Vec<Ev>) -> Outcome {
+/// Replays the events; with `learn_until`, those before it are backfilled
+/// history: learned, never published.
+fn replay(mut events: Vec<Ev>, learn_until: Option<Millis>) -> Outcome {
     let started = std::time::Instant::now();
     let mut parsed: Vec<_> = events.drain(..).map(|e| e.event()).collect();
     parsed.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
@@ -38,6 +40,9 @@ fn replay(mut events: Vec<Ev>) -> Outcome {
     eprintln!("parsed in {:?}", started.elapsed());
     runtime.block_on(async {
         let mut r = Replay::new(normalizer(), DetectConfig::default(), MemoryStore::new());
+        if let Some(t) = learn_until {
+            r = r.learning_until(t);
+        }
         let mut alerts = Vec::new();
         for e in &parsed {
             alerts.extend(r.push(e).await.unwrap());
@@ -58,7 +63,7 @@ fn benign() -> &'static Outcome {
         let started = std::time::Instant::now();
         let events = benign_events();
         eprintln!("generated in {:?}", started.elapsed());
-        replay(events)
+        replay(events, None)
     })
 }
 
@@ -179,6 +184,53 @@ fn a_quiet_org_pages_at_most_half_an_alert_per_thousand_users_a_day() {
 }
 
 #[test]
+fn with_backfill_the_first_day_is_as_quiet_as_the_weeks_after() {
+    // A deployment that read the org's first week from the System Log API
+    // before its first run: that week is learned, and its first day is the
+    // week's end. Counted from that first day, nothing is left out.
+    let start = day_start(LEARNING_DAYS);
+    let out = replay(benign_events(), Some(start));
+    let text = report(&out);
+    eprintln!("with backfill\n{text}");
+    assert!(
+        out.alerts.iter().all(|a| a.time >= start),
+        "backfilled history published\n{text}"
+    );
+    assert!(
+        out.findings.iter().all(|f| f.last_seen >= start),
+        "backfilled history claimed findings\n{text}"
+    );
+    let rate = per_thousand_users_per_day(out.alerts.len());
+    let without = benign();
+    let first_day = |alerts: &[Alert], day: Millis| {
+        alerts
+            .iter()
+            .filter(|a| a.time >= day && a.time < day + 24 * HOUR)
+            .count()
+    };
+    eprintln!(
+        "from the first day: {rate:.3} alerts per 1,000 users per day ({} alerts); \
+         first day {} alerts with backfill, {} without",
+        out.alerts.len(),
+        first_day(&out.alerts, start),
+        first_day(&without.alerts, day_start(0)),
+    );
+    assert!(rate <= 0.5, "{rate:.3}\n{text}");
+    assert!(
+        out.alerts.iter().all(|a| a.severity < Severity::Critical),
+        "{text}"
+    );
+    // Learned history is context the first published hours use: without it,
+    // the same days would be the deployment's learning week.
+    let unlearned = without
+        .alerts
+        .iter()
+        .filter(|a| a.time < day_start(LEARNING_DAYS))
+        .count();
+    assert!(unlearned > 0, "the first week pages without backfill");
+}
+
+#[test]
 fn every_finding_is_kept_whether_or_not_it_paged() {
     let out = benign();
     let published: usize = out
@@ -203,7 +255,7 @@ fn every_attack_scenario_injected_into_the_org_is_published() {
     for s in &scenarios {
         events.extend(s.events.iter().cloned());
     }
-    let out = replay(events);
+    let out = replay(events, None);
     let mut missed = Vec::new();
     for s in &scenarios {
         let uuids: Vec<String> = s

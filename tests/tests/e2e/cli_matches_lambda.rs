@@ -201,6 +201,7 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
             &Watermark {
                 next_hour: first,
                 late_checked_until: first.start(),
+                learn_until: None,
             },
             None,
         )

@@ -76,6 +76,7 @@ async fn set_watermark(env: &TestEnv, hour: Hour) {
             &Watermark {
                 next_hour: hour,
                 late_checked_until: hour.start(),
+                learn_until: None,
             },
             None,
         )

@@ -17,6 +17,7 @@ mod fast_path;
 mod faults;
 mod ingest;
 mod lambda_runtime;
+mod learn_cli;
 mod log_levels;
 mod okta_client;
 mod okta_fetch_cli;

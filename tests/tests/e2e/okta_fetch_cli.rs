@@ -46,7 +46,7 @@ fn cli_binary() -> PathBuf {
 }
 
 /// Runs the CLI off the async runtime (the fake API keeps serving meanwhile).
-async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
+pub(crate) async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
     let bin = cli_binary();
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(bin);
@@ -64,15 +64,15 @@ async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
     .expect("join")
 }
 
-fn args(list: &[&str]) -> Vec<String> {
+pub(crate) fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn token_env() -> Vec<(&'static str, String)> {
+pub(crate) fn token_env() -> Vec<(&'static str, String)> {
     vec![("OKTA_API_TOKEN", TOKEN.to_owned())]
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -119,6 +119,7 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
                 &Watermark {
                     next_hour: first,
                     late_checked_until: first.start(),
+                    learn_until: None,
                 },
                 None,
             )

@@ -25,7 +25,9 @@ use serde::Serialize;
 
 use super::alerting::{self, Verdict};
 use super::delivery::{Handled, Publisher, Tally};
-use super::{analyze, history_requests, Analysis, Baseline, DetectConfig, CONTEXT};
+use super::{
+    analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Severity, CONTEXT,
+};
 use crate::alert::{Renderer, Status, StoredFinding};
 use crate::ports::{
     ActivityStore, AlertSink, Scope, StateStore, StoreError, StoreErrorKind, Watermark,
@@ -41,6 +43,8 @@ const LATE_MARGIN: Millis = 5 * MINUTE;
 pub struct RunReport {
     /// Hours analysed for the first time, in order.
     pub hours: Vec<String>,
+    /// Backfilled hours learned (baselines, org context) without publishing.
+    pub learned: Vec<String>,
     /// Already analysed hours re-checked because late events arrived for them.
     pub late_hours: Vec<String>,
     /// Hours that received late events but lie beyond the late horizon: never
@@ -155,6 +159,14 @@ fn context_scope(h: Hour, hour: Hour) -> Scope {
     }
 }
 
+/// Events of an hour that teach nothing, by uuid.
+struct Taught<'a> {
+    /// Evidence of the hour's findings: not the org's context.
+    org_skips: &'a HashSet<String>,
+    /// Evidence of attacks in backfilled history: no baseline at all.
+    user_skips: &'a HashSet<String>,
+}
+
 impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     pub fn new(activity: A, state: S, sink: K, config: DetectConfig) -> Self {
         let renderer = Renderer {
@@ -196,10 +208,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     pub async fn run_with(&self, now: Millis, ctx: &RunContext) -> Result<RunReport, RunError> {
         let current = Hour::of(now);
         let stored = self.state.load_watermark().await?;
-        let mut wm = stored.unwrap_or(Watermark {
-            next_hour: Hour(current.0 - i64::from(self.config.first_run_hours)),
-            late_checked_until: now,
-        });
+        let mut wm = stored.unwrap_or(Watermark::starting(
+            Hour(current.0 - i64::from(self.config.first_run_hours)),
+            now,
+        ));
         let mut saved = stored;
         let mut tally = Tally::new(now, &ctx.id);
         let publisher = self.publisher();
@@ -207,7 +219,12 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             publisher.resume(pending, &mut tally).await?;
         }
 
-        let last = Hour((wm.next_hour.0 + i64::from(self.config.max_hours_per_run)).min(current.0));
+        // Backfilled hours are learned on top of the per-run bound: they publish
+        // nothing, and the deployment should not wait days to start alerting.
+        // The budget still stops a run before its deadline.
+        let learned_until = wm.learn_until.map_or(wm.next_hour, |u| u.max(wm.next_hour));
+        let last =
+            Hour((learned_until.0 + i64::from(self.config.max_hours_per_run)).min(current.0));
         let fresh: Vec<Hour> = (wm.next_hour.0..last.0).map(Hour).collect();
         let horizon = Hour(current.0 - i64::from(self.config.late_horizon_hours));
         let late: BTreeSet<Hour> = if stored.is_some() {
@@ -215,7 +232,9 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 .late_hours(wm.late_checked_until - LATE_MARGIN, now)
                 .await?
                 .into_iter()
-                .filter(|h| *h < wm.next_hour)
+                // Backfilled history is learned, never published: an event
+                // arriving late for it re-checks nothing.
+                .filter(|h| *h < wm.next_hour && !wm.learns(*h))
                 .collect()
         } else {
             BTreeSet::new()
@@ -237,16 +256,22 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 break;
             }
             let started = Instant::now();
-            self.analyse_hour(hour, &mut window, &mut tally).await?;
+            let learn = !is_late && wm.learns(hour);
+            self.analyse_hour(hour, learn, &mut window, &mut tally)
+                .await?;
             let label = hour.label();
             if is_late {
                 tally.report.late_hours.push(label);
             } else {
-                tally.report.hours.push(label);
+                if learn {
+                    tally.report.learned.push(label);
+                } else {
+                    tally.report.hours.push(label);
+                }
                 // Saved hour by hour: whatever stops this run keeps what it finished.
                 let next = Watermark {
                     next_hour: Hour(hour.0 + 1),
-                    late_checked_until: wm.late_checked_until,
+                    ..wm
                 };
                 if !self
                     .save_progress(&next, saved.as_ref(), &mut tally)
@@ -263,8 +288,8 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         // Late markers count as handled only once every late hour was re-checked.
         if !tally.report.stopped_early && !tally.report.superseded {
             let next = Watermark {
-                next_hour: wm.next_hour,
                 late_checked_until: now,
+                ..wm
             };
             if saved != Some(next)
                 && self
@@ -300,9 +325,15 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
     }
 
+    /// Analyses one hour: its findings are decided, claimed and published, then
+    /// the baselines and the org's context learn the hour. With `learn_only`
+    /// (backfilled history) nothing is claimed, published or added to a risk
+    /// ledger; the findings only keep their evidence from teaching the org's
+    /// context, as they do in a published hour.
     async fn analyse_hour(
         &self,
         hour: Hour,
+        learn_only: bool,
         window: &mut Window,
         tally: &mut Tally<'_>,
     ) -> Result<(), RunError> {
@@ -339,7 +370,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         identities.push(alerting::context::ORG.to_owned());
         identities.sort_unstable();
         identities.dedup();
-        let mut baselines = self.state.load_baselines(&identities).await?;
+        let baselines = self.state.load_baselines(&identities).await?;
 
         let mut histories: HashMap<String, Vec<ActivityRecord>> = HashMap::new();
         for req in history_requests(&self.config, hour, records) {
@@ -361,13 +392,52 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             config: &self.config,
         };
         let findings = analyze(&analysis);
-        tally.report.findings += findings.len();
         // Sign-ins that are evidence of a finding do not teach the org's context.
         let evidence: HashSet<String> = findings
             .iter()
             .filter(|f| !alerting::teaches_despite(&f.detection))
             .flat_map(|f| f.evidence.iter().cloned())
             .collect();
+        // A published hour's findings were seen by someone; backfilled history's
+        // never were. There, the evidence of a critical finding (a credential
+        // attack that succeeded, a stolen session, an approved push bombing)
+        // teaches no user's baseline either: an attacker who got in before the
+        // deployment must not have their network and device made the victim's
+        // usual ones. Lesser findings ("new" anything) are how routine novelty
+        // looks in history, and are learned.
+        let attacks: HashSet<String> = if learn_only {
+            findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Critical)
+                .filter(|f| !alerting::teaches_despite(&f.detection))
+                .flat_map(|f| f.evidence.iter().cloned())
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        if !learn_only {
+            tally.report.findings += findings.len();
+            self.publish(&analysis, findings, tally).await?;
+        }
+
+        // Baselines learn the hour only after its findings are claimed: a crash in
+        // between re-analyses against the old baseline.
+        let taught = Taught {
+            org_skips: &evidence,
+            user_skips: &attacks,
+        };
+        self.learn(hour, &in_hour, baselines, taught).await
+    }
+
+    /// Decides which of an hour's findings page, claims and publishes them, and
+    /// records them in their principals' risk ledgers.
+    async fn publish(
+        &self,
+        analysis: &Analysis<'_>,
+        findings: Vec<Finding>,
+        tally: &mut Tally<'_>,
+    ) -> Result<(), RunError> {
+        let hour = analysis.hour;
         let mut principals: Vec<String> = findings
             .iter()
             .map(|f| f.principal.identity.clone())
@@ -379,7 +449,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         } else {
             self.state.load_ledgers(&principals).await?
         };
-        let decisions = alerting::decide(&analysis, findings, &ledgers);
+        let decisions = alerting::decide(analysis, findings, &ledgers);
         let publisher = self.publisher();
         // Leads first: whether each one pages decides what its group does.
         let mut paged: HashMap<String, bool> = HashMap::new();
@@ -452,13 +522,24 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             }
             self.state.save_ledgers(&changed).await?;
         }
+        Ok(())
+    }
 
-        // Baselines learn the hour only after its findings are claimed: a crash in
-        // between re-analyses against the old baseline.
+    /// The baselines and the org's context learn an hour's activity, except
+    /// the `evidence` of its findings for the org's context.
+    async fn learn(
+        &self,
+        hour: Hour,
+        in_hour: &[&ActivityRecord],
+        mut baselines: HashMap<String, Baseline>,
+        taught: Taught<'_>,
+    ) -> Result<(), RunError> {
         // Ordered, so baselines are saved in the same order on every run.
         let mut changed: BTreeSet<Text> = BTreeSet::new();
-        for r in &in_hour {
-            if !Baseline::learns_from(r) {
+        for r in in_hour {
+            if !Baseline::learns_from(r)
+                || !taught.user_skips.is_empty() && taught.user_skips.contains(&r.uuid.to_string())
+            {
                 continue;
             }
             let b = match baselines.get_mut(r.identity.as_str()) {
@@ -471,7 +552,13 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 changed.insert(r.identity.clone());
             }
         }
-        if alerting::learn_org(&mut baselines, &in_hour, hour, &self.config, &evidence) {
+        if alerting::learn_org(
+            &mut baselines,
+            in_hour,
+            hour,
+            &self.config,
+            taught.org_skips,
+        ) {
             changed.insert(Text::from(alerting::context::ORG));
         }
         // The hour's baselines are not needed after this: move, do not copy.

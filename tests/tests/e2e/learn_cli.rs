@@ -1,0 +1,208 @@
+//! `okta-itdr replay --okta` learning the org's history before its window, as a
+//! new deployment does before its first run: against the fake Okta API serving
+//! the synthetic realistic org (`okta_itdr_core::synthetic_org`), with the
+//! suite's attack scenarios on the first day.
+
+use std::collections::HashSet;
+
+use okta_itdr_core::detect::Severity;
+use okta_itdr_core::synthetic_org::{attack_scenarios, benign_events, day_start, Scenario};
+use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis, DAY};
+use okta_itdr_e2e::fake_okta::{FakeOkta, FakeOktaConfig};
+use serde_json::Value;
+
+use super::okta_fetch_cli::{args, cli, text, token_env};
+
+/// The first day replayed: the org has two weeks of history before it.
+const FIRST: i64 = 15;
+
+/// Whole weeks, so the org's weekdays stay weekdays.
+const WEEK: Millis = 7 * DAY;
+
+/// The synthetic org moved by whole weeks to end a day or more before now:
+/// Okta keeps 90 days, and the CLI reads no further back.
+fn shift() -> Millis {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as Millis;
+    (now - DAY - day_start(FIRST + 1)).div_euclid(WEEK) * WEEK
+}
+
+fn moved(mut event: Value, by: Millis) -> Value {
+    let t = event["published"]
+        .as_str()
+        .and_then(parse_rfc3339_ms)
+        .unwrap();
+    event["published"] = Value::from(format_rfc3339_ms(t + by));
+    event
+}
+
+struct Run {
+    alerts: Vec<Value>,
+    stderr: String,
+    requests: usize,
+}
+
+async fn replay(okta: &FakeOkta, by: Millis, learn_days: &[&str]) -> Run {
+    let before = okta.requests().len();
+    let since = format_rfc3339_ms(day_start(FIRST) + by);
+    let until = format_rfc3339_ms(day_start(FIRST + 1) + by);
+    let mut a = args(&[
+        "replay",
+        "--format",
+        "json",
+        "--no-enrich",
+        "--okta",
+        okta.url(),
+        "--since",
+        &since,
+        "--until",
+        &until,
+    ]);
+    a.extend(args(learn_days));
+    let out = cli(a, token_env()).await;
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    Run {
+        alerts: text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        stderr,
+        requests: okta.requests().len() - before,
+    }
+}
+
+fn named(alert: &Value) -> Vec<&str> {
+    let info = &alert["finding_info"];
+    std::iter::once(&info["analytic"])
+        .chain(info["related_analytics"].as_array().into_iter().flatten())
+        .filter_map(|a| a["uid"].as_str())
+        .collect()
+}
+
+fn events_of(alert: &Value) -> HashSet<&str> {
+    alert["finding_info"]["related_events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["uid"].as_str())
+        .collect()
+}
+
+fn severity(alert: &Value) -> Severity {
+    match alert["severity_id"].as_u64() {
+        Some(5) => Severity::Critical,
+        Some(4) => Severity::High,
+        Some(3) => Severity::Medium,
+        Some(2) => Severity::Low,
+        _ => Severity::Informational,
+    }
+}
+
+/// Alerts about none of the attacks: what the org's own noise paged.
+fn unwanted<'a>(run: &'a Run, attacks: &HashSet<String>) -> Vec<&'a str> {
+    run.alerts
+        .iter()
+        .filter(|a| events_of(a).iter().all(|e| !attacks.contains(*e)))
+        .map(|a| a["finding_info"]["analytic"]["uid"].as_str().unwrap_or("?"))
+        .collect()
+}
+
+/// The scenario detections no alert names at the scenario's severity.
+fn missed(run: &Run, scenarios: &[Scenario]) -> Vec<String> {
+    let mut missed = Vec::new();
+    for s in scenarios {
+        let uuids: HashSet<&str> = s
+            .events
+            .iter()
+            .filter_map(|e| e.json["uuid"].as_str())
+            .collect();
+        for d in s.detections {
+            let found = run.alerts.iter().any(|a| {
+                named(a).contains(d)
+                    && severity(a) >= s.severity
+                    && events_of(a).iter().any(|e| uuids.contains(e))
+            });
+            if !found {
+                missed.push(format!("{}: {d}", s.name));
+            }
+        }
+    }
+    missed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learning_the_orgs_history_first_quiets_the_first_day_and_attacks_still_page() {
+    let by = shift();
+    let scenarios = attack_scenarios(FIRST);
+    let mut events: Vec<Value> = benign_events()
+        .into_iter()
+        .filter(|e| {
+            e.json["published"]
+                .as_str()
+                .and_then(parse_rfc3339_ms)
+                .is_some_and(|t| t < day_start(FIRST + 1))
+        })
+        .map(|e| moved(e.json, by))
+        .collect();
+    let attacks: HashSet<String> = scenarios
+        .iter()
+        .flat_map(|s| s.events.iter())
+        .filter_map(|e| e.json["uuid"].as_str().map(str::to_owned))
+        .collect();
+    events.extend(
+        scenarios
+            .iter()
+            .flat_map(|s| s.events.iter())
+            .map(|e| moved(e.json.clone(), by)),
+    );
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    okta.add_events(&events);
+
+    let cold = replay(&okta, by, &["--learn-days", "0"]).await;
+    let learned = replay(&okta, by, &[]).await;
+
+    let (noise_cold, noise_learned) = (unwanted(&cold, &attacks), unwanted(&learned, &attacks));
+    eprintln!(
+        "first day without history: {} alerts, unwanted {noise_cold:?}, {} requests; \
+         with {FIRST} days learned: {} alerts, unwanted {noise_learned:?}, {} requests \
+         for {} events",
+        cold.alerts.len(),
+        cold.requests,
+        learned.alerts.len(),
+        learned.requests,
+        events.len()
+    );
+    assert!(
+        learned
+            .stderr
+            .contains(&format!("{} hours of history learned", FIRST * 24)),
+        "{}",
+        learned.stderr
+    );
+    assert!(
+        noise_learned.len() < noise_cold.len(),
+        "without history {noise_cold:?}, with it {noise_learned:?}"
+    );
+    let missed_learned = missed(&learned, &scenarios);
+    assert!(
+        missed_learned.is_empty(),
+        "with history, missed {missed_learned:#?}"
+    );
+    eprintln!(
+        "without history the first day misses {:?}",
+        missed(&cold, &scenarios)
+    );
+    // Paged 1,000 events at a time: the history costs a request per 1,000
+    // events, within the rate-limit share.
+    let pages = events.len().div_ceil(1000);
+    assert!(
+        learned.requests <= pages + 2,
+        "{} requests for {} events",
+        learned.requests,
+        events.len()
+    );
+    assert!(okta.requests().iter().all(|r| r.status == 200));
+}
