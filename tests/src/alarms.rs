@@ -672,6 +672,10 @@ impl Drill {
 pub const DRILLS: &[(&str, &[&str])] = &[
     ("a_healthy_day_raises_no_alarm", &[]),
     (
+        "a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers",
+        &["FastPathDeferredAlarm"],
+    ),
+    (
         "a_ten_day_late_redrive_raises_the_late_horizon_alarm",
         &["LateBeyondHorizonAlarm"],
     ),

@@ -204,3 +204,76 @@ async fn an_sns_outage_on_the_fast_path_loses_nothing() {
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
     process.kill().await;
 }
+
+/// Drill: SNS refuses the fast path's publish of a Super administrator grant
+/// at 08:20. The event is stored; `FastPathDeferred` raises its alarm (and no
+/// other); the 09:05 run delivers the alert, once. Evaluated as CloudWatch
+/// does, over the ingest function's metrics line through Lambda's log filter.
+#[tokio::test]
+async fn a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers() {
+    use okta_itdr_aws::metrics::Metrics;
+    use okta_itdr_core::detect::fast::FastPath;
+    use okta_itdr_core::detect::DetectConfig;
+    use okta_itdr_e2e::alarms::{Deployment, Drill, DRILL_LOG_LEVEL};
+    use okta_itdr_e2e::at;
+
+    let env = TestEnv::new("fast-alarm").await;
+    let (topic, queue) = env.topic_with_queue(false).await;
+    let refusing = FaultProxy::start(&endpoint(), |_, body| {
+        if String::from_utf8_lossy(body).contains("Action=Publish") {
+            Action::Respond {
+                status: 500,
+                content_type: "text/xml",
+                body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>outage</Message></Error></ErrorResponse>".into(),
+            }
+        } else {
+            Action::Forward
+        }
+    })
+    .await;
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&okta_itdr_e2e::sdk_config().await)
+            .endpoint_url(refusing.url())
+            .build(),
+    );
+    let ingest = env.ingest_handler().with_fast_path(FastPath::new(
+        env.state_store(),
+        okta_itdr_aws::SnsAlertSink::new(sns, topic.clone()),
+        DetectConfig::default(),
+    ));
+    let detect = env.detect_handler(&topic, r#"{"first_run_hours": 2}"#);
+    let mut drill = Drill::new(
+        Deployment::STREAMING,
+        at("2026-11-20T06:00:00Z"),
+        at("2026-11-20T12:00:00Z"),
+    );
+
+    let happened = at("2026-11-20T08:20:00Z");
+    let arrived = happened + 2_000;
+    let mut m = Metrics::for_function("ingest");
+    let response = ingest
+        .invoke_counted(grant(7, happened), arrived, &mut m)
+        .await
+        .expect("stored");
+    assert_eq!(response["outcome"], "stored", "{response}");
+    assert_eq!(m.get("FastPathDeferred"), Some(1.0));
+    assert_eq!(m.get("FastPathPublished"), Some(0.0));
+    drill.function_lines(&[m.to_line(arrived, Some(DRILL_LOG_LEVEL))]);
+
+    // The schedule runs on; the 09:05 run delivers the deferred alert.
+    let mut retried = 0;
+    for t in (0..6).map(|i| at("2026-11-20T06:05:00Z") + i * 60 * MINUTE) {
+        let result = detect
+            .handle_payload(&scheduled_event(&format_rfc3339_ms(t)), 0)
+            .await;
+        retried += result.as_ref().map_or(0, |r| r.retried);
+        drill.detect_run(t, &result);
+    }
+    assert_eq!(retried, 1);
+    let alerts = env.notifications(&queue, QUIET, MAX_WAIT).await;
+    assert_eq!(alerts.len(), 1, "delivered once");
+    assert_eq!(alerts[0].attribute("detection"), "admin_role_granted");
+    drill.assert_fires_as_registered(
+        "a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers",
+    );
+}
