@@ -6,8 +6,9 @@
 //! stored, and nothing it does fails the invocation. A store error, a slow
 //! or failing SNS, or an invocation already slow leaves the finding to the
 //! hourly run, which delivers it (a failed publish is pending and due at once).
-//! Its calls have their own short timeouts ([`Function::FastPath`]), so a slow
-//! SNS cannot hold an ingest invocation past its budget.
+//! Its calls have their own short timeouts ([`Function::FastPath`]) and the
+//! whole is cut off after [`FAST_PATH_CAP`], so a slow SNS or DynamoDB cannot
+//! hold an ingest invocation past its 30 s.
 
 use std::time::{Duration, Instant};
 
@@ -32,9 +33,15 @@ pub mod counters {
 }
 
 /// An invocation whose store step took longer than this leaves its findings to
-/// the hourly run: the fast path's calls (at most seven, 2 s each at worst)
-/// must fit in what remains of the ingest function's 30 s.
+/// the hourly run: the fast path must fit in what remains of ingest's 30 s.
 pub const SKIP_AFTER: Duration = Duration::from_secs(10);
+
+/// The fast path is cut off after this. A slow service fails its first call
+/// within one call's budget (4 s) and ends the fast path; only calls each just
+/// under their timeout could add up further. Cut off between claiming a
+/// delivery and confirming it, the finding is quarantined after its lease
+/// (`FindingsQuarantinedAlarm`): the publish may or may not have happened.
+pub const FAST_PATH_CAP: Duration = Duration::from_secs(15);
 
 pub type LambdaFastPath = FastPath<DynamoStateStore, SnsAlertSink>;
 
@@ -90,7 +97,14 @@ where
         );
         return None;
     }
-    match fast.on_stored(records, now, claimer).await {
+    let outcome = tokio::time::timeout(FAST_PATH_CAP, fast.on_stored(records, now, claimer)).await;
+    match outcome.unwrap_or_else(|_| {
+        Err(okta_itdr_core::ports::StoreError::new(
+            "FastPath",
+            format!("cut off after {} s", FAST_PATH_CAP.as_secs()),
+            true,
+        ))
+    }) {
         Ok(report) => {
             metrics.count(counters::PUBLISHED, report.published as u64);
             if report.failed > 0 {

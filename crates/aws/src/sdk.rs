@@ -72,9 +72,9 @@ impl Function {
                 max_attempts: 3,
             },
             Function::FastPath => CallBudget {
-                connect: Duration::from_millis(500),
-                attempt: Duration::from_secs(1),
-                operation: Duration::from_secs(2),
+                connect: Duration::from_secs(1),
+                attempt: Duration::from_secs(2),
+                operation: Duration::from_secs(4),
                 max_attempts: 2,
             },
             Function::Cli => CallBudget {
@@ -276,5 +276,14 @@ mod budget_tests {
             assert_eq!(t.connect_timeout(), Some(b.connect));
             assert_eq!(f.retry_config().max_attempts(), b.max_attempts);
         }
+        // The fast path runs after the event is stored (at most SKIP_AFTER
+        // into the invocation) and is cut off after FAST_PATH_CAP: both within
+        // ingest's 30 s, with a call's whole budget to spare.
+        let fast = Function::FastPath.budget();
+        assert!(fast.attempt * fast.max_attempts <= fast.operation + fast.attempt);
+        assert!(
+            crate::fast_path::SKIP_AFTER + crate::fast_path::FAST_PATH_CAP + fast.operation
+                <= Duration::from_secs(30)
+        );
     }
 }

@@ -763,11 +763,30 @@ impl StateStore for DynamoStateStore {
                         .is_some_and(|code| code == "ConditionalCheckFailed"),
                     _ => false,
                 };
-                if lost {
-                    Ok(Delivery::Refused)
-                } else {
-                    Err(self.sdk_err(op, &e))
+                if !lost {
+                    return Err(self.sdk_err(op, &e));
                 }
+                // The SDK retries a transaction whose response timed out; when
+                // the first attempt did land, the retry fails its condition on
+                // this very claim. DynamoDB's idempotency token covers that;
+                // reading the claim back covers a store that ignores it.
+                let mine = match self.get(finding_key(&finding.uid), FINDING_SK).await? {
+                    Some(item) => {
+                        let now_stored = self.read_finding("GetItem", &item)?;
+                        now_stored.status == Status::Delivering
+                            && now_stored.claimed_by.as_deref() == Some(run)
+                            && now_stored.claimed_at == Some(now)
+                            && now_stored.attempts == claimed.attempts
+                    }
+                    None => false,
+                };
+                Ok(if mine {
+                    Delivery::Claimed {
+                        attempts: claimed.attempts,
+                    }
+                } else {
+                    Delivery::Refused
+                })
             }
         }
     }

@@ -478,7 +478,16 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                     let new = publisher
                         .keep(&d.finding, Some(into.clone()), tally)
                         .await?;
-                    if new && d.alone {
+                    // News: it would page alone, on an event the delivered
+                    // alert did not show (a custom rule matching the very
+                    // event the fast path paged for tells nothing new).
+                    let lead = &decisions[delivered_before[into].0].finding;
+                    let unseen = d
+                        .finding
+                        .evidence
+                        .iter()
+                        .any(|e| !lead.evidence.contains(e));
+                    if new && d.alone && unseen {
                         news.insert(into.clone());
                     }
                 }
