@@ -120,6 +120,7 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
                     next_hour: first,
                     late_checked_until: first.start(),
                     learn_until: None,
+                    history_pending: false,
                 },
                 None,
             )
@@ -136,6 +137,7 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
             settle: 15 * MINUTE,
             lookback: 80 * MINUTE,
             max_hours_per_run: 48,
+            backfill: 0,
         },
     );
     let stream = |env: &TestEnv| ingestor(env, env.activity_store());
@@ -332,6 +334,7 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
         settle: 5 * MINUTE,
         lookback: 3 * 24 * HOUR + 10 * MINUTE,
         max_hours_per_run: 48,
+        backfill: 0,
     };
     let now = start + 3 * 24 * HOUR + 10 * MINUTE;
     let cursors = || DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone());
@@ -496,6 +499,7 @@ async fn refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_m
                 settle: 15 * MINUTE,
                 lookback: 2 * HOUR,
                 max_hours_per_run: 48,
+                backfill: 0,
             },
         )
         .with_dead_letters(Queues::new(env.sqs.clone(), None, final_url.clone()));
@@ -639,6 +643,7 @@ async fn primary_rereads_a_settled_hour_and_stores_what_okta_persisted_late() {
             settle: 5 * MINUTE,
             lookback: HOUR,
             max_hours_per_run: 48,
+            backfill: 0,
         },
     );
     let mut found_late = 0;

@@ -705,6 +705,7 @@ fn metrics_of(report: &okta_itdr_core::poll::PollReport) -> serde_json::Value {
             settle: 0,
             lookback: 0,
             max_hours_per_run: 1,
+            backfill: 0,
         },
     );
     handler.metrics(report, 0).to_document(0)
