@@ -758,6 +758,8 @@ fn child(path: &str) {
         since: None,
         until: None,
         no_enrich: false,
+        learn_days: 0,
+        learn_until: None,
         okta_options: OktaArgs::default(),
         paths: vec![PathBuf::from(path)],
     };
