@@ -622,7 +622,7 @@ fn the_poller_may_do_what_it_does_and_no_more() {
         Some("RawEventsKey")
     );
     assert!(env_names("PollFunction").contains(&"FINAL_DLQ_URL".to_owned()));
-    assert_eq!(actions("PollFunction").len(), 9);
+    assert_eq!(actions("PollFunction").len(), 11);
 }
 
 #[test]
