@@ -204,8 +204,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_LEARN_DAYS, requires = "okta")]
     pub learn_days: u32,
 
-    /// With files: events before this time are history to learn, not to alert
-    /// on (RFC 3339, a date or an age, as --since).
+    /// With files: the hours before this time are history to learn, not to
+    /// alert on (RFC 3339, a date or an age, as --since; the hour it falls in
+    /// is published).
     #[arg(long, value_name = "TIME", conflicts_with = "okta")]
     pub learn_until: Option<String>,
 
