@@ -17,9 +17,9 @@ use okta_itdr_core::ingest::{IngestSettings as CoreIngestSettings, Ingestor};
 use okta_itdr_core::poll::{
     poll, Cursor, CursorStore, Mode, PollError, PollReport, PollSettings, Refused, RefusedEvents,
 };
-use okta_itdr_core::ports::{ActivityStore, StoreError};
+use okta_itdr_core::ports::{ActivityStore, StateStore, StoreError, Watermark};
 use okta_itdr_core::source::NextPage;
-use okta_itdr_core::time::{Millis, HOUR, MINUTE};
+use okta_itdr_core::time::{Millis, DAY, HOUR, MINUTE};
 use okta_itdr_okta::{ClientConfig, Credentials, OktaClient, OrgUrl};
 use serde_json::{json, Value};
 
@@ -29,6 +29,7 @@ use crate::handlers::{redact_quoted, run_clock, wall_clock, HandlerError, SafeId
 use crate::metrics::{Metrics, Unit};
 use crate::recovery::{DeadLetterReason, Format, Queues};
 use crate::sdk::{get_n, get_s, key, n, s, store_error};
+use crate::state::DynamoStateStore;
 
 pub const OKTA_ORG_URL: &str = "OKTA_ORG_URL";
 pub const OKTA_API_MODE: &str = "OKTA_API_MODE";
@@ -36,6 +37,7 @@ pub const OKTA_API_CREDENTIALS_SECRET: &str = "OKTA_API_CREDENTIALS_SECRET";
 pub const OKTA_API_RATE_SHARE: &str = "OKTA_API_RATE_SHARE";
 pub const POLL_SETTLE_MINUTES: &str = "POLL_SETTLE_MINUTES";
 pub const POLL_LOOKBACK_HOURS: &str = "POLL_LOOKBACK_HOURS";
+pub const POLL_BACKFILL_DAYS: &str = "POLL_BACKFILL_DAYS";
 pub const POLL_DEADLINE_MARGIN_SECONDS: &str = "POLL_DEADLINE_MARGIN_SECONDS";
 pub const STATE_TABLE: &str = "STATE_TABLE";
 
@@ -46,6 +48,9 @@ pub const DEFAULT_PRIMARY_SETTLE_MINUTES: i64 = 5;
 pub const DEFAULT_LOOKBACK_HOURS: i64 = 24;
 /// Okta keeps 90 days of System Log.
 pub const MAX_LOOKBACK_HOURS: i64 = 90 * 24;
+/// Days of history a first start reads and the detector learns before alerting.
+pub const DEFAULT_BACKFILL_DAYS: i64 = 30;
+pub const MAX_BACKFILL_DAYS: i64 = 90;
 /// No new page starts with less than this left before the deadline: one query
 /// (30 s) with a retry, and a rate-limit wait of up to a minute.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(100);
@@ -113,7 +118,9 @@ impl PollConfig {
         };
         let settle_default = match mode {
             Mode::Primary => DEFAULT_PRIMARY_SETTLE_MINUTES,
-            Mode::GapFill | Mode::PrimaryRecheck => DEFAULT_GAP_FILL_SETTLE_MINUTES,
+            Mode::GapFill | Mode::PrimaryRecheck | Mode::Backfill => {
+                DEFAULT_GAP_FILL_SETTLE_MINUTES
+            }
         };
         let settle = number(POLL_SETTLE_MINUTES, settle_default, 24 * 60)? * MINUTE;
         let lookback = number(
@@ -121,6 +128,7 @@ impl PollConfig {
             DEFAULT_LOOKBACK_HOURS,
             MAX_LOOKBACK_HOURS,
         )? * HOUR;
+        let backfill = number(POLL_BACKFILL_DAYS, DEFAULT_BACKFILL_DAYS, MAX_BACKFILL_DAYS)? * DAY;
         let deadline_margin = number(
             POLL_DEADLINE_MARGIN_SECONDS,
             DEADLINE_MARGIN.as_secs() as i64,
@@ -138,6 +146,7 @@ impl PollConfig {
                 settle,
                 lookback,
                 max_hours_per_run: 48,
+                backfill,
             },
             deadline_margin,
         })
@@ -239,22 +248,40 @@ pub fn handler_from_secrets(
     Ok((config, handler))
 }
 
-/// The cursor item in the state table.
+/// The cursor items in the state table, beside the detector's watermark (a
+/// backfill hands it the history to learn).
 pub struct DynamoCursorStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    detector: DynamoStateStore,
 }
 
 impl DynamoCursorStore {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        let table = table.into();
         DynamoCursorStore {
+            // Only its watermark is used: the baseline and retention days are
+            // the detector's business.
+            detector: DynamoStateStore::new(client.clone(), table.clone(), 30, 90),
             client,
-            table: table.into(),
+            table,
         }
     }
 }
 
 impl CursorStore for DynamoCursorStore {
+    async fn load_watermark(&self) -> Result<Option<Watermark>, StoreError> {
+        StateStore::load_watermark(&self.detector).await
+    }
+
+    async fn save_watermark(
+        &self,
+        next: &Watermark,
+        expected: Option<&Watermark>,
+    ) -> Result<(), StoreError> {
+        StateStore::save_watermark(&self.detector, next, expected).await
+    }
+
     async fn load_cursor(&self, mode: Mode) -> Result<Option<Cursor>, StoreError> {
         let out = self
             .client
@@ -532,6 +559,7 @@ impl<A: ActivityStore, C: CursorStore> PollHandler<A, C> {
                     refused = report.refused,
                     found_late = report.found_late,
                     deadline_hit = report.deadline_hit,
+                    backfilling = report.backfilling,
                     "poll run"
                 );
                 Ok(report_json(&report, self.settings.mode))
@@ -576,6 +604,7 @@ fn report_json(r: &PollReport, mode: Mode) -> Value {
         "duplicates": r.duplicates, "missed": r.missed, "invalid": r.invalid,
         "refused": r.refused, "foundLate": r.found_late,
         "windowsDone": r.windows_done, "deadlineHit": r.deadline_hit,
+        "backfilling": r.backfilling,
     })
 }
 
@@ -649,6 +678,16 @@ mod tests {
         assert_eq!(c.rate_share, 0.5);
         assert_eq!(c.poll.settle, 15 * MINUTE);
         assert_eq!(c.poll.lookback, 24 * HOUR);
+        assert_eq!(c.poll.backfill, 30 * DAY, "a first start learns 30 days");
+        let none = PollConfig::from_lookup(
+            |k| match k {
+                POLL_BACKFILL_DAYS => Some("0".into()),
+                _ => env(BASE)(k),
+            },
+            hash_key(),
+        )
+        .unwrap();
+        assert_eq!(none.poll.backfill, 0);
     }
 
     #[test]
@@ -658,6 +697,8 @@ mod tests {
             (&[("OKTA_API_MODE", "push")], OKTA_API_MODE),
             (&[("OKTA_API_RATE_SHARE", "1.5")], OKTA_API_RATE_SHARE),
             (&[("POLL_LOOKBACK_HOURS", "9999")], POLL_LOOKBACK_HOURS),
+            // Okta keeps 90 days.
+            (&[("POLL_BACKFILL_DAYS", "91")], POLL_BACKFILL_DAYS),
         ];
         for (over, name) in cases {
             let lookup = |k: &str| {

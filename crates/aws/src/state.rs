@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | other attributes |
 //! | --- | --- | --- | --- |
-//! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms), `learn_until` (hours; backfilled history before it is learned, not published) |
+//! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms), `learn_until` (hours; backfilled history before it is learned, not published), `history_pending` (the poll function is still reading it) |
 //! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON; over 64 KB deflated, as binary `docz`), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
@@ -487,6 +487,10 @@ impl StateStore for DynamoStateStore {
                 next_hour: Hour(h),
                 late_checked_until: l,
                 learn_until: get_n(&item, "learn_until").map(Hour),
+                history_pending: matches!(
+                    item.get("history_pending"),
+                    Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                ),
             })),
             _ => Err(self.err(
                 "GetItem",
@@ -510,6 +514,12 @@ impl StateStore for DynamoStateStore {
             .item("late_checked_until", n(next.late_checked_until));
         if let Some(until) = next.learn_until {
             put = put.item("learn_until", n(until.0));
+        }
+        if next.history_pending {
+            put = put.item(
+                "history_pending",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+            );
         }
         put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),

@@ -760,6 +760,7 @@ fn child(path: &str) {
         no_enrich: false,
         learn_days: 0,
         learn_until: None,
+        state: None,
         okta_options: OktaArgs::default(),
         paths: vec![PathBuf::from(path)],
     };

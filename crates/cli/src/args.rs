@@ -26,6 +26,13 @@ pub enum Command {
         after_help = "Credentials: OKTA_API_TOKEN (SSWS), or OKTA_CLIENT_ID with OKTA_PRIVATE_KEY_FILE and OKTA_KEY_ID (an OAuth service app with okta.logs.read), or --credentials FILE holding {\"apiToken\": …} or {\"clientId\", \"privateKeyPem\", \"keyId\"}.\nExit status: 0 done, 1 an error (credentials, scope, org URL, rate limit, output)."
     )]
     Fetch(FetchArgs),
+    /// Learn an org's history from the Okta API (baselines, the org's networks
+    /// and proxies) without alerting, into a state file `replay --state`
+    /// starts from, as a new deployment learns before its first run.
+    #[command(
+        after_help = "Credentials: as for fetch.\nExit status: 0 learned, 1 an error (credentials, org URL, rate limit, --days, the state file)."
+    )]
+    Learn(LearnArgs),
     /// List the detections: id, severity, MITRE ATT&CK techniques, thresholds.
     Detections(DetectionsArgs),
     /// Custom Sigma rules.
@@ -204,8 +211,14 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_LEARN_DAYS, requires = "okta")]
     pub learn_days: u32,
 
-    /// With files: events before this time are history to learn, not to alert
-    /// on (RFC 3339, a date or an age, as --since).
+    /// Start from what `okta-itdr learn` saved: the baselines and the org's
+    /// context learned from the history before the replayed events.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// With files: the hours before this time are history to learn, not to
+    /// alert on (RFC 3339, a date or an age, as --since; the hour it falls in
+    /// is published).
     #[arg(long, value_name = "TIME", conflicts_with = "okta")]
     pub learn_until: Option<String>,
 
@@ -280,6 +293,38 @@ pub struct FetchArgs {
 
     #[command(flatten)]
     pub okta: OktaArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The org's URL, e.g. https://acme.okta.com (https only).
+    #[arg(long, value_name = "URL")]
+    pub okta: String,
+
+    /// Days of history to learn, ending at --until (at most 90: Okta keeps
+    /// the System Log for 90 days).
+    #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_LEARN_DAYS)]
+    pub days: u32,
+
+    /// The end of the history [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Where to save what was learned (JSON), for `replay --state`.
+    #[arg(long, value_name = "FILE")]
+    pub state: PathBuf,
+
+    /// Detector configuration: the JSON the detect function reads from DETECTIONS_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Environment variable holding the key that hashes unknown usernames, as
+    /// for replay.
+    #[arg(long, value_name = "VAR", default_value = "OKTA_ITDR_HASH_KEY")]
+    pub hash_key_env: String,
+
+    #[command(flatten)]
+    pub okta_options: OktaArgs,
 }
 
 #[derive(Debug, Args)]

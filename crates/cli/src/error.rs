@@ -34,6 +34,9 @@ pub enum CliError {
     Okta(String),
     #[error("{0}")]
     Time(String),
+    /// The state file of `learn` / `replay --state`.
+    #[error("state: {0}")]
+    State(String),
     #[error("{0} input record(s) skipped (--strict)")]
     Strict(u64),
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]

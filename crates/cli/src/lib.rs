@@ -15,6 +15,7 @@ pub mod posture_cmd;
 pub mod reorder;
 pub mod replay_cmd;
 pub mod rules_cmd;
+pub mod state_file;
 
 use args::{Cli, Command, DetectionsArgs, Format, RulesCommand};
 use error::CliError;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli, io: Io<'_>) -> Result<(), CliError> {
     match cli.command {
         Command::Replay(args) => replay_cmd::run(&args, io).map(|_| ()),
         Command::Fetch(args) => fetch::run(&args, io).map(|_| ()),
+        Command::Learn(args) => replay_cmd::learn(&args, io).map(|_| ()),
         Command::Detections(args) => detections(&args, io),
         Command::Rules(RulesCommand::Check(args)) => rules_cmd::check(&args, io),
         #[cfg(feature = "dlq")]

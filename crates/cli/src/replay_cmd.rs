@@ -16,14 +16,15 @@ use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
 use okta_itdr_core::replay::{Replay, ReplayError};
 use okta_itdr_core::sigma::{is_rule_file, RuleError, RuleSet};
-use okta_itdr_core::time::{Millis, DAY, HOUR};
+use okta_itdr_core::time::{format_rfc3339_ms, Hour, Millis, DAY, HOUR};
 
-use crate::args::{Format, ReplayArgs, MAX_LEARN_DAYS};
+use crate::args::{Format, LearnArgs, OktaArgs, ReplayArgs, MAX_LEARN_DAYS};
 use crate::error::CliError;
 use crate::input::{discover, Discovered};
 use crate::merge::{Item, Merge, Skipped};
 use crate::output::{self, Summary};
 use crate::reorder::Reorder;
+use crate::state_file::LearnedState;
 
 /// Skipped records listed on stderr at most; all are counted.
 const MAX_REPORTED: u64 = 1000;
@@ -236,7 +237,58 @@ fn progress_bar(total: u64, stderr_terminal: bool) -> ProgressBar {
     pb
 }
 
+/// `okta-itdr learn`: a replay of the history from the API in which every
+/// hour is learned and none published, then its baselines saved.
+pub fn learn(args: &LearnArgs, io: Io<'_>) -> Result<Summary, CliError> {
+    if args.days == 0 || args.days > MAX_LEARN_DAYS {
+        return Err(CliError::Time(format!(
+            "--days {} must be from 1 to {MAX_LEARN_DAYS}: Okta keeps the System Log for {MAX_LEARN_DAYS} days",
+            args.days
+        )));
+    }
+    let now = crate::fetch_source::now_ms();
+    let until = match &args.until {
+        Some(t) => crate::fetch_source::parse_time(t, now)?,
+        None => now,
+    };
+    let since = until - i64::from(args.days) * DAY;
+    let replay = ReplayArgs {
+        format: Some(Format::Json),
+        strict: false,
+        config: args.config.clone(),
+        timeline: None,
+        all_findings: false,
+        hash_key_env: args.hash_key_env.clone(),
+        rules: None,
+        reorder_window_hours: 6,
+        okta: Some(args.okta.clone()),
+        since: Some(format_rfc3339_ms(since)),
+        until: Some(format_rfc3339_ms(until)),
+        no_enrich: true,
+        learn_days: 0,
+        state: None,
+        // Every hour of the window is history.
+        learn_until: Some(format_rfc3339_ms(Hour::of(until).next().start())),
+        okta_options: OktaArgs {
+            credentials: args.okta_options.credentials.clone(),
+            ..args.okta_options
+        },
+        paths: Vec::new(),
+    };
+    run_saving(&replay, io, Some((&args.state, until)))
+}
+
 pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
+    run_saving(args, io, None)
+}
+
+/// A replay; with `save`, what it learned is saved to that file as history
+/// ending at that time.
+fn run_saving(
+    args: &ReplayArgs,
+    io: Io<'_>,
+    save: Option<(&Path, Millis)>,
+) -> Result<Summary, CliError> {
     let mut config = load_config(args.config.as_deref())?;
     if let Some(dir) = &args.rules {
         let rules = load_rules(dir)?;
@@ -244,6 +296,10 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         crate::input::use_rules(Arc::new(rules));
     }
     let (hasher, _) = hasher_from_env(&args.hash_key_env)?;
+    let learned = match &args.state {
+        Some(path) => Some(LearnedState::read(path)?),
+        None => None,
+    };
     if args.okta.is_none() && (args.since.is_some() || args.until.is_some()) {
         return Err(CliError::Time(
             "--since and --until go with --okta; a replay of files reads all their events"
@@ -266,6 +322,13 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         Some(org) => {
             let since = args.since.as_deref().unwrap_or_default();
             let (since, until) = crate::fetch_source::window(since, args.until.as_deref(), now)?;
+            // Baselines that know what follows would judge it by itself.
+            if let Some(state) = learned.as_ref().filter(|s| since < s.until()) {
+                return Err(CliError::State(format!(
+                    "the state learned the history up to {}: replay from there on (--since)",
+                    state.learned_until
+                )));
+            }
             // History older than Okta keeps cannot be read: learn what there is.
             let from = (since - i64::from(args.learn_days) * DAY)
                 .max(now - i64::from(MAX_LEARN_DAYS) * DAY)
@@ -293,6 +356,10 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
             MemoryStore::keeping(move |r| output::timeline_matches(r, &wanted))
         }
         None => MemoryStore::new(),
+    };
+    let store = match learned {
+        Some(state) => store.with_baselines(state.baselines),
+        None => store,
     };
     let mut replay = Replay::new(Normalizer::new(hasher), config, store);
     if let Some(t) = learn_until {
@@ -380,6 +447,9 @@ pub fn run(args: &ReplayArgs, io: Io<'_>) -> Result<Summary, CliError> {
         .iter()
         .filter_map(|a| Some((a.time, pipeline.replay().sending(&a.uid)?)))
         .collect();
+    if let Some((path, until)) = save {
+        LearnedState::new(until, pipeline.replay().store().baseline_snapshot()).write(path)?;
+    }
     summary.behind_window = pipeline.reorder().behind();
     let timeline = args
         .timeline

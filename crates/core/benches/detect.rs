@@ -694,6 +694,7 @@ fn detector_run() -> String {
         next_hour: hour,
         late_checked_until: hour.end(),
         learn_until: None,
+        history_pending: false,
     };
     rt.block_on(state.save_watermark(&watermark, None))
         .expect("watermark");

@@ -98,6 +98,22 @@ impl MemoryStore {
     pub fn baselines(&self) -> usize {
         self.lock().baselines.len()
     }
+
+    /// Every baseline (the org's context included), by identity: what a
+    /// replay learned, to save and start another from.
+    pub fn baseline_snapshot(&self) -> Vec<Baseline> {
+        let mut v: Vec<Baseline> = self.lock().baselines.values().cloned().collect();
+        v.sort_by(|a, b| a.identity.cmp(&b.identity));
+        v
+    }
+
+    /// Starts from baselines learned before (see [`MemoryStore::baseline_snapshot`]).
+    pub fn with_baselines(self, baselines: Vec<Baseline>) -> Self {
+        self.lock()
+            .baselines
+            .extend(baselines.into_iter().map(|b| (b.identity.clone(), b)));
+        self
+    }
 }
 
 impl ActivityStore for MemoryStore {

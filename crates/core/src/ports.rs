@@ -191,6 +191,10 @@ pub struct Watermark {
     /// and late events for them re-check nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learn_until: Option<Hour>,
+    /// The history before `learn_until` is still being read from the System
+    /// Log API (the poll function's first start): the detector waits.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history_pending: bool,
 }
 
 impl Watermark {
@@ -200,6 +204,7 @@ impl Watermark {
             next_hour,
             late_checked_until: at,
             learn_until: None,
+            history_pending: false,
         }
     }
 

@@ -109,10 +109,10 @@ impl Replay {
         }
     }
 
-    /// Events published before `until` are history: the detector learns their
-    /// hours (baselines, the org's context) and publishes nothing for them, as
-    /// a deployment does with what it backfilled before its first run. Set
-    /// before the first event.
+    /// The hours before the one `until` falls in are history: the detector
+    /// learns them (baselines, the org's context) and publishes nothing for
+    /// them, as a deployment does with what it backfilled before its first
+    /// run. Set before the first event.
     pub fn learning_until(mut self, until: Millis) -> Self {
         self.learn_until = Some(Hour::of(until));
         self

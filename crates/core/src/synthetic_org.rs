@@ -378,6 +378,8 @@ pub struct Gen {
     seq: u64,
     prefix: &'static str,
     pub events: Vec<Ev>,
+    /// Events that reach the pipeline late: uuid and how long after their time.
+    pub late: Vec<(String, Millis)>,
 }
 
 impl Gen {
@@ -387,6 +389,7 @@ impl Gen {
             seq: 0,
             prefix,
             events: Vec::new(),
+            late: Vec::new(),
         }
     }
 
@@ -394,6 +397,18 @@ impl Gen {
         self.seq += 1;
         let uuid = format!("{}-0000-4000-8000-{:012x}", self.prefix, self.seq);
         self.events.push(ev.uuid(&uuid).at_ms(t));
+    }
+
+    /// The last event pushed reaches the pipeline `delay` after its time (a
+    /// recovered or gap-filled event).
+    pub fn arrives_late(&mut self, delay: Millis) {
+        if let Some(uuid) = self
+            .events
+            .last()
+            .and_then(|e| e.json["uuid"].as_str().map(str::to_owned))
+        {
+            self.late.push((uuid, delay));
+        }
     }
 
     pub fn event(&self, kind: &str, u: usize, place: &Place, session: &str) -> Ev {
@@ -771,6 +786,8 @@ pub struct Scenario {
     pub name: &'static str,
     pub detections: &'static [&'static str],
     pub events: Vec<Ev>,
+    /// Events of `events` that reach the pipeline late: uuid and delay.
+    pub late: Vec<(String, Millis)>,
     /// The least severity the alert naming the detections must have: high
     /// where the attacker reaches credentials, factors, sessions or admin rights.
     pub severity: crate::detect::Severity,
@@ -791,6 +808,7 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
             name,
             detections,
             events: g.events,
+            late: g.late,
             severity: crate::detect::Severity::Low,
         });
     };
@@ -1031,13 +1049,20 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
         "an admin's takeover spread over three hours: reset, enrolment, console, API token",
         "a help-desk reset, then the Admin Console an hour and a half later",
     ];
+    let critical = [LATE_TAKEOVER];
     for s in out.iter_mut() {
         if high.contains(&s.name) {
             s.severity = crate::detect::Severity::High;
         }
+        if critical.contains(&s.name) {
+            s.severity = crate::detect::Severity::Critical;
+        }
     }
     out
 }
+
+const LATE_TAKEOVER: &str =
+    "the same take-over of another admin, the help-desk reset reaching the pipeline five hours late";
 
 /// Attacks shaped to use the alerting stage's own rules: poisoning the org's
 /// context, a stolen session that carries its device token, a takeover spread
@@ -1191,6 +1216,45 @@ fn adversarial(
                 .event("system.api_token.create", admin, &attacker, "102takeover2")
                 .target("Token", "00Tevil", "backup-sync", "backup-sync");
             g.push(token, t - 3 * HOUR + 195 * MINUTE);
+        },
+    );
+    // The take-over again, but the reset is recovered five hours late: by
+    // then the enrolment and the console access were analysed without it,
+    // and the admin's baseline learned the attacker's network and machine.
+    // The reset's hour, analysed again, names the take-over, critical.
+    add(
+        LATE_TAKEOVER,
+        &[
+            "factor_enrolled_after_reset_new_network",
+            "mfa_reset_then_admin_access",
+        ],
+        &|g, t| {
+            let admin = roles::ADMINS.start + 8;
+            let start = t - 4 * HOUR;
+            g.reset_by_helpdesk(admin, start);
+            g.arrives_late(5 * HOUR);
+            let attacker = Place {
+                ip: "45.86.200.14".into(),
+                city: EU_CITIES[1],
+                asn: 9009,
+                as_org: "m247 europe srl",
+                proxy: false,
+                client: WINDOWS,
+                dt: Some("dt-late-takeover".into()),
+            };
+            let enrol = g
+                .event("user.mfa.factor.activate", admin, &attacker, "102late")
+                .debug("factor", json!("OKTA_VERIFY_PUSH"));
+            g.push(enrol, start + 20 * MINUTE);
+            let console = g
+                .event("user.session.access_admin_app", admin, &attacker, "102late")
+                .target(
+                    "AppInstance",
+                    "0oaadmin",
+                    "Okta Admin Console",
+                    "Okta Admin Console",
+                );
+            g.push(console, start + 70 * MINUTE);
         },
     );
     // A reset in one hour, the Admin Console from a new device in the next:

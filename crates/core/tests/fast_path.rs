@@ -41,6 +41,7 @@ impl Org {
                     next_hour: h,
                     late_checked_until: h.start(),
                     learn_until: None,
+                    history_pending: false,
                 },
                 None,
             )

@@ -28,12 +28,22 @@ struct Outcome {
     events: usize,
 }
 
-/// Replays the events; with `learn_until`, those before it are backfilled
-/// history: learned, never published.
-fn replay(mut events: Vec<Ev>, learn_until: Option<Millis>) -> Outcome {
+/// Replays the events in the order they reach the pipeline: `late` ones (by
+/// uuid) that long after their time. With `learn_until`, those before it are
+/// backfilled history: learned, never published.
+fn replay(mut events: Vec<Ev>, late: &[(String, Millis)], learn_until: Option<Millis>) -> Outcome {
     let started = std::time::Instant::now();
-    let mut parsed: Vec<_> = events.drain(..).map(|e| e.event()).collect();
-    parsed.sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
+    let delays: HashMap<&str, Millis> = late.iter().map(|(u, d)| (u.as_str(), *d)).collect();
+    let mut parsed: Vec<_> = events
+        .drain(..)
+        .map(|e| {
+            let e = e.event();
+            let arrives = e.published + delays.get(e.uuid.as_str()).copied().unwrap_or(0);
+            (arrives, e)
+        })
+        .collect();
+    parsed.sort_by(|(x, a), (y, b)| (x, &a.uuid).cmp(&(y, &b.uuid)));
+    let parsed: Vec<_> = parsed.into_iter().map(|(_, e)| e).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -63,7 +73,7 @@ fn benign() -> &'static Outcome {
         let started = std::time::Instant::now();
         let events = benign_events();
         eprintln!("generated in {:?}", started.elapsed());
-        replay(events, None)
+        replay(events, &[], None)
     })
 }
 
@@ -189,7 +199,7 @@ fn with_backfill_the_first_day_is_as_quiet_as_the_weeks_after() {
     // before its first run: that week is learned, and its first day is the
     // week's end. Counted from that first day, nothing is left out.
     let start = day_start(LEARNING_DAYS);
-    let out = replay(benign_events(), Some(start));
+    let out = replay(benign_events(), &[], Some(start));
     let text = report(&out);
     eprintln!("with backfill\n{text}");
     assert!(
@@ -255,7 +265,9 @@ fn every_attack_scenario_injected_into_the_org_is_published() {
     for s in &scenarios {
         events.extend(s.events.iter().cloned());
     }
-    let out = replay(events, None);
+    let late: Vec<(String, Millis)> = scenarios.iter().flat_map(|s| s.late.clone()).collect();
+    assert!(!late.is_empty(), "a scenario's event arrives late");
+    let out = replay(events, &late, None);
     let mut missed = Vec::new();
     for s in &scenarios {
         let uuids: Vec<String> = s

@@ -202,6 +202,7 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
                 next_hour: first,
                 late_checked_until: first.start(),
                 learn_until: None,
+                history_pending: false,
             },
             None,
         )

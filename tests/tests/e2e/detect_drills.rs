@@ -77,6 +77,7 @@ async fn set_watermark(env: &TestEnv, hour: Hour) {
                 next_hour: hour,
                 late_checked_until: hour.start(),
                 learn_until: None,
+                history_pending: false,
             },
             None,
         )

@@ -120,6 +120,7 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
                     next_hour: first,
                     late_checked_until: first.start(),
                     learn_until: None,
+                    history_pending: false,
                 },
                 None,
             )
@@ -136,6 +137,7 @@ async fn gap_fill_restores_what_the_stream_dropped_and_the_findings_of_a_lossles
             settle: 15 * MINUTE,
             lookback: 80 * MINUTE,
             max_hours_per_run: 48,
+            backfill: 0,
         },
     );
     let stream = |env: &TestEnv| ingestor(env, env.activity_store());
@@ -332,6 +334,7 @@ async fn primary_catches_up_three_days_within_the_rate_share_through_a_crash_and
         settle: 5 * MINUTE,
         lookback: 3 * 24 * HOUR + 10 * MINUTE,
         max_hours_per_run: 48,
+        backfill: 0,
     };
     let now = start + 3 * 24 * HOUR + 10 * MINUTE;
     let cursors = || DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone());
@@ -496,6 +499,7 @@ async fn refused_and_unparsable_polled_events_are_dead_lettered_and_the_cursor_m
                 settle: 15 * MINUTE,
                 lookback: 2 * HOUR,
                 max_hours_per_run: 48,
+                backfill: 0,
             },
         )
         .with_dead_letters(Queues::new(env.sqs.clone(), None, final_url.clone()));
@@ -639,6 +643,7 @@ async fn primary_rereads_a_settled_hour_and_stores_what_okta_persisted_late() {
             settle: 5 * MINUTE,
             lookback: HOUR,
             max_hours_per_run: 48,
+            backfill: 0,
         },
     );
     let mut found_late = 0;
@@ -701,4 +706,106 @@ async fn credentials_come_from_one_secret_and_errors_never_show_it() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no-such-secret"), "{err}");
+}
+
+/// A first start on DynamoDB: the poller reads a week of history before its
+/// first read, the detector waits for it, learns it without publishing and
+/// publishes only what follows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_backfills_history_the_detector_learns_before_alerting() {
+    let env = TestEnv::new("poll-backfill").await;
+    let (topic, queue) = env.topic_with_queue(true).await;
+    let now = Hour::of(okta_itdr_e2e::at("2026-11-20T12:00:00Z")).start() + 2 * MINUTE;
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    // An API token created every day of the week (each pages when published)
+    // and one in the first read's lookback.
+    let token = |n: i64, t: Millis| {
+        Ev::new("system.api_token.create")
+            .user(&format!("00u{n}"), &format!("user{n}@acme.com"))
+            .target("Token", &format!("00T{n}"), "ci-token", "ci-token")
+            .at_ms(t)
+            .json
+    };
+    let mut events: Vec<Value> = (1..=6).map(|d| token(d, now - d * 24 * HOUR)).collect();
+    events.push(token(99, now - 30 * MINUTE));
+    okta.add_events(&events);
+    let poller = PollHandler::new(
+        client(&okta, 2),
+        ingestor(&env, env.activity_store()),
+        DynamoCursorStore::new(env.dynamodb.clone(), env.state_table.clone()),
+        PollSettings {
+            mode: Mode::Primary,
+            settle: 5 * MINUTE,
+            lookback: 2 * HOUR,
+            max_hours_per_run: 48,
+            backfill: 7 * 24 * HOUR,
+        },
+    );
+    let detector = okta_itdr_aws::DetectHandler::new(Detector::new(
+        env.activity_store(),
+        env.state_store(),
+        env.sink(&topic),
+        DetectConfig::default(),
+    ));
+    let poll_at = |t: Millis, deadline: Millis| {
+        let poller = &poller;
+        async move {
+            poller
+                .handle_payload(&scheduled_event(&format_rfc3339_ms(t)), t, deadline, || t)
+                .await
+                .unwrap()
+        }
+    };
+
+    // The first run's deadline is upon it: it only sets the history up.
+    let first = poll_at(now, now).await;
+    assert_eq!(first["backfilling"], true, "{first}");
+    let wm = env.state_store().load_watermark().await.unwrap().unwrap();
+    assert!(wm.history_pending && wm.learn_until == Some(Hour::of(now - 2 * HOUR)));
+    let waiting = detector
+        .handle_payload(&scheduled_event(&format_rfc3339_ms(now + 3 * MINUTE)), 0)
+        .await
+        .unwrap();
+    assert!(waiting.waiting_for_history, "{waiting:?}");
+
+    let second = poll_at(now + 5 * MINUTE, i64::MAX).await;
+    assert_eq!(second["backfilling"], false, "{second}");
+    assert_eq!(second["stored"], 7, "{second}");
+    assert!(
+        !env.state_store()
+            .load_watermark()
+            .await
+            .unwrap()
+            .unwrap()
+            .history_pending
+    );
+
+    let mut learned = 0;
+    for k in 0..5 {
+        let at = format_rfc3339_ms(now + 65 * MINUTE + k);
+        let report = detector
+            .handle_payload(&scheduled_event(&at), 0)
+            .await
+            .unwrap();
+        learned += report.learned.len();
+        if report.caught_up {
+            break;
+        }
+    }
+    assert_eq!(
+        learned,
+        7 * 24 - 2,
+        "the week before the first read's lookback"
+    );
+    let alerts: Vec<Value> = env
+        .drain(&queue, 30)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    let principals: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["evidences"][0]["actor"]["user"]["email_addr"].as_str())
+        .collect();
+    assert_eq!(principals, ["user99@acme.com"], "the history pages no one");
 }

@@ -61,16 +61,19 @@ async fn watermark_saves_are_conditional() {
         next_hour: Hour::of(at("2026-11-10T10:00:00Z")),
         late_checked_until: at("2026-11-10T11:05:00Z"),
         learn_until: None,
+        history_pending: false,
     };
     let second = Watermark {
         next_hour: first.next_hour.next(),
         late_checked_until: at("2026-11-10T12:05:00Z"),
         learn_until: None,
+        history_pending: false,
     };
     let third = Watermark {
         next_hour: second.next_hour.next(),
         late_checked_until: at("2026-11-10T13:05:00Z"),
         learn_until: None,
+        history_pending: false,
     };
 
     store

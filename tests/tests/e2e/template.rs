@@ -537,6 +537,7 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
             poll::OKTA_ORG_URL => Some("https://acme.okta.com".into()),
             poll::OKTA_API_MODE => Some("primary".into()),
             poll::OKTA_API_RATE_SHARE => Some("0.5".into()),
+            poll::POLL_BACKFILL_DAYS => Some("30".into()),
             config::CUSTOM_RULES_URI => Some("s3://acme-security/okta-rules/".into()),
             _ => Some(format!("value-of-{name}")),
         }
@@ -547,6 +548,8 @@ fn the_poller_exists_only_with_an_org_url_and_reads_its_settings_from_the_templa
     )
     .expect("poll settings from the template's environment");
     assert_eq!(config.poll.mode, okta_itdr_core::poll::Mode::Primary);
+    assert!(env.iter().any(|v| v == poll::POLL_BACKFILL_DAYS));
+    assert_eq!(config.poll.backfill, 30 * okta_itdr_core::time::DAY);
     assert!(
         config.ingest.custom_rules.is_some(),
         "polled events meet the custom rules"
@@ -577,6 +580,11 @@ fn the_poller_may_do_what_it_does_and_no_more() {
     let leading = &cursor["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
     assert_eq!(leading.as_sequence().map(|s| s.len()), Some(1));
     assert_eq!(leading[0].as_str(), Some("POLL"));
+    // The detector's watermark, for a first start's history: that item only.
+    let watermark = find("DetectorWatermark");
+    let leading = &watermark["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+    assert_eq!(leading.as_sequence().map(|s| s.len()), Some(1));
+    assert_eq!(leading[0].as_str(), Some("WATERMARK"));
     // One secret, read only.
     let secret = find("OktaApiCredentials");
     assert_eq!(
@@ -614,7 +622,7 @@ fn the_poller_may_do_what_it_does_and_no_more() {
         Some("RawEventsKey")
     );
     assert!(env_names("PollFunction").contains(&"FINAL_DLQ_URL".to_owned()));
-    assert_eq!(actions("PollFunction").len(), 9);
+    assert_eq!(actions("PollFunction").len(), 11);
 }
 
 #[test]
@@ -705,6 +713,7 @@ fn metrics_of(report: &okta_itdr_core::poll::PollReport) -> serde_json::Value {
             settle: 0,
             lookback: 0,
             max_hours_per_run: 1,
+            backfill: 0,
         },
     );
     handler.metrics(report, 0).to_document(0)

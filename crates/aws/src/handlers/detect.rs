@@ -134,6 +134,8 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> DetectHandler<A, S, K> {
                     caught_up = report.caught_up,
                     stopped_early = report.stopped_early,
                     superseded = report.superseded,
+                    learned_hours = report.learned.len(),
+                    waiting_for_history = report.waiting_for_history,
                     "detection run"
                 );
                 Ok(report)

@@ -76,6 +76,9 @@ pub struct RunReport {
     /// Another run moved the watermark first; this one stopped and left the
     /// rest to it.
     pub superseded: bool,
+    /// The history to learn first is still being read from the System Log
+    /// API: this run did nothing.
+    pub waiting_for_history: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +211,19 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     pub async fn run_with(&self, now: Millis, ctx: &RunContext) -> Result<RunReport, RunError> {
         let current = Hour::of(now);
         let stored = self.state.load_watermark().await?;
+        // A deployment learns before it alerts: while its history is being
+        // read, an hour analysed now would page on what the history explains.
+        if let Some(wm) = stored.filter(|w| w.history_pending) {
+            // The lag is what waits to be published, not the history: it
+            // grows (and its alarm fires) only if reading the history stalls.
+            let publish_from = wm.learn_until.unwrap_or(wm.next_hour).max(wm.next_hour);
+            return Ok(RunReport {
+                waiting_for_history: true,
+                next_hour: wm.next_hour.label(),
+                lag_hours: (current.0 - publish_from.0).max(0),
+                ..RunReport::default()
+            });
+        }
         let mut wm = stored.unwrap_or(Watermark::starting(
             Hour(current.0 - i64::from(self.config.first_run_hours)),
             now,

@@ -445,16 +445,19 @@ pub fn explain(f: &Finding, cx: &Lookup<'_>) -> Vec<String> {
             // Evidence is oldest first: the reset, then the admin access.
             let access = cx.evidence(f).into_iter().next_back();
             if let Some(r) = access {
-                let b = cx.baseline(&f.principal.identity, r.published);
+                // Usual before the access, not since: a late reset's hour is
+                // analysed after later hours learned the attacker's device.
+                let t = r.published;
+                let b = cx.baseline(&f.principal.identity, t);
                 let device = r
                     .client
                     .dt_hash
                     .as_deref()
-                    .is_some_and(|d| b.is_some_and(|b| b.devices.contains_key(d)));
+                    .is_some_and(|d| b.is_some_and(|b| b.knew_device(d, t)));
                 let network = r.network.ip.as_deref().is_some_and(org_net)
                     || r.network
                         .asn
-                        .is_some_and(|a| b.is_some_and(|b| b.knows_asn(a)));
+                        .is_some_and(|a| b.is_some_and(|b| b.knew_asn(a, t)));
                 if device && network {
                     why.push(
                         "the admin access came from the user's usual device and network".into(),

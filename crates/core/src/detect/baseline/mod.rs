@@ -202,6 +202,17 @@ impl Baseline {
     pub fn knows_proxy_asn(&self, asn: u64) -> bool {
         self.proxies.contains_key(&asn.to_string())
     }
+
+    /// Whether the autonomous system was the identity's before `t`: what the
+    /// baseline knew then, not what later hours taught it.
+    pub fn knew_asn(&self, asn: u64, t: Millis) -> bool {
+        self.asns.known_before(&asn.to_string(), t)
+    }
+
+    /// Whether the device token was the identity's before `t`.
+    pub fn knew_device(&self, dt_hash: &str, t: Millis) -> bool {
+        self.devices.known_before(dt_hash, t)
+    }
 }
 
 /// The network an address belongs to for org-level context: its IPv4 /24 or its
@@ -237,6 +248,12 @@ fn day(t: Millis) -> i64 {
 }
 
 fn touch(set: &mut Seen, value: &str, t: Millis) -> bool {
+    // A late event, learned when its hour is analysed again, can show a value
+    // in use earlier than its first sighting: new at that time it was not.
+    if set.first_seen(value).is_some_and(|first| t < first) {
+        set.seen_earlier(value, t);
+        return true;
+    }
     match set.get_mut(value) {
         Some(seen) if *seen >= t => false,
         Some(seen) => {

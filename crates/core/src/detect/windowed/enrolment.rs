@@ -5,7 +5,13 @@
 //! created or activated, then granted an admin role, within hours.
 //!
 //! The later event is the trigger and lies in the analysed hour; the hour asks
-//! for the user's timeline over the window before it.
+//! for the user's timeline over the window before it. A reset in the analysed
+//! hour also asks for the window after it, as [`super::reset`] does: a reset
+//! that reached the pipeline hours late (recovered, gap-filled) completes the
+//! enrolment it enabled when its hour is analysed again. The finding is
+//! anchored on the reset, so whichever hour reports it, it is the same one;
+//! and "new" is what the user's baseline had not seen before the enrolment,
+//! not what the hours since have taught it.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -71,12 +77,20 @@ pub(super) fn history_requests(
         r.role == Role::Actor && r.published >= hour.start() && r.published < hour.end()
     });
     for r in in_hour {
+        let t = r.published;
         let wanted = [
-            enrolled(r).filter(|_| enrol).map(|u| (u, enrol_width)),
-            granted_admin(r).filter(|_| admin).map(|u| (u, admin_width)),
+            enrolled(r)
+                .filter(|_| enrol)
+                .map(|u| (u, t - enrol_width, t)),
+            granted_admin(r)
+                .filter(|_| admin)
+                .map(|u| (u, t - admin_width, t)),
+            // After a reset: the enrolments it may have enabled.
+            reset_target(r)
+                .filter(|_| enrol)
+                .map(|u| (u, t, t + enrol_width)),
         ];
-        for (user, width) in wanted.into_iter().flatten() {
-            let (from, to) = (r.published - width, r.published);
+        for (user, from, to) in wanted.into_iter().flatten() {
             let span = spans.entry(user).or_insert((from, to));
             *span = (span.0.min(from), span.1.max(to));
         }
@@ -119,6 +133,12 @@ pub(super) fn evaluate(a: &Analysis<'_>, hits: &mut Vec<Hit>) {
     let mut reported: HashSet<(&str, &str)> = HashSet::new();
     for r in a.in_hour().filter(|r| r.role == Role::Actor) {
         if enrol {
+            if let Some(user) = reset_target(r) {
+                if let Some(hit) = enrolment_following(a, user, r) {
+                    reported.insert((FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, user));
+                    hits.push(hit);
+                }
+            }
             if let Some(user) = enrolled(r) {
                 if !reported.contains(&(FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, user)) {
                     if let Some(hit) = enrolment_after_reset(a, user, r) {
@@ -141,20 +161,51 @@ pub(super) fn evaluate(a: &Analysis<'_>, hits: &mut Vec<Hit>) {
     }
 }
 
+/// The first enrolment by `user` after `reset` (an event of the analysed
+/// hour), before any later reset, within the window: the pair, judged as the
+/// enrolment's own hour judges it.
+fn enrolment_following<'a>(a: &Analysis<'a>, user: &str, reset: &'a ActivityRecord) -> Option<Hit> {
+    let width = hours(a.config, FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
+    let history = a.histories.get(user).map(Vec::as_slice).unwrap_or_default();
+    let mut after: Vec<&ActivityRecord> = history
+        .iter()
+        .chain(a.records.iter())
+        .filter(|r| r.published > reset.published && r.published < reset.published + width)
+        .filter(|r| enrolled(r) == Some(user) || reset_target(r) == Some(user))
+        .collect();
+    after.sort_by(|x, y| (x.published, &x.uuid).cmp(&(y.published, &y.uuid)));
+    // A later reset starts a pair of its own.
+    let enrol = after.into_iter().find(|r| enrolled(r).is_some())?;
+    if before(a, user, enrol.published, width)
+        .any(|r| reset_target(r) == Some(user) && r.published > reset.published)
+    {
+        return None;
+    }
+    enrolment_after_reset(a, user, enrol)
+}
+
 fn enrolment_after_reset<'a>(
     a: &Analysis<'a>,
     user: &str,
     enrol: &'a ActivityRecord,
 ) -> Option<Hit> {
     let width = hours(a.config, FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
-    // A network is new when the baseline, as it stood before the hour and old
-    // enough to judge, has networks and not this one.
+    let t = enrol.published;
+    // A network is new when the baseline, old enough to judge, had networks
+    // before the enrolment and not this one. Before the enrolment, not before
+    // the hour: a late reset's hour is analysed after later hours taught the
+    // baseline the enrolment's own network and device.
     let b = a
         .baselines
         .get(user)
-        .filter(|b| b.established(enrol.published, a.config.baseline_min_days))?;
+        .filter(|b| b.established(t, a.config.baseline_min_days))?;
     let asn = enrol.network.asn?;
-    if b.asns.is_empty() || b.knows_asn(asn) {
+    let known: Vec<&str> = b
+        .asns
+        .keys()
+        .filter(|k| b.asns.known_before(k, t))
+        .collect();
+    if known.is_empty() || b.knew_asn(asn, t) {
         return None;
     }
     let reset = before(a, user, enrol.published, width)
@@ -178,14 +229,13 @@ fn enrolment_after_reset<'a>(
         principal.label(),
         window::place(enrol)
     );
-    let known: Vec<&str> = b.asns.keys().collect();
     // The enrolling browser's device token, never seen for the user: not the
     // user's laptop enrolling their new phone, someone else's machine.
     let new_device = enrol
         .client
         .dt_hash
         .as_deref()
-        .is_some_and(|d| !b.devices.contains_key(d));
+        .is_some_and(|d| !b.knew_device(d, t));
     let f = window::finding(
         FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK,
         principal,

@@ -1332,7 +1332,17 @@ fn history_requests_cover_twelve_hours_around_the_events() {
             )
         ]
     );
-    let off = DetectConfig::from_json(r#"{"disabled":["mfa_reset_then_admin_access"]}"#).unwrap();
+    // The enrolment a reset may have enabled is read from the same window.
+    let reset_off =
+        DetectConfig::from_json(r#"{"disabled":["mfa_reset_then_admin_access"]}"#).unwrap();
+    assert_eq!(
+        history_requests(&reset_off, hour, &lab.records_for(hour)),
+        vec![want("00uerin", at(&t("09:10:00")), at(&t("21:10:00")))]
+    );
+    let off = DetectConfig::from_json(
+        r#"{"disabled":["mfa_reset_then_admin_access","factor_enrolled_after_reset_new_network"]}"#,
+    )
+    .unwrap();
     assert!(history_requests(&off, hour, &lab.records_for(hour)).is_empty());
 }
 
