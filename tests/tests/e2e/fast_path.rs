@@ -60,6 +60,23 @@ fn next_run(t: Millis) -> String {
     format_rfc3339_ms(Hour::of(t).end() + 5 * MINUTE)
 }
 
+/// SNS (moto behind a fault proxy) answering every Publish with a 500: an
+/// outage. Every other call goes through.
+async fn sns_refusing_publish() -> FaultProxy {
+    FaultProxy::start(&endpoint(), |_, body| {
+        if String::from_utf8_lossy(body).contains("Action=Publish") {
+            Action::Respond {
+                status: 500,
+                content_type: "text/xml",
+                body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>outage</Message></Error></ErrorResponse>".into(),
+            }
+        } else {
+            Action::Forward
+        }
+    })
+    .await
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -136,18 +153,7 @@ async fn an_sns_outage_on_the_fast_path_loses_nothing() {
     let env = TestEnv::new("fast-outage").await;
     let (topic, queue) = env.topic_with_queue(false).await;
     // SNS answers every Publish with a 500: the outage. DynamoDB is fine.
-    let sns = FaultProxy::start(&endpoint(), |_, body| {
-        if String::from_utf8_lossy(body).contains("Action=Publish") {
-            Action::Respond {
-                status: 500,
-                content_type: "text/xml",
-                body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>outage</Message></Error></ErrorResponse>".into(),
-            }
-        } else {
-            Action::Forward
-        }
-    })
-    .await;
+    let sns = sns_refusing_publish().await;
     let api = RuntimeApi::start().await;
     let mut vars = ingest_env(&env, &topic);
     vars.push(("AWS_ENDPOINT_URL_SNS", sns.url().to_owned()));
@@ -219,18 +225,7 @@ async fn a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers() {
 
     let env = TestEnv::new("fast-alarm").await;
     let (topic, queue) = env.topic_with_queue(false).await;
-    let refusing = FaultProxy::start(&endpoint(), |_, body| {
-        if String::from_utf8_lossy(body).contains("Action=Publish") {
-            Action::Respond {
-                status: 500,
-                content_type: "text/xml",
-                body: "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code><Message>outage</Message></Error></ErrorResponse>".into(),
-            }
-        } else {
-            Action::Forward
-        }
-    })
-    .await;
+    let refusing = sns_refusing_publish().await;
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&okta_itdr_e2e::sdk_config().await)
             .endpoint_url(refusing.url())

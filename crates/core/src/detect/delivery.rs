@@ -62,6 +62,40 @@ impl Handled {
     }
 }
 
+/// What delivering needs, owned by the hourly [`Detector`](super::run::Detector)
+/// and the [`FastPath`](super::fast::FastPath) alike: the state store, the
+/// sink, the configuration and the renderer it implies.
+pub(crate) struct Outlet<S, K> {
+    pub state: S,
+    pub sink: K,
+    pub config: DetectConfig,
+    pub renderer: Renderer,
+}
+
+impl<S, K> Outlet<S, K> {
+    pub fn new(state: S, sink: K, config: DetectConfig) -> Self {
+        let renderer = Renderer {
+            max_evidence: config.max_evidence,
+            ..Renderer::default()
+        };
+        Outlet {
+            state,
+            sink,
+            config,
+            renderer,
+        }
+    }
+
+    pub fn publisher(&self) -> Publisher<'_, S, K> {
+        Publisher {
+            state: &self.state,
+            sink: &self.sink,
+            config: &self.config,
+            renderer: &self.renderer,
+        }
+    }
+}
+
 /// The stores, sink and settings delivery needs, borrowed from its owner.
 pub(crate) struct Publisher<'a, S, K> {
     pub state: &'a S,

@@ -24,9 +24,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::alerting::{self, Verdict};
-use super::delivery::{Publisher, Tally};
+use super::delivery::{Outlet, Tally};
 use super::{custom, single, Analysis, DetectConfig, Finding, Severity};
-use crate::alert::Renderer;
 use crate::ports::{AlertSink, StateStore, StoreError};
 use crate::record::{ActivityRecord, Role};
 use crate::time::{Hour, Millis};
@@ -51,35 +50,25 @@ pub struct FastReport {
 }
 
 pub struct FastPath<S, K> {
-    state: S,
-    sink: K,
-    config: DetectConfig,
-    renderer: Renderer,
+    out: Outlet<S, K>,
 }
 
 impl<S: StateStore, K: AlertSink> FastPath<S, K> {
     pub fn new(state: S, sink: K, config: DetectConfig) -> Self {
-        let renderer = Renderer {
-            max_evidence: config.max_evidence,
-            ..Renderer::default()
-        };
         FastPath {
-            state,
-            sink,
-            config,
-            renderer,
+            out: Outlet::new(state, sink, config),
         }
     }
 
     pub fn config(&self) -> &DetectConfig {
-        &self.config
+        &self.out.config
     }
 
     /// The findings of fast-path detections on one event's records: high or
     /// critical, each exactly as the hourly run's analysis makes it. Pure and
     /// cheap; empty for almost every event.
     pub fn candidates(&self, records: &[ActivityRecord]) -> Vec<Finding> {
-        candidates(&self.config, records)
+        candidates(&self.out.config, records)
     }
 
     /// Publishes what one stored event's records page for on their own.
@@ -108,8 +97,8 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
         principals.dedup();
         let mut identities = principals.clone();
         identities.push(alerting::context::ORG.to_owned());
-        let baselines = self.state.load_baselines(&identities).await?;
-        let ledgers = self.state.load_ledgers(&principals).await?;
+        let baselines = self.out.state.load_baselines(&identities).await?;
+        let ledgers = self.out.state.load_ledgers(&principals).await?;
         let mut actors: Vec<ActivityRecord> = records
             .iter()
             .filter(|r| r.role == Role::Actor)
@@ -122,16 +111,11 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
             records: &actors,
             baselines: &baselines,
             histories: &histories,
-            config: &self.config,
+            config: &self.out.config,
         };
         let decisions = alerting::decide(&analysis, findings, &ledgers);
 
-        let publisher = Publisher {
-            state: &self.state,
-            sink: &self.sink,
-            config: &self.config,
-            renderer: &self.renderer,
-        };
+        let publisher = self.out.publisher();
         let mut tally = Tally::new(now, run);
         tally.retry_next_run = true;
         let mut paged: HashMap<String, bool> = HashMap::new();

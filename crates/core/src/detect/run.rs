@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::alerting::{self, Verdict};
-use super::delivery::{Handled, Publisher, Tally};
+use super::delivery::{Handled, Outlet, Publisher, Tally};
 use super::{
     analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Severity, CONTEXT,
 };
-use crate::alert::{Renderer, Status, StoredFinding};
+use crate::alert::{Status, StoredFinding};
 use crate::ports::{
     ActivityStore, AlertSink, Scope, StateStore, StoreError, StoreErrorKind, Watermark,
 };
@@ -137,10 +137,7 @@ impl RunContext {
 
 pub struct Detector<A, S, K> {
     activity: A,
-    state: S,
-    sink: K,
-    config: DetectConfig,
-    renderer: Renderer,
+    out: Outlet<S, K>,
 }
 
 /// The activity loaded for the hour being analysed and its context.
@@ -172,34 +169,22 @@ struct Taught<'a> {
 
 impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
     pub fn new(activity: A, state: S, sink: K, config: DetectConfig) -> Self {
-        let renderer = Renderer {
-            max_evidence: config.max_evidence,
-            ..Renderer::default()
-        };
         Detector {
             activity,
-            state,
-            sink,
-            config,
-            renderer,
+            out: Outlet::new(state, sink, config),
         }
     }
 
     pub fn config(&self) -> &DetectConfig {
-        &self.config
+        &self.out.config
     }
 
     pub fn state(&self) -> &S {
-        &self.state
+        &self.out.state
     }
 
     fn publisher(&self) -> Publisher<'_, S, K> {
-        Publisher {
-            state: &self.state,
-            sink: &self.sink,
-            config: &self.config,
-            renderer: &self.renderer,
-        }
+        self.out.publisher()
     }
 
     /// A run without a deadline (the CLI, tests).
@@ -210,7 +195,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
 
     pub async fn run_with(&self, now: Millis, ctx: &RunContext) -> Result<RunReport, RunError> {
         let current = Hour::of(now);
-        let stored = self.state.load_watermark().await?;
+        let stored = self.out.state.load_watermark().await?;
         // A deployment learns before it alerts: while its history is being
         // read, an hour analysed now would page on what the history explains.
         if let Some(wm) = stored.filter(|w| w.history_pending) {
@@ -225,13 +210,13 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             });
         }
         let mut wm = stored.unwrap_or(Watermark::starting(
-            Hour(current.0 - i64::from(self.config.first_run_hours)),
+            Hour(current.0 - i64::from(self.out.config.first_run_hours)),
             now,
         ));
         let mut saved = stored;
         let mut tally = Tally::new(now, &ctx.id);
         let publisher = self.publisher();
-        for pending in self.state.pending_findings().await? {
+        for pending in self.out.state.pending_findings().await? {
             publisher.resume(pending, &mut tally).await?;
         }
 
@@ -240,9 +225,9 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         // The budget still stops a run before its deadline.
         let learned_until = wm.learn_until.map_or(wm.next_hour, |u| u.max(wm.next_hour));
         let last =
-            Hour((learned_until.0 + i64::from(self.config.max_hours_per_run)).min(current.0));
+            Hour((learned_until.0 + i64::from(self.out.config.max_hours_per_run)).min(current.0));
         let fresh: Vec<Hour> = (wm.next_hour.0..last.0).map(Hour).collect();
-        let horizon = Hour(current.0 - i64::from(self.config.late_horizon_hours));
+        let horizon = Hour(current.0 - i64::from(self.out.config.late_horizon_hours));
         let late: BTreeSet<Hour> = if stored.is_some() {
             self.activity
                 .late_hours(wm.late_checked_until - LATE_MARGIN, now)
@@ -331,7 +316,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         expected: Option<&Watermark>,
         tally: &mut Tally<'_>,
     ) -> Result<bool, RunError> {
-        match self.state.save_watermark(next, expected).await {
+        match self.out.state.save_watermark(next, expected).await {
             Ok(()) => Ok(true),
             Err(e) if e.kind == StoreErrorKind::Conflict => {
                 tally.report.superseded = true;
@@ -386,10 +371,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         identities.push(alerting::context::ORG.to_owned());
         identities.sort_unstable();
         identities.dedup();
-        let baselines = self.state.load_baselines(&identities).await?;
+        let baselines = self.out.state.load_baselines(&identities).await?;
 
         let mut histories: HashMap<String, Vec<ActivityRecord>> = HashMap::new();
-        for req in history_requests(&self.config, hour, records) {
+        for req in history_requests(&self.out.config, hour, records) {
             let mut timeline = self
                 .activity
                 .identity_activity(&req.identity, req.from, req.to)
@@ -405,7 +390,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             records,
             baselines: &baselines,
             histories: &histories,
-            config: &self.config,
+            config: &self.out.config,
         };
         let findings = analyze(&analysis);
         // Sign-ins that are evidence of a finding do not teach the org's context.
@@ -463,7 +448,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         let mut ledgers = if principals.is_empty() {
             HashMap::new()
         } else {
-            self.state.load_ledgers(&principals).await?
+            self.out.state.load_ledgers(&principals).await?
         };
         let decisions = alerting::decide(analysis, findings, &ledgers);
         let publisher = self.publisher();
@@ -529,7 +514,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 .await?;
         }
         if !decisions.is_empty() {
-            let window = i64::from(self.config.risk_window_hours) * HOUR;
+            let window = i64::from(self.out.config.risk_window_hours) * HOUR;
             for d in &decisions {
                 let principal = &d.finding.principal.identity;
                 let ledger = ledgers
@@ -545,7 +530,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             for l in &mut changed {
                 l.prune(hour.start() - window);
             }
-            self.state.save_ledgers(&changed).await?;
+            self.out.state.save_ledgers(&changed).await?;
         }
         Ok(())
     }
@@ -581,7 +566,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             &mut baselines,
             in_hour,
             hour,
-            &self.config,
+            &self.out.config,
             taught.org_skips,
         ) {
             changed.insert(Text::from(alerting::context::ORG));
@@ -592,10 +577,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             .filter_map(|id| baselines.remove(id.as_str()))
             .collect();
         for b in &mut changed {
-            b.prune(hour.end(), self.config.baseline_days);
+            b.prune(hour.end(), self.out.config.baseline_days);
         }
         if !changed.is_empty() {
-            self.state.save_baselines(&changed).await?;
+            self.out.state.save_baselines(&changed).await?;
         }
         Ok(())
     }
