@@ -84,7 +84,8 @@ where
     S: okta_itdr_core::ports::StateStore,
     K: okta_itdr_core::ports::AlertSink,
 {
-    let candidates = fast.candidates(records).len();
+    let found = fast.candidates(records);
+    let candidates = found.len();
     if candidates == 0 {
         return None;
     }
@@ -97,7 +98,8 @@ where
         );
         return None;
     }
-    let outcome = tokio::time::timeout(FAST_PATH_CAP, fast.on_stored(records, now, claimer)).await;
+    let outcome =
+        tokio::time::timeout(FAST_PATH_CAP, fast.publish(found, records, now, claimer)).await;
     match outcome.unwrap_or_else(|_| {
         Err(okta_itdr_core::ports::StoreError::new(
             "FastPath",

@@ -168,10 +168,17 @@ impl Replay {
         // History being learned is not alerted on, by the fast path either.
         let history = self.learn_until.is_some_and(|until| hour < until);
         if let Some(fast) = self.fast.as_ref().filter(|_| !history) {
-            fast.on_stored(&ingested.stored, arrived, "replay-fast-path")
+            let report = fast
+                .on_stored(&ingested.stored, arrived, "replay-fast-path")
                 .await
                 .map_err(RunError::from)?;
-            self.note_sent(Via::FastPath, arrived);
+            let sending = Sending {
+                via: Via::FastPath,
+                at: arrived,
+            };
+            for uid in report.uids {
+                self.sent.entry(uid).or_insert(sending);
+            }
         }
         Ok(self.sink.drain())
     }
@@ -181,10 +188,15 @@ impl Replay {
         self.sent.get(uid).copied()
     }
 
-    /// Notes the alerts published since the last drain that have no sending yet.
-    fn note_sent(&mut self, via: Via, at: Millis) {
+    /// Notes the alerts of the hourly run at `at`: those published since the
+    /// last drain with no sending yet (the fast path notes its own).
+    fn note_hourly(&mut self, at: Millis) {
+        let sending = Sending {
+            via: Via::Hourly,
+            at,
+        };
         for a in self.sink.alerts() {
-            self.sent.entry(a.uid).or_insert(Sending { via, at });
+            self.sent.entry(a.uid).or_insert(sending);
         }
     }
 
@@ -205,7 +217,7 @@ impl Replay {
             let next = clock.next();
             let at = next.start() + SCHEDULE_OFFSET;
             let report = self.detector.run(at).await?;
-            self.note_sent(Via::Hourly, at);
+            self.note_hourly(at);
             self.stats.runs += 1;
             self.stats.hours += report.hours.len();
             self.stats.learned += report.learned.len();

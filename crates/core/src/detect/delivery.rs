@@ -44,7 +44,7 @@ impl<'a> Tally<'a> {
     }
 }
 
-/// What became of a finding handed to [`Publisher::handle`].
+/// What became of a finding handed to [`Outlet::handle`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Handled {
     /// Published now, pending a retry, or being published by another run: it
@@ -85,26 +85,9 @@ impl<S, K> Outlet<S, K> {
             renderer,
         }
     }
-
-    pub fn publisher(&self) -> Publisher<'_, S, K> {
-        Publisher {
-            state: &self.state,
-            sink: &self.sink,
-            config: &self.config,
-            renderer: &self.renderer,
-        }
-    }
 }
 
-/// The stores, sink and settings delivery needs, borrowed from its owner.
-pub(crate) struct Publisher<'a, S, K> {
-    pub state: &'a S,
-    pub sink: &'a K,
-    pub config: &'a DetectConfig,
-    pub renderer: &'a Renderer,
-}
-
-impl<S: StateStore, K: AlertSink> Publisher<'_, S, K> {
+impl<S: StateStore, K: AlertSink> Outlet<S, K> {
     /// Keeps a finding that pages no one. It is claimed as a contributor in one
     /// write, so a crash can never leave it pending for a later run to publish;
     /// a re-run of the hour finds it known. `true` when it was new.

@@ -6,7 +6,7 @@
 //! One incident, one page: the fast path builds the very finding the hourly
 //! run would (same uid), weighs it with the same learned context and risk
 //! ledger ([`alerting::decide`]), and delivers it through the same protocol
-//! ([`Publisher`]): claimed under its uid, folded as a repeat of a delivered
+//! ([`delivery`](super::delivery)): claimed under its uid, folded as a repeat of a delivered
 //! alert, published. When the hourly run meets it, it is known; a later
 //! finding that raises the incident's severity is published as a follow-up
 //! naming it. A fast publish that fails stays pending and is due at once:
@@ -81,7 +81,19 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
         now: Millis,
         run: &str,
     ) -> Result<FastReport, StoreError> {
-        let findings = self.candidates(records);
+        self.publish(self.candidates(records), records, now, run)
+            .await
+    }
+
+    /// [`FastPath::on_stored`] with the event's [`FastPath::candidates`]
+    /// already found, for a caller that looked before deciding to go on.
+    pub async fn publish(
+        &self,
+        findings: Vec<Finding>,
+        records: &[ActivityRecord],
+        now: Millis,
+        run: &str,
+    ) -> Result<FastReport, StoreError> {
         let mut report = FastReport {
             matched: findings.len(),
             ..FastReport::default()
@@ -89,12 +101,7 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
         if findings.is_empty() {
             return Ok(report);
         }
-        let mut principals: Vec<String> = findings
-            .iter()
-            .map(|f| f.principal.identity.clone())
-            .collect();
-        principals.sort_unstable();
-        principals.dedup();
+        let principals = super::principals_of(&findings);
         let mut identities = principals.clone();
         identities.push(alerting::context::ORG.to_owned());
         let baselines = self.out.state.load_baselines(&identities).await?;
@@ -115,13 +122,12 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
         };
         let decisions = alerting::decide(&analysis, findings, &ledgers);
 
-        let publisher = self.out.publisher();
         let mut tally = Tally::new(now, run);
         tally.retry_next_run = true;
         let mut paged: HashMap<String, bool> = HashMap::new();
         for d in decisions.iter().filter(|d| d.verdict == Verdict::Publish) {
             let before = tally.report.published;
-            let outcome = publisher.handle(&d.finding, &mut tally).await?;
+            let outcome = self.out.handle(&d.finding, &mut tally).await?;
             paged.insert(d.finding.uid(), outcome.pages());
             if tally.report.published > before {
                 report.uids.push(d.finding.uid());
@@ -133,7 +139,7 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
                 // Listed in the alert just published: kept with it, so the
                 // hourly run does not page for it again.
                 Verdict::Grouped { into } if paged[into] => {
-                    publisher
+                    self.out
                         .keep(&d.finding, Some(into.clone()), &mut tally)
                         .await?;
                 }

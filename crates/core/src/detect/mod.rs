@@ -292,6 +292,18 @@ pub fn history_requests(
 }
 
 /// Runs every enabled detection over one hour.
+/// The principals of some findings, each once, in order: whose ledgers (and
+/// baselines) deciding them reads.
+pub(crate) fn principals_of(findings: &[Finding]) -> Vec<String> {
+    let mut principals: Vec<String> = findings
+        .iter()
+        .map(|f| f.principal.identity.clone())
+        .collect();
+    principals.sort_unstable();
+    principals.dedup();
+    principals
+}
+
 /// The fact naming the delivered alert a follow-up escalates.
 pub const FOLLOW_UP_OF: &str = "follow_up_of";
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::alerting::{self, Verdict};
-use super::delivery::{Handled, Outlet, Publisher, Tally};
+use super::delivery::{Handled, Outlet, Tally};
 use super::{
     analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Severity, CONTEXT,
 };
@@ -183,10 +183,6 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         &self.out.state
     }
 
-    fn publisher(&self) -> Publisher<'_, S, K> {
-        self.out.publisher()
-    }
-
     /// A run without a deadline (the CLI, tests).
     pub async fn run(&self, now: Millis) -> Result<RunReport, RunError> {
         self.run_with(now, &RunContext::unlimited(format!("run@{now}")))
@@ -215,9 +211,8 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         ));
         let mut saved = stored;
         let mut tally = Tally::new(now, &ctx.id);
-        let publisher = self.publisher();
         for pending in self.out.state.pending_findings().await? {
-            publisher.resume(pending, &mut tally).await?;
+            self.out.resume(pending, &mut tally).await?;
         }
 
         // Backfilled hours are learned on top of the per-run bound: they publish
@@ -439,19 +434,13 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         tally: &mut Tally<'_>,
     ) -> Result<(), RunError> {
         let hour = analysis.hour;
-        let mut principals: Vec<String> = findings
-            .iter()
-            .map(|f| f.principal.identity.clone())
-            .collect();
-        principals.sort_unstable();
-        principals.dedup();
+        let principals = super::principals_of(&findings);
         let mut ledgers = if principals.is_empty() {
             HashMap::new()
         } else {
             self.out.state.load_ledgers(&principals).await?
         };
         let decisions = alerting::decide(analysis, findings, &ledgers);
-        let publisher = self.publisher();
         // Leads first: whether each one pages decides what its group does.
         let mut paged: HashMap<String, bool> = HashMap::new();
         // Ordered, so follow-ups publish in the same order on every run.
@@ -460,7 +449,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             if d.verdict != Verdict::Publish {
                 continue;
             }
-            let outcome = publisher.handle(&d.finding, tally).await?;
+            let outcome = self.out.handle(&d.finding, tally).await?;
             paged.insert(d.finding.uid(), outcome.pages());
             if let Handled::Known(earlier) = outcome {
                 if earlier.status == Status::Delivered {
@@ -476,9 +465,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             match &d.verdict {
                 Verdict::Publish => {}
                 Verdict::Grouped { into } if delivered_before.contains_key(into) => {
-                    let new = publisher
-                        .keep(&d.finding, Some(into.clone()), tally)
-                        .await?;
+                    let new = self.out.keep(&d.finding, Some(into.clone()), tally).await?;
                     // News: it would page alone, on an event the delivered
                     // alert did not show (a custom rule matching the very
                     // event the fast path paged for tells nothing new).
@@ -496,20 +483,18 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 // no one now: a member that would page on its own is
                 // published itself rather than swallowed by the group.
                 Verdict::Grouped { into } if d.alone && !paged[into] => {
-                    publisher.handle(&d.finding, tally).await?;
+                    self.out.handle(&d.finding, tally).await?;
                 }
                 Verdict::Grouped { into } => {
-                    publisher
-                        .keep(&d.finding, Some(into.clone()), tally)
-                        .await?;
+                    self.out.keep(&d.finding, Some(into.clone()), tally).await?;
                 }
                 Verdict::Contributes { .. } => {
-                    publisher.keep(&d.finding, None, tally).await?;
+                    self.out.keep(&d.finding, None, tally).await?;
                 }
             }
         }
         for (uid, (i, earlier)) in &delivered_before {
-            publisher
+            self.out
                 .follow_up(&decisions[*i].finding, earlier, news.contains(uid), tally)
                 .await?;
         }
