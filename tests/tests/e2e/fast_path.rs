@@ -143,6 +143,14 @@ async fn a_fast_path_event_is_published_when_its_invocation_returns_and_never_ag
     assert!(report.already_known >= samples, "{report:?}");
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
     process.kill().await;
+    // The fast path's log lines and errors name uids and outcomes, never
+    // the hash key or the event's content.
+    let logged = process.output().join("\n");
+    assert!(
+        !logged.contains(okta_itdr_e2e::HASH_KEY),
+        "the hash key was logged"
+    );
+    assert!(logged.contains("\"fast path\""), "{logged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,6 +217,14 @@ async fn an_sns_outage_on_the_fast_path_loses_nothing() {
     assert_eq!((again.retried, again.published), (0, 0), "{again:?}");
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
     process.kill().await;
+    // The fast path's log lines and errors name uids and outcomes, never
+    // the hash key or the event's content.
+    let logged = process.output().join("\n");
+    assert!(
+        !logged.contains(okta_itdr_e2e::HASH_KEY),
+        "the hash key was logged"
+    );
+    assert!(logged.contains("\"fast path\""), "{logged}");
 }
 
 /// Drill: SNS refuses the fast path's publish of a Super administrator grant
