@@ -13,12 +13,24 @@ ocsf_pin="py-ocsf-models==0.10.0"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "Python tools (moto, cfn-lint) in .venv"
-if ! "$venv/bin/python" -c 'import moto, cfnlint, py_ocsf_models' 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" "$cfn_lint_pin" "$ocsf_pin"
-fi
-"$venv/bin/cfn-lint" --version
+# The Python tools install while Rust builds: pip waits on the network, the
+# build on the CPU.
+step "Python tools (moto, cfn-lint) in .venv, in the background"
+venv_log="$(mktemp -t okta-itdr-venv.XXXXXX.log)"
+(
+  if ! "$venv/bin/python" -c 'import moto, cfnlint, py_ocsf_models' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_pin" "$cfn_lint_pin" "$ocsf_pin"
+  fi
+) >"$venv_log" 2>&1 &
+venv_pid=$!
+moto_pid=""
+cleanup() {
+  for pid in "$venv_pid" "$moto_pid"; do
+    [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+  done
+}
+trap cleanup EXIT
 
 step "Rust toolchain"
 cargo --version
@@ -29,18 +41,27 @@ done
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cfn-lint template.yaml"
-"$venv/bin/cfn-lint" template.yaml
-
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# One build of every test and binary, with the features `cargo test
+# --workspace` resolves: the end-to-end tests run these binaries, and building
+# them with any other selection (`-p ingest`) would compile half the tree again.
+step "cargo build (tests and binaries)"
+cargo build --workspace --bins --tests --locked
+
+step "Python tools ready"
+wait "$venv_pid" || { echo "installing the Python tools failed:" >&2; cat "$venv_log" >&2; exit 1; }
+"$venv/bin/cfn-lint" --version
+
+step "cfn-lint template.yaml"
+"$venv/bin/cfn-lint" template.yaml
 
 step "moto server"
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 moto_log="$(mktemp -t okta-itdr-moto.XXXXXX.log)"
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
     break
@@ -71,5 +92,14 @@ else
   echo "Panther peer corpus not found at $corpus: the conformance suite is not run (set OKTA_ITDR_PANTHER_CORPUS to its tests.jsonl to run it)"
 fi
 
-step "cargo test (unit, property, integration against moto, end-to-end binaries)"
-cargo test --workspace --locked --no-fail-fast
+step "tests (unit, property, integration against moto, end-to-end binaries)"
+# cargo-nextest runs the test binaries side by side, one process per test: the
+# end-to-end tests mostly wait on moto and the functions, so while they wait the
+# CPU-bound suites (the realistic org, the memory bounds) run. Plain cargo test
+# runs one binary after another; it is the fallback where nextest is missing.
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast --test-threads "${OKTA_ITDR_TEST_THREADS:-4}"
+else
+  echo "cargo-nextest not found: running cargo test (slower; 'cargo install cargo-nextest' to speed it up)"
+  cargo test --workspace --locked --no-fail-fast
+fi

@@ -572,7 +572,6 @@ impl TestEnv {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            last_new = Instant::now();
             for m in messages {
                 let body = m.body().unwrap_or_default();
                 out.push(Notification::parse(body));
@@ -586,6 +585,9 @@ impl TestEnv {
                         .expect("delete_message");
                 }
             }
+            // Quiet is counted from the end of this batch's deletes: on a
+            // loaded machine they take longer than the quiet period itself.
+            last_new = Instant::now();
         }
         out
     }
@@ -734,18 +736,23 @@ impl LogCapture {
 
 // ------------------------------------------------------------------ binaries
 
-/// The path of a function binary of this workspace, built on first use with
-/// the same cargo and profile as the running tests.
+/// The path of a binary of this workspace (a function's or the `okta-itdr`
+/// CLI), built on first use with the same cargo and profile as the running tests.
 pub fn function_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<HashMap<String, PathBuf>, String>> = OnceLock::new();
-    let built = BUILT.get_or_init(build_function_binaries);
+    let built = BUILT.get_or_init(build_workspace_binaries);
     match built {
         Ok(map) => map
             .get(name)
             .cloned()
             .unwrap_or_else(|| panic!("cargo built no binary named {name}")),
-        Err(e) => panic!("building the function binaries failed:\n{e}"),
+        Err(e) => panic!("building the workspace binaries failed:\n{e}"),
     }
+}
+
+/// The `okta-itdr` CLI binary.
+pub fn cli_binary() -> PathBuf {
+    function_binary("okta-itdr")
 }
 
 /// A `cargo` command for the workspace, as the developer's shell would run it.
@@ -788,17 +795,40 @@ fn is_test_run_variable(name: &str) -> bool {
         || name.starts_with("CARGO_BIN_EXE_")
 }
 
-fn build_function_binaries() -> Result<HashMap<String, PathBuf>, String> {
+/// Runs the `okta-itdr` CLI with `args` and `env` only (none of the Okta
+/// credentials the developer's shell may hold), off the async runtime so the
+/// fake APIs keep serving meanwhile.
+pub async fn run_cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> std::process::Output {
+    let bin = cli_binary();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(&args)
+            .env_remove("OKTA_API_TOKEN")
+            .env_remove("OKTA_CLIENT_ID")
+            .env_remove("OKTA_PRIVATE_KEY_FILE")
+            .env_remove("OKTA_ITDR_HASH_KEY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("running okta-itdr")
+    })
+    .await
+    .expect("join")
+}
+
+/// Builds every binary of the workspace with its tests, as the test command
+/// does (`tests/run.sh`): with the tests in the build, the dependencies'
+/// features are those `cargo test --workspace` resolves and nothing is
+/// compiled a second time (`-p ingest` alone would resolve other features and
+/// rebuild half the tree). After the test command's build this is a no-op.
+fn build_workspace_binaries() -> Result<HashMap<String, PathBuf>, String> {
     let mut cmd = cargo_command(&[
         "build",
         "--quiet",
         "--message-format=json",
-        "-p",
-        "ingest",
-        "-p",
-        "detect",
-        "-p",
-        "poll",
+        "--workspace",
+        "--bins",
+        "--tests",
     ]);
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     if !out.status.success() {
@@ -809,7 +839,11 @@ fn build_function_binaries() -> Result<HashMap<String, PathBuf>, String> {
         let Ok(msg) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        if msg["reason"] == "compiler-artifact" {
+        let is_bin = msg["target"]["kind"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "bin"));
+        // A bin's unit-test harness has the bin's name too.
+        if msg["reason"] == "compiler-artifact" && is_bin && msg["profile"]["test"] == false {
             if let (Some(name), Some(exe)) =
                 (msg["target"]["name"].as_str(), msg["executable"].as_str())
             {

@@ -27,31 +27,6 @@ use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Hour, Millis};
 use okta_itdr_e2e::{repo_root, TestEnv, HASH_KEY};
 use serde_json::{json, Value};
 
-/// The `okta-itdr` binary, built with the cargo and profile running the tests.
-fn cli_binary() -> PathBuf {
-    let mut cmd = okta_itdr_e2e::cargo_command(&[
-        "build",
-        "--quiet",
-        "--message-format=json",
-        "-p",
-        "okta-itdr",
-        "--bin",
-        "okta-itdr",
-    ]);
-    let out = cmd.output().expect("running cargo build");
-    assert!(
-        out.status.success(),
-        "building okta-itdr failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "okta-itdr")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo reported no okta-itdr executable")
-}
-
 fn scenario_files() -> Vec<PathBuf> {
     let dir = repo_root().join("events/scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -145,7 +120,7 @@ async fn the_cli_replay_publishes_what_the_functions_publish() {
         }
     }
     let rules_dir = rules_tmp.path().to_path_buf();
-    let out = Command::new(cli_binary())
+    let out = Command::new(okta_itdr_e2e::cli_binary())
         .args(["replay", "--format", "json", "--rules"])
         .arg(&rules_dir)
         .args(&files)

@@ -87,17 +87,8 @@ fn sample_envelopes() -> Vec<Value> {
 
 /// `okta-itdr rules check ARGS…`: whether it succeeded, and what it printed.
 fn rules_check(args: &[&Path]) -> (bool, String) {
-    let mut cmd = okta_itdr_e2e::cargo_command(&[
-        "run",
-        "--quiet",
-        "-p",
-        "okta-itdr",
-        "--bin",
-        "okta-itdr",
-        "--",
-        "rules",
-        "check",
-    ]);
+    let mut cmd = std::process::Command::new(okta_itdr_e2e::cli_binary());
+    cmd.args(["rules", "check"]);
     let out = cmd
         .args(args)
         .env("OKTA_ITDR_HASH_KEY", HASH_KEY)

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use okta_itdr_e2e::fake_okta::{rsa_key_pair, sample_log_events, FakeOkta, FakeOktaConfig};
 use okta_itdr_e2e::HASH_KEY;
@@ -15,53 +15,11 @@ const TOKEN: &str = "00fake-api-token-value";
 const SINCE: &str = "2026-11-01T00:00:00Z";
 const UNTIL: &str = "2026-11-12T00:00:00Z";
 
-/// The `okta-itdr` binary, built with the cargo and profile running the tests.
-fn cli_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = okta_itdr_e2e::cargo_command(&[
-            "build",
-            "--quiet",
-            "--message-format=json",
-            "-p",
-            "okta-itdr",
-            "--bin",
-            "okta-itdr",
-        ])
-        .output()
-        .expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "building okta-itdr failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "okta-itdr")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no okta-itdr executable")
-    })
-    .clone()
-}
-
-/// Runs the CLI off the async runtime (the fake API keeps serving meanwhile).
+/// Runs the CLI with the hash key a user would set.
 pub(crate) async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
-    let bin = cli_binary();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(bin);
-        cmd.args(&args)
-            .env_remove("OKTA_API_TOKEN")
-            .env_remove("OKTA_CLIENT_ID")
-            .env_remove("OKTA_PRIVATE_KEY_FILE")
-            .env("OKTA_ITDR_HASH_KEY", HASH_KEY);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("running okta-itdr")
-    })
-    .await
-    .expect("join")
+    let mut env = env;
+    env.push(("OKTA_ITDR_HASH_KEY", HASH_KEY.into()));
+    okta_itdr_e2e::run_cli(args, env).await
 }
 
 pub(crate) fn args(list: &[&str]) -> Vec<String> {

@@ -4,62 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use okta_itdr_e2e::fake_inventory::FakeOrg;
 use okta_itdr_e2e::fake_okta::{rsa_key_pair, FakeOkta, FakeOktaConfig};
+use okta_itdr_e2e::run_cli as cli;
 use serde_json::Value;
 
 const TOKEN: &str = "00fake-api-token-value";
 const CLIENT_ID: &str = "0oaFakePostureApp";
-
-fn cli_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = okta_itdr_e2e::cargo_command(&[
-            "build",
-            "--quiet",
-            "--message-format=json",
-            "-p",
-            "okta-itdr",
-            "--bin",
-            "okta-itdr",
-        ])
-        .output()
-        .expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "building okta-itdr failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "okta-itdr")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no okta-itdr executable")
-    })
-    .clone()
-}
-
-/// Runs the CLI off the async runtime (the fake API keeps serving meanwhile).
-async fn cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> Output {
-    let bin = cli_binary();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(bin);
-        cmd.args(&args)
-            .env_remove("OKTA_API_TOKEN")
-            .env_remove("OKTA_CLIENT_ID")
-            .env_remove("OKTA_PRIVATE_KEY_FILE");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("running okta-itdr")
-    })
-    .await
-    .expect("join")
-}
 
 fn posture_args(okta: &FakeOkta, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = vec!["posture".into(), "--okta".into(), okta.url().into()];
