@@ -740,6 +740,10 @@ pub const DRILLS: &[(&str, &[&str])] = &[
         &["PollErrorsAlarm"],
     ),
     (
+        "a_poll_function_that_cannot_start_alarms_in_five_minutes_and_loses_nothing",
+        &["PollCannotStartAlarm", "PollErrorsAlarm"],
+    ),
+    (
         "a_stream_dropping_events_raises_the_missed_alarm",
         &["StreamMissedAlarm"],
     ),

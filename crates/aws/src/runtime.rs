@@ -1,19 +1,29 @@
 //! What the function binaries share around `lambda_runtime`: reporting a failed
-//! initialisation to the Runtime API, as a custom runtime must.
+//! initialisation to the Runtime API, as a custom runtime must, and counting it
+//! as a metric of its own.
 
 use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::body::Body;
 
 const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
 
-/// Logs an initialisation failure, reports it to the Runtime API's
+/// The metric an initialisation failure adds to (namespace `okta-itdr`,
+/// dimension `Function`). Lambda's own `Errors` counts it too, but beside every
+/// other failure: an alarm on this one can fire on the first failed start.
+pub const INIT_FAILURES: &str = "InitFailures";
+
+/// Logs an initialisation failure of `function` (`ingest`, `detect`, `poll`),
+/// counts it in [`INIT_FAILURES`], reports it to the Runtime API's
 /// `/runtime/init/error` (when running under Lambda) and returns it as the
 /// error the process exits with.
-pub async fn init_failed<E>(error_type: &str, err: E) -> lambda_runtime::Error
+pub async fn init_failed<E>(function: &str, error_type: &str, err: E) -> lambda_runtime::Error
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     tracing::error!(error_type, error = %err, "initialisation failed");
+    crate::metrics::Metrics::for_function(function)
+        .count(INIT_FAILURES, 1)
+        .emit(crate::clock::wall_clock());
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         let diagnostic = Diagnostic {
             error_type: error_type.to_owned(),

@@ -10,27 +10,30 @@ use okta_itdr_aws::secrets::Refreshing;
 use okta_itdr_aws::{logging, rules, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
+/// The `Function` dimension of this binary's metrics.
+const FUNCTION: &str = "ingest";
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
     let sdk = Function::Ingest.sdk_config().await;
     let secret = match IngestSettings::hash_key_secret_from_env() {
         Ok(name) => name,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let key = match secrets::fetch_hash_key(&client, &secret).await {
         Ok(key) => key,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let material = key.clone();
     let settings = match IngestSettings::from_env(key) {
         Ok(s) => s,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let custom = match rules::load_configured(&sdk, settings.custom_rules.as_ref()).await {
         Ok(r) => r,
-        Err(e) => return Err(runtime::init_failed("InvalidCustomRules", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidCustomRules", e).await),
     };
     let build = |key: &Secret| {
         IngestSettings::from_env(key.clone())
@@ -39,7 +42,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let handler = match build(&material) {
         Ok(h) => h,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     // The hash key is re-read every five minutes: a rotation is in use within
     // that, without a redeploy.

@@ -13,6 +13,9 @@ use okta_itdr_aws::secrets::{Refreshing, SECRET_TTL};
 use okta_itdr_aws::{logging, rules, runtime, secrets, IngestSettings};
 use serde_json::Value;
 
+/// The `Function` dimension of this binary's metrics.
+const FUNCTION: &str = "poll";
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     logging::init();
@@ -21,27 +24,27 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let key_secret = match IngestSettings::hash_key_secret_from_env() {
         Ok(name) => name,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let key = match secrets::fetch_hash_key(&client, &key_secret).await {
         Ok(key) => key,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let config = match PollConfig::from_env(key.clone()) {
         Ok(c) => c,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     let credentials_secret = config.credentials_secret.clone();
     let credentials = match read_credentials_text(&client, &credentials_secret).await {
         Ok(text) => match parse_credentials(&credentials_secret, &text) {
             Ok(_) => text,
-            Err(e) => return Err(runtime::init_failed("InvalidCredentials", e).await),
+            Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidCredentials", e).await),
         },
-        Err(e) => return Err(runtime::init_failed("InvalidCredentials", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidCredentials", e).await),
     };
     let custom = match rules::load_configured(&sdk, config.ingest.custom_rules.as_ref()).await {
         Ok(r) => r,
-        Err(e) => return Err(runtime::init_failed("InvalidCustomRules", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidCustomRules", e).await),
     };
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -57,7 +60,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let material = secrets_material(&key, &credentials);
     let handler = match build(&material) {
         Ok(h) => h,
-        Err(e) => return Err(runtime::init_failed("InvalidConfiguration", e).await),
+        Err(e) => return Err(runtime::init_failed(FUNCTION, "InvalidConfiguration", e).await),
     };
     // Both secrets are re-read every five minutes: a rotation is in use within
     // that, without a redeploy.
