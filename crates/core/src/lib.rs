@@ -22,6 +22,4 @@ pub mod source;
 pub mod time;
 
 #[cfg(any(test, feature = "testkit"))]
-pub mod synthetic_org;
-#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

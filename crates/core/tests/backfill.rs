@@ -2,16 +2,11 @@
 //! (baselines, the org's context) and publish nothing; the first published
 //! hour starts after them and judges against what they taught.
 
-use std::sync::Arc;
-
 use okta_itdr_core::detect::alerting::context::ORG;
-use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::DetectConfig;
-use okta_itdr_core::ingest::{IngestSettings, Ingestor};
-use okta_itdr_core::memory::{CollectingSink, MemoryStore};
 use okta_itdr_core::ports::{StateStore, Watermark};
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE};
+use okta_itdr_testkit::{at, Deployment, Ev};
 use serde_json::json;
 
 /// The history's first hour, and the first hour the deployment publishes.
@@ -20,67 +15,46 @@ const FIRST: &str = "2026-11-09T00:00:00Z";
 const OFFICE_NET: &str = "198.51.100.0/24";
 const ATTACKER_NET: &str = "45.134.26.0/24";
 
-struct Org {
-    store: Arc<MemoryStore>,
-    sink: Arc<CollectingSink>,
-    ingestor: Ingestor<Arc<MemoryStore>>,
-    detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
+/// A deployment whose progress starts at the history, learning it up to
+/// `learn_until` (none: publishing from the first hour).
+async fn deployment(learn_until: Option<&str>) -> Deployment {
+    let start = Hour::of(at(HISTORY));
+    let watermark = Watermark {
+        learn_until: learn_until.map(|t| Hour::of(at(t))),
+        ..Watermark::starting(start, start.start())
+    };
+    Deployment::with_watermark(DetectConfig::default(), watermark).await
 }
 
-impl Org {
-    /// A deployment whose progress starts at the history, learning it up to
-    /// `learn_until` (none: publishing from the first hour).
-    async fn new(learn_until: Option<&str>) -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let sink = Arc::new(CollectingSink::new());
-        let start = Hour::of(at(HISTORY));
-        let wm = Watermark {
-            learn_until: learn_until.map(|t| Hour::of(at(t))),
-            ..Watermark::starting(start, start.start())
-        };
-        store.save_watermark(&wm, None).await.unwrap();
-        Org {
-            ingestor: Ingestor::new(normalizer(), store.clone(), IngestSettings::default()),
-            detector: Detector::new(
-                store.clone(),
-                store.clone(),
-                sink.clone(),
-                DetectConfig::default(),
-            ),
-            store,
-            sink,
+/// Ingests events as a backfill does: all of them arriving now, long after
+/// they happened.
+async fn backfill(org: &Deployment, events: &[Ev], now: Millis) {
+    for e in events {
+        org.ingest_at(e, now).await;
+    }
+}
+
+/// Runs the schedule until it has caught up with `now`: the hours learned and
+/// the hours published.
+async fn catch_up(org: &Deployment, now: Millis) -> (usize, usize) {
+    let (mut learned, mut published_hours) = (0, 0);
+    for i in 0..100 {
+        let report = org.run(now + i).await;
+        learned += report.learned.len();
+        published_hours += report.hours.len();
+        if report.caught_up {
+            break;
         }
     }
+    (learned, published_hours)
+}
 
-    /// Ingests events as a backfill does: all of them arriving now, long after
-    /// they happened.
-    async fn backfill(&self, events: &[Ev], now: Millis) {
-        for e in events {
-            self.ingestor.ingest(&e.event(), now).await.unwrap();
-        }
-    }
-
-    /// Runs the schedule until it has caught up with `now`.
-    async fn catch_up(&self, now: Millis) -> (usize, usize) {
-        let (mut learned, mut published_hours) = (0, 0);
-        for i in 0..100 {
-            let report = self.detector.run(now + i).await.unwrap();
-            learned += report.learned.len();
-            published_hours += report.hours.len();
-            if report.caught_up {
-                break;
-            }
-        }
-        (learned, published_hours)
-    }
-
-    async fn org_networks(&self) -> Vec<String> {
-        let b = self.store.load_baselines(&[ORG.to_owned()]).await.unwrap();
-        b.get(ORG)
-            .and_then(|b| b.org.as_ref())
-            .map(|o| o.networks.keys().cloned().collect())
-            .unwrap_or_default()
-    }
+async fn org_networks(org: &Deployment) -> Vec<String> {
+    let b = org.store.load_baselines(&[ORG.to_owned()]).await.unwrap();
+    b.get(ORG)
+        .and_then(|b| b.org.as_ref())
+        .map(|o| o.networks.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn user(n: usize) -> (String, String) {
@@ -158,9 +132,9 @@ fn first_run() -> Millis {
 #[tokio::test]
 async fn the_same_history_pages_when_it_is_not_backfill() {
     // The history is not quiet: published hour by hour, it pages.
-    let org = Org::new(None).await;
-    org.backfill(&history(), first_run()).await;
-    org.catch_up(first_run()).await;
+    let org = deployment(None).await;
+    backfill(&org, &history(), first_run()).await;
+    catch_up(&org, first_run()).await;
     let detections: Vec<String> = org
         .sink
         .alerts()
@@ -178,9 +152,9 @@ async fn the_same_history_pages_when_it_is_not_backfill() {
 
 #[tokio::test]
 async fn backfilled_history_is_learned_and_publishes_nothing() {
-    let org = Org::new(Some(FIRST)).await;
-    org.backfill(&history(), first_run()).await;
-    let (learned, published_hours) = org.catch_up(first_run()).await;
+    let org = deployment(Some(FIRST)).await;
+    backfill(&org, &history(), first_run()).await;
+    let (learned, published_hours) = catch_up(&org, first_run()).await;
 
     assert_eq!(learned, 8 * 24, "every hour of history is learned");
     assert_eq!(published_hours, 0, "and none of it is published");
@@ -211,16 +185,16 @@ async fn backfilled_history_is_learned_and_publishes_nothing() {
     // nobody saw: they teach no baseline, and not the org's context.
     assert!(!b.knows_asn(49505), "{b:?}");
     assert!(!b.devices.contains_key("dt-attacker"));
-    let networks = org.org_networks().await;
+    let networks = org_networks(&org).await;
     assert!(networks.iter().any(|n| n == OFFICE_NET), "{networks:?}");
     assert!(!networks.iter().any(|n| n == ATTACKER_NET), "{networks:?}");
 }
 
 #[tokio::test]
 async fn after_backfill_the_deployment_publishes_and_judges_against_history() {
-    let org = Org::new(Some(FIRST)).await;
-    org.backfill(&history(), first_run()).await;
-    org.catch_up(first_run()).await;
+    let org = deployment(Some(FIRST)).await;
+    backfill(&org, &history(), first_run()).await;
+    catch_up(&org, first_run()).await;
 
     // A late event for a learned hour re-checks nothing.
     let (id, login) = user(2);
@@ -237,7 +211,7 @@ async fn after_backfill_the_deployment_publishes_and_judges_against_history() {
         .target("Token", "00Tnew", "new-token", "new-token")
         .at_ms(t + MINUTE);
     let next = at(FIRST) + HOUR + 5 * MINUTE;
-    org.backfill(&[late, back, token], next - MINUTE).await;
+    backfill(&org, &[late, back, token], next - MINUTE).await;
     let report = org.detector.run(next).await.unwrap();
     assert!(report.late_hours.is_empty(), "{report:?}");
     assert_eq!(report.hours, vec![Hour::of(at(FIRST)).label()]);

@@ -3,87 +3,21 @@
 //! a delivery is claimed once even by overlapping runs; a claim never confirmed
 //! is quarantined, not resent; a run near its deadline stops between hours.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okta_itdr_core::alert::Status;
-use okta_itdr_core::detect::run::{Budget, Detector, RunContext};
+use okta_itdr_core::detect::run::{Budget, RunContext};
 use okta_itdr_core::detect::DetectConfig;
-use okta_itdr_core::ingest::{IngestSettings, Ingestor};
-use okta_itdr_core::memory::{CollectingSink, MemoryStore};
-use okta_itdr_core::ports::{Delivery, StateStore, Watermark};
-use okta_itdr_core::testkit::{at, normalizer, Ev};
+use okta_itdr_core::ports::{Delivery, StateStore};
 use okta_itdr_core::time::{Hour, Millis, HOUR, MINUTE};
+use okta_itdr_testkit::{at, Deployment, Ev};
 
-type Det = Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>;
-
-struct Org {
-    store: Arc<MemoryStore>,
-    sink: Arc<CollectingSink>,
-    ingestor: Ingestor<Arc<MemoryStore>>,
-}
-
-impl Org {
-    async fn starting(hour: &str) -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let h = Hour::of(at(hour));
-        store
-            .save_watermark(
-                &Watermark {
-                    next_hour: h,
-                    late_checked_until: h.start(),
-                    learn_until: None,
-                    history_pending: false,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        Org {
-            ingestor: Ingestor::new(normalizer(), store.clone(), IngestSettings::default()),
-            sink: Arc::new(CollectingSink::new()),
-            store,
-        }
-    }
-
-    fn detector(&self, config: DetectConfig) -> Det {
-        Detector::new(
-            self.store.clone(),
-            self.store.clone(),
-            self.sink.clone(),
-            config,
-        )
-    }
-
-    async fn token_created(&self, admin: &str, when: &str) {
-        let ev = Ev::new("system.api_token.create")
-            .user(&format!("00u{admin}"), &format!("{admin}@acme.com"))
-            .target("Token", &format!("00T{admin}{when}"), "ci", "ci")
-            .at(when)
-            .event();
-        self.ingestor
-            .ingest(&ev, ev.published + 1000)
-            .await
-            .unwrap();
-    }
-
-    async fn next_hour(&self) -> Hour {
-        self.store
-            .load_watermark()
-            .await
-            .unwrap()
-            .unwrap()
-            .next_hour
-    }
-
-    fn status_of(&self, principal: &str) -> Vec<Status> {
-        self.store
-            .findings()
-            .iter()
-            .filter(|f| f.alert.principal == principal)
-            .map(|f| f.status)
-            .collect()
-    }
+/// An API token created by `admin` at `when`: a finding of its own.
+fn token_created(admin: &str, when: &str) -> Ev {
+    Ev::new("system.api_token.create")
+        .user(&format!("00u{admin}"), &format!("{admin}@acme.com"))
+        .target("Token", &format!("00T{admin}{when}"), "ci", "ci")
+        .at(when)
 }
 
 fn scheduled(hour: &str) -> Millis {
@@ -92,9 +26,11 @@ fn scheduled(hour: &str) -> Millis {
 
 #[tokio::test]
 async fn a_finding_refused_forever_is_quarantined_and_never_holds_the_watermark() {
-    let org = Org::starting("2026-11-10T08:00:00Z").await;
-    org.token_created("bad", "2026-11-10T08:10:00Z").await;
-    org.token_created("good", "2026-11-10T08:20:00Z").await;
+    let org = Deployment::starting("2026-11-10T08:00:00Z").await;
+    org.ingest_on_time(&token_created("bad", "2026-11-10T08:10:00Z"))
+        .await;
+    org.ingest_on_time(&token_created("good", "2026-11-10T08:20:00Z"))
+        .await;
     org.sink.refuse("bad@acme.com");
     let config = DetectConfig {
         max_delivery_attempts: 3,
@@ -108,8 +44,11 @@ async fn a_finding_refused_forever_is_quarantined_and_never_holds_the_watermark(
     for h in 9..=12 {
         let now = scheduled(&format!("2026-11-10T{h:02}:00:00Z"));
         let later = now + 20 * MINUTE;
-        org.token_created("good", &okta_itdr_core::time::format_rfc3339_ms(later))
-            .await;
+        org.ingest_on_time(&token_created(
+            "good",
+            &okta_itdr_core::time::format_rfc3339_ms(later),
+        ))
+        .await;
         reports.push(detector.run(now).await.unwrap());
         assert_eq!(org.next_hour().await, Hour::of(now), "watermark at {h}:05");
     }
@@ -119,7 +58,7 @@ async fn a_finding_refused_forever_is_quarantined_and_never_holds_the_watermark(
     assert_eq!(pending, [1, 1, 1, 0]);
     assert!(reports[..3].iter().all(|r| r.quarantined.is_empty()));
     assert_eq!(reports[3].quarantined.len(), 1);
-    assert_eq!(org.status_of("bad@acme.com"), [Status::Quarantined]);
+    assert_eq!(org.statuses_of("bad@acme.com"), [Status::Quarantined]);
     let bad = org
         .store
         .findings()
@@ -151,8 +90,9 @@ async fn a_finding_refused_forever_is_quarantined_and_never_holds_the_watermark(
 
 #[tokio::test]
 async fn only_one_of_two_runs_claims_a_delivery() {
-    let org = Org::starting("2026-11-10T08:00:00Z").await;
-    org.token_created("a", "2026-11-10T08:10:00Z").await;
+    let org = Deployment::starting("2026-11-10T08:00:00Z").await;
+    org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
+        .await;
     org.sink.fail_next(1);
     let detector = org.detector(DetectConfig::default());
     detector
@@ -183,8 +123,9 @@ async fn only_one_of_two_runs_claims_a_delivery() {
 
 #[tokio::test]
 async fn a_claim_never_confirmed_is_quarantined_after_its_lease_not_resent() {
-    let org = Org::starting("2026-11-10T08:00:00Z").await;
-    org.token_created("a", "2026-11-10T08:10:00Z").await;
+    let org = Deployment::starting("2026-11-10T08:00:00Z").await;
+    org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
+        .await;
     org.sink.fail_next(1);
     let detector = org.detector(DetectConfig::default());
     detector
@@ -204,7 +145,7 @@ async fn a_claim_never_confirmed_is_quarantined_after_its_lease_not_resent() {
     let r = detector.run(claimed_at + HOUR).await.unwrap();
     assert_eq!(r.quarantined.as_slice(), std::slice::from_ref(&uid));
     assert!(org.sink.alerts().is_empty(), "never sent twice");
-    assert_eq!(org.status_of("a@acme.com"), [Status::Quarantined]);
+    assert_eq!(org.statuses_of("a@acme.com"), [Status::Quarantined]);
     let f = org
         .store
         .findings()
@@ -216,10 +157,13 @@ async fn a_claim_never_confirmed_is_quarantined_after_its_lease_not_resent() {
 
 #[tokio::test]
 async fn a_run_past_its_deadline_stops_between_hours_and_the_next_run_goes_on() {
-    let org = Org::starting("2026-11-10T00:00:00Z").await;
+    let org = Deployment::starting("2026-11-10T00:00:00Z").await;
     for h in 0..12 {
-        org.token_created(&format!("u{h}"), &format!("2026-11-10T{h:02}:30:00Z"))
-            .await;
+        org.ingest_on_time(&token_created(
+            &format!("u{h}"),
+            &format!("2026-11-10T{h:02}:30:00Z"),
+        ))
+        .await;
     }
     let detector = org.detector(DetectConfig::default());
     let now = scheduled("2026-11-10T12:00:00Z");

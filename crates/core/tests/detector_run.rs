@@ -2,64 +2,12 @@
 //! bounded per run; late events re-checked; findings published exactly once;
 //! repeats suppressed; a failed publish retried, never lost.
 
-use std::sync::Arc;
-
 use okta_itdr_core::alert::Status;
-use okta_itdr_core::detect::run::{Detector, RunReport};
+use okta_itdr_core::detect::run::RunReport;
 use okta_itdr_core::detect::DetectConfig;
-use okta_itdr_core::ingest::{IngestSettings, Ingestor};
-use okta_itdr_core::memory::{CollectingSink, MemoryStore};
 use okta_itdr_core::ports::{StateStore, Watermark};
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::{Hour, Millis, HOUR, MINUTE};
-
-struct Org {
-    store: Arc<MemoryStore>,
-    sink: Arc<CollectingSink>,
-    ingestor: Ingestor<Arc<MemoryStore>>,
-    detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
-}
-
-impl Org {
-    fn new(config: DetectConfig) -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let sink = Arc::new(CollectingSink::new());
-        Org {
-            ingestor: Ingestor::new(normalizer(), store.clone(), IngestSettings::default()),
-            detector: Detector::new(store.clone(), store.clone(), sink.clone(), config),
-            store,
-            sink,
-        }
-    }
-
-    /// Sets the watermark as if earlier runs had analysed everything before `hour`.
-    async fn start_at(self, hour: &str) -> Self {
-        let h = Hour::of(at(hour));
-        self.store
-            .save_watermark(
-                &Watermark {
-                    next_hour: h,
-                    late_checked_until: h.start(),
-                    learn_until: None,
-                    history_pending: false,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        self
-    }
-
-    async fn ingest(&self, ev: &Ev, arrived: Millis) {
-        self.ingestor.ingest(&ev.event(), arrived).await.unwrap();
-    }
-
-    /// Ingests as if delivered a second after it happened.
-    async fn ingest_on_time(&self, ev: &Ev) {
-        let e = ev.event();
-        self.ingestor.ingest(&e, e.published + 1000).await.unwrap();
-    }
-}
+use okta_itdr_testkit::{at, Deployment, Ev};
 
 /// A single-event finding per token creation, for a given admin.
 fn token_created(admin: &str, when: &str) -> Ev {
@@ -80,7 +28,7 @@ fn scheduled(hour_text: &str) -> Millis {
 
 #[tokio::test]
 async fn first_run_covers_the_previous_24_complete_hours() {
-    let org = Org::new(DetectConfig::default());
+    let org = Deployment::new(DetectConfig::default());
     org.ingest_on_time(&token_created("old", "2026-11-09T09:30:00Z"))
         .await; // 24.5 h before the first run's window ends
     org.ingest_on_time(&token_created("recent", "2026-11-10T08:30:00Z"))
@@ -114,9 +62,11 @@ async fn first_run_covers_the_previous_24_complete_hours() {
 
 #[tokio::test]
 async fn hours_are_analysed_once_in_order_and_a_repeated_run_publishes_nothing() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     org.ingest_on_time(&token_created("b", "2026-11-10T09:10:00Z"))
@@ -144,9 +94,11 @@ async fn hours_are_analysed_once_in_order_and_a_repeated_run_publishes_nothing()
 
 #[tokio::test]
 async fn re_analysing_hours_finds_the_same_uids_and_publishes_nothing_twice() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     org.detector
@@ -173,9 +125,11 @@ async fn re_analysing_hours_finds_the_same_uids_and_publishes_nothing_twice() {
 
 #[tokio::test]
 async fn repeats_within_the_suppression_period_update_the_delivered_alert() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:40:00Z"))
@@ -227,9 +181,11 @@ async fn repeats_within_the_suppression_period_update_the_delivered_alert() {
 
 #[tokio::test]
 async fn a_failed_publish_does_not_hold_the_watermark_and_is_delivered_next_run_once() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     org.ingest_on_time(&token_created("b", "2026-11-10T08:20:00Z"))
@@ -289,9 +245,11 @@ async fn a_failed_publish_does_not_hold_the_watermark_and_is_delivered_next_run_
 
 #[tokio::test]
 async fn an_event_delivered_hours_late_is_still_analysed() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T06:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T06:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("ontime", "2026-11-10T06:10:00Z"))
         .await;
     for h in [
@@ -303,7 +261,7 @@ async fn an_event_delivered_hours_late_is_still_analysed() {
     }
     assert_eq!(org.sink.drain().len(), 1);
     // Happened at 06:30, delivered at 09:40, after hour 06 was analysed.
-    org.ingest(
+    org.ingest_at(
         &token_created("late", "2026-11-10T06:30:00Z"),
         at("2026-11-10T09:40:00Z"),
     )
@@ -331,14 +289,14 @@ async fn an_event_delivered_hours_late_is_still_analysed() {
 
 /// An org whose detector has run every hour from 2026-11-09T02:05 to 2026-11-10T06:05,
 /// then receives an event of 2026-11-09T03:30 (27 hours late) at 06:20.
-async fn event_27_hours_late(config: DetectConfig) -> (Org, RunReport) {
-    let org = Org::new(config).start_at("2026-11-09T01:00:00Z").await;
+async fn event_27_hours_late(config: DetectConfig) -> (Deployment, RunReport) {
+    let org = Deployment::starting_at(config, Hour::of(at("2026-11-09T01:00:00Z"))).await;
     let mut t = at("2026-11-09T01:00:00Z");
     while t < at("2026-11-10T06:00:00Z") {
         t += HOUR;
         org.detector.run(t + 5 * MINUTE).await.unwrap();
     }
-    org.ingest(
+    org.ingest_at(
         &token_created("ancient", "2026-11-09T03:30:00Z"),
         at("2026-11-10T06:20:00Z"),
     )
@@ -379,9 +337,11 @@ async fn events_days_late_are_analysed_within_the_default_week() {
 
 #[tokio::test]
 async fn a_disabled_detection_does_not_alert() {
-    let org = Org::new(DetectConfig::from_json(r#"{"disabled":["api_token_created"]}"#).unwrap())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::from_json(r#"{"disabled":["api_token_created"]}"#).unwrap(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     let r = org
@@ -395,9 +355,11 @@ async fn a_disabled_detection_does_not_alert() {
 
 #[tokio::test]
 async fn the_alert_is_an_ocsf_detection_finding() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T08:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T08:00:00Z")),
+    )
+    .await;
     org.ingest_on_time(&token_created("a", "2026-11-10T08:10:00Z"))
         .await;
     org.detector
@@ -423,9 +385,11 @@ async fn the_alert_is_an_ocsf_detection_finding() {
 
 #[tokio::test]
 async fn an_escalation_is_not_suppressed_as_a_repeat() {
-    let org = Org::new(DetectConfig::default())
-        .start_at("2026-11-10T09:00:00Z")
-        .await;
+    let org = Deployment::starting_at(
+        DetectConfig::default(),
+        Hour::of(at("2026-11-10T09:00:00Z")),
+    )
+    .await;
     let bob = |ev: Ev| {
         ev.user("00ubob", "bob@acme.com").from(
             "185.220.101.47",

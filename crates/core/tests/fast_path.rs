@@ -4,78 +4,12 @@
 //! hourly run once, repeats fold, and a later step that raises the incident's
 //! severity is published as a follow-up naming the first alert.
 
-use std::sync::Arc;
-
 use serde_json::json;
 
 use okta_itdr_core::alert::Status;
-use okta_itdr_core::detect::fast::FastPath;
-use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::{DetectConfig, Severity};
-use okta_itdr_core::ingest::{IngestSettings, Ingestor};
-use okta_itdr_core::memory::{CollectingSink, MemoryStore};
-use okta_itdr_core::ports::{StateStore, Watermark};
-use okta_itdr_core::record::ActivityRecord;
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::Hour;
-
-struct Org {
-    store: Arc<MemoryStore>,
-    sink: Arc<CollectingSink>,
-    ingestor: Ingestor<Arc<MemoryStore>>,
-    fast: FastPath<Arc<MemoryStore>, Arc<CollectingSink>>,
-    detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
-}
-
-impl Org {
-    async fn starting(hour: &str) -> Self {
-        Self::with_config(hour, DetectConfig::default()).await
-    }
-
-    async fn with_config(hour: &str, config: DetectConfig) -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let h = Hour::of(at(hour));
-        store
-            .save_watermark(
-                &Watermark {
-                    next_hour: h,
-                    late_checked_until: h.start(),
-                    learn_until: None,
-                    history_pending: false,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        let sink = Arc::new(CollectingSink::new());
-        Org {
-            ingestor: Ingestor::new(normalizer(), store.clone(), IngestSettings::default()),
-            fast: FastPath::new(store.clone(), sink.clone(), config.clone()),
-            detector: Detector::new(store.clone(), store.clone(), sink.clone(), config),
-            sink,
-            store,
-        }
-    }
-
-    /// What the ingest function does: store, then the fast path, one second
-    /// after the event happened.
-    async fn ingest(&self, ev: &Ev) -> okta_itdr_core::detect::fast::FastReport {
-        let event = ev.event();
-        self.ingestor
-            .ingest(&event, event.published + 1000)
-            .await
-            .unwrap();
-        let records: Vec<ActivityRecord> = self.ingestor.normalizer().normalize(&event);
-        self.fast
-            .on_stored(&records, event.published + 1000, "fast-test")
-            .await
-            .unwrap()
-    }
-
-    fn subjects(&self) -> Vec<String> {
-        self.sink.alerts().into_iter().map(|a| a.subject).collect()
-    }
-}
+use okta_itdr_testkit::{at, Deployment, Ev};
 
 fn grant(role: &str, when: &str) -> Ev {
     Ev::new("user.account.privilege.grant")
@@ -94,9 +28,9 @@ fn reset(when: &str) -> Ev {
 
 #[tokio::test]
 async fn a_super_admin_grant_pages_at_ingest_and_the_hourly_run_never_again() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     let report = org
-        .ingest(&grant("Super administrator", "2026-03-02T10:20:00Z"))
+        .ingest_with_fast_path(&grant("Super administrator", "2026-03-02T10:20:00Z"))
         .await;
     assert_eq!((report.matched, report.published), (1, 1), "{report:?}");
     let alerts = org.sink.alerts();
@@ -112,7 +46,7 @@ async fn a_super_admin_grant_pages_at_ingest_and_the_hourly_run_never_again() {
 
 #[tokio::test]
 async fn an_event_that_matches_nothing_touches_no_state() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     let sign_in = Ev::new("user.session.start")
         .user("00ubob", "bob@acme.com")
         .at("2026-03-02T10:01:00Z");
@@ -122,7 +56,7 @@ async fn an_event_that_matches_nothing_touches_no_state() {
         .target("PolicyEntity", "00p1", "Default", "Default")
         .at("2026-03-02T10:02:00Z");
     for ev in [sign_in, policy] {
-        let report = org.ingest(&ev).await;
+        let report = org.ingest_with_fast_path(&ev).await;
         assert_eq!(report.matched, 0, "{report:?}");
     }
     assert!(org.store.findings().is_empty());
@@ -131,10 +65,10 @@ async fn an_event_that_matches_nothing_touches_no_state() {
 
 #[tokio::test]
 async fn a_failed_fast_publish_is_delivered_once_by_the_next_hourly_run() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     org.sink.fail_next(1);
     let report = org
-        .ingest(&grant("Super administrator", "2026-03-02T10:50:00Z"))
+        .ingest_with_fast_path(&grant("Super administrator", "2026-03-02T10:50:00Z"))
         .await;
     assert_eq!((report.published, report.failed), (0, 1), "{report:?}");
     let stored = org.store.findings();
@@ -153,29 +87,29 @@ async fn a_failed_fast_publish_is_delivered_once_by_the_next_hourly_run() {
 
 #[tokio::test]
 async fn a_redelivered_event_pages_once() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     let ev = grant("Super administrator", "2026-03-02T10:20:00Z");
-    assert_eq!(org.ingest(&ev).await.published, 1);
-    let again = org.ingest(&ev).await;
+    assert_eq!(org.ingest_with_fast_path(&ev).await.published, 1);
+    let again = org.ingest_with_fast_path(&ev).await;
     assert_eq!((again.published, again.already_known), (0, 1), "{again:?}");
     assert_eq!(org.sink.alerts().len(), 1);
 }
 
 #[tokio::test]
 async fn a_repeat_folds_into_the_delivered_alert_and_an_escalation_does_not() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     let first = org
-        .ingest(&grant("Organization administrator", "2026-03-02T10:20:00Z"))
+        .ingest_with_fast_path(&grant("Organization administrator", "2026-03-02T10:20:00Z"))
         .await;
     assert_eq!(first.published, 1);
     // The same detection for the same principal, as severe: a repeat.
     let repeat = org
-        .ingest(&grant("Application administrator", "2026-03-02T10:40:00Z"))
+        .ingest_with_fast_path(&grant("Application administrator", "2026-03-02T10:40:00Z"))
         .await;
     assert_eq!((repeat.published, repeat.suppressed), (0, 1), "{repeat:?}");
     // Super administrator is more than was delivered: sent.
     let escalation = org
-        .ingest(&grant("Super administrator", "2026-03-02T10:45:00Z"))
+        .ingest_with_fast_path(&grant("Super administrator", "2026-03-02T10:45:00Z"))
         .await;
     assert_eq!(escalation.published, 1, "{escalation:?}");
     assert_eq!(org.sink.alerts().len(), 2, "{:?}", org.subjects());
@@ -189,10 +123,11 @@ async fn a_repeat_folds_into_the_delivered_alert_and_an_escalation_does_not() {
 /// swallowed because the grant was already delivered.
 #[tokio::test]
 async fn the_hourly_run_publishes_a_chain_that_raises_a_fast_alert_as_a_follow_up() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
-    org.ingest(&reset("2026-03-02T10:10:00Z")).await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
+    org.ingest_with_fast_path(&reset("2026-03-02T10:10:00Z"))
+        .await;
     let fast = org
-        .ingest(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
+        .ingest_with_fast_path(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
         .await;
     assert_eq!(fast.published, 1, "{fast:?}");
     let first = org.sink.alerts()[0].clone();
@@ -213,12 +148,8 @@ async fn the_hourly_run_publishes_a_chain_that_raises_a_fast_alert_as_a_follow_u
     // Analysed again (a late event for the hour): nothing new.
     let late = Ev::new("user.session.start")
         .user("00ubob", "bob@acme.com")
-        .at("2026-03-02T10:50:00Z")
-        .event();
-    org.ingestor
-        .ingest(&late, at("2026-03-02T11:30:00Z"))
-        .await
-        .unwrap();
+        .at("2026-03-02T10:50:00Z");
+    org.ingest_at(&late, at("2026-03-02T11:30:00Z")).await;
     let rerun = org.detector.run(at("2026-03-02T12:05:00Z")).await.unwrap();
     assert_eq!(rerun.late_hours.len(), 1, "{rerun:?}");
     assert_eq!(org.sink.alerts().len(), 2, "{:?}", org.subjects());
@@ -232,13 +163,13 @@ async fn the_hourly_run_publishes_a_chain_that_raises_a_fast_alert_as_a_follow_u
 async fn a_fast_alert_the_chain_makes_critical_is_followed_up() {
     let mut config = DetectConfig::default();
     config.risk_weights.insert("refresh_token_reuse".into(), 40);
-    let org = Org::with_config("2026-03-02T10:00:00Z", config).await;
+    let org = Deployment::starting_at(config, Hour::of(at("2026-03-02T10:00:00Z"))).await;
     let reuse = Ev::new("app.oauth2.as.token.detect_reuse")
         .user("00uerin", "erin@acme.com")
         .at("2026-03-02T10:05:00Z");
-    assert_eq!(org.ingest(&reuse).await.matched, 0);
+    assert_eq!(org.ingest_with_fast_path(&reuse).await.matched, 0);
     let fast = org
-        .ingest(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
+        .ingest_with_fast_path(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
         .await;
     assert_eq!(fast.published, 1, "{fast:?}");
     let first = org.sink.alerts()[0].clone();
@@ -262,8 +193,8 @@ async fn a_fast_alert_the_chain_makes_critical_is_followed_up() {
     assert!(follow_up.body.contains("refresh_token_reuse"));
 
     // Look-alike: the same grant with nothing before it stays one alert.
-    let calm = Org::starting("2026-03-02T10:00:00Z").await;
-    calm.ingest(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
+    let calm = Deployment::starting("2026-03-02T10:00:00Z").await;
+    calm.ingest_with_fast_path(&grant("Organization administrator", "2026-03-02T10:30:00Z"))
         .await;
     calm.detector.run(at("2026-03-02T11:05:00Z")).await.unwrap();
     assert_eq!(calm.sink.alerts().len(), 1, "{:?}", calm.subjects());
@@ -273,16 +204,13 @@ async fn a_fast_alert_the_chain_makes_critical_is_followed_up() {
 /// the follow-up is the fast path's price, not a second page for hourly users.
 #[tokio::test]
 async fn without_the_fast_path_the_chain_is_one_alert() {
-    let org = Org::starting("2026-03-02T10:00:00Z").await;
+    let org = Deployment::starting("2026-03-02T10:00:00Z").await;
     for ev in [
         reset("2026-03-02T10:10:00Z"),
         grant("Organization administrator", "2026-03-02T10:30:00Z"),
     ] {
-        let event = ev.event();
-        org.ingestor
-            .ingest(&event, event.published + 1000)
-            .await
-            .unwrap();
+        // Stored without the fast path: the hourly run alone.
+        org.ingest_on_time(&ev).await;
     }
     org.detector.run(at("2026-03-02T11:05:00Z")).await.unwrap();
     let alerts = org.sink.alerts();

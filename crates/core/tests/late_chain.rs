@@ -5,82 +5,31 @@
 //! step, not what the hours since taught them. A late benign reset does not
 //! page.
 
-use std::sync::Arc;
-
 use okta_itdr_core::alert::Alert;
-use okta_itdr_core::detect::run::Detector;
 use okta_itdr_core::detect::{DetectConfig, Severity};
-use okta_itdr_core::ingest::{IngestSettings, Ingestor};
-use okta_itdr_core::memory::{CollectingSink, MemoryStore};
-use okta_itdr_core::ports::{StateStore, Watermark};
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE};
+use okta_itdr_testkit::{at, Deployment, Ev};
 use serde_json::{json, Value};
 
 /// The day of the events; the users have two weeks of history before it.
 const DAY0: &str = "2026-11-20T00:00:00Z";
 
-struct Org {
-    store: Arc<MemoryStore>,
-    sink: Arc<CollectingSink>,
-    ingestor: Ingestor<Arc<MemoryStore>>,
-    detector: Detector<Arc<MemoryStore>, Arc<MemoryStore>, Arc<CollectingSink>>,
-}
-
-impl Org {
-    /// Two weeks of each user signing in from home on their laptop, and the
-    /// help desk at the office, analysed hour by hour.
-    async fn with_history(users: &[&str]) -> Self {
-        let store = Arc::new(MemoryStore::new());
-        let sink = Arc::new(CollectingSink::new());
-        let start = Hour::of(at(DAY0) - 14 * DAY);
-        store
-            .save_watermark(&Watermark::starting(start, start.start()), None)
-            .await
-            .unwrap();
-        let org = Org {
-            ingestor: Ingestor::new(normalizer(), store.clone(), IngestSettings::default()),
-            detector: Detector::new(
-                store.clone(),
-                store.clone(),
-                sink.clone(),
-                DetectConfig::default(),
-            ),
-            store,
-            sink,
-        };
-        for d in 0..14 {
-            let morning = at(DAY0) - (14 - d) * DAY + 9 * HOUR;
-            for (k, u) in users.iter().enumerate() {
-                org.on_time(&home(u, sign_in(u), morning + k as i64 * MINUTE))
-                    .await;
-            }
-            org.on_time(&office(sign_in("helpdesk"), morning + 30 * MINUTE))
+/// Two weeks of each user signing in from home on their laptop, and the help
+/// desk at the office, analysed hour by hour.
+async fn with_history(users: &[&str]) -> Deployment {
+    let start = Hour::of(at(DAY0) - 14 * DAY);
+    let org = Deployment::starting_at(DetectConfig::default(), start).await;
+    for d in 0..14 {
+        let morning = at(DAY0) - (14 - d) * DAY + 9 * HOUR;
+        for (k, u) in users.iter().enumerate() {
+            org.ingest_on_time(&home(u, sign_in(u), morning + k as i64 * MINUTE))
                 .await;
         }
-        org.run_until(at(DAY0)).await;
-        org.sink.drain();
-        org
+        org.ingest_on_time(&office(sign_in("helpdesk"), morning + 30 * MINUTE))
+            .await;
     }
-
-    async fn on_time(&self, ev: &Ev) {
-        let e = ev.event();
-        self.ingestor.ingest(&e, e.published + 1000).await.unwrap();
-    }
-
-    async fn arriving(&self, ev: &Ev, arrived: Millis) {
-        self.ingestor.ingest(&ev.event(), arrived).await.unwrap();
-    }
-
-    /// The hourly schedule up to `t`.
-    async fn run_until(&self, t: Millis) -> Vec<Alert> {
-        loop {
-            let report = self.detector.run(t + 5 * MINUTE).await.unwrap();
-            if report.caught_up {
-                return self.sink.drain();
-            }
-        }
-    }
+    org.run_until(at(DAY0)).await;
+    org
 }
 
 fn sign_in(_u: &str) -> Ev {
@@ -188,19 +137,19 @@ fn names(alerts: &[Alert]) -> Vec<(String, Severity, Vec<String>)> {
 
 #[tokio::test]
 async fn a_late_reset_completes_the_take_over_it_enabled() {
-    let org = Org::with_history(&["admin"]).await;
+    let org = with_history(&["admin"]).await;
     let day = at(DAY0);
     // 13:10 the help desk resets the admin's factors; the event is lost on
     // the way and recovered at 17:40. 13:25 the attacker enrols a factor,
     // 14:10 reaches the Admin Console, from their own network and machine.
     let reset_at = day + 13 * HOUR + 10 * MINUTE;
-    org.on_time(&stranger(
+    org.ingest_on_time(&stranger(
         enrolment(Ev::new("user.mfa.factor.activate")),
         "admin",
         reset_at + 15 * MINUTE,
     ))
     .await;
-    org.on_time(&stranger(console(), "admin", reset_at + 60 * MINUTE))
+    org.ingest_on_time(&stranger(console(), "admin", reset_at + 60 * MINUTE))
         .await;
     let before = org.run_until(day + 17 * HOUR).await;
     assert!(
@@ -212,7 +161,7 @@ async fn a_late_reset_completes_the_take_over_it_enabled() {
         names(&before)
     );
 
-    org.arriving(&reset("admin", reset_at), day + 17 * HOUR + 40 * MINUTE)
+    org.ingest_at(&reset("admin", reset_at), day + 17 * HOUR + 40 * MINUTE)
         .await;
     let report = org
         .detector
@@ -261,22 +210,22 @@ async fn a_late_reset_completes_the_take_over_it_enabled() {
 
 #[tokio::test]
 async fn a_late_help_desk_reset_for_a_new_phone_pages_no_one() {
-    let org = Org::with_history(&["bob"]).await;
+    let org = with_history(&["bob"]).await;
     let day = at(DAY0);
     // Bob lost his phone: the help desk resets him at 10:05, he enrols the new
     // phone from home on his laptop at 10:20 and signs in at 11:30. The reset
     // arrives at 15:40, as late as the take-over's.
     let reset_at = day + 10 * HOUR + 5 * MINUTE;
-    org.on_time(&home(
+    org.ingest_on_time(&home(
         "bob",
         enrolment(Ev::new("user.mfa.factor.activate")),
         reset_at + 15 * MINUTE,
     ))
     .await;
-    org.on_time(&home("bob", sign_in("bob"), reset_at + 85 * MINUTE))
+    org.ingest_on_time(&home("bob", sign_in("bob"), reset_at + 85 * MINUTE))
         .await;
     let before = org.run_until(day + 15 * HOUR).await;
-    org.arriving(&reset("bob", reset_at), day + 15 * HOUR + 40 * MINUTE)
+    org.ingest_at(&reset("bob", reset_at), day + 15 * HOUR + 40 * MINUTE)
         .await;
     let report = org
         .detector

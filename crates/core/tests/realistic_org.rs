@@ -1,5 +1,5 @@
 //! Precision on a realistic org: 1,000 people over three weeks of ordinary work
-//! with the noise real orgs make (`okta_itdr_core::synthetic_org`), replayed
+//! with the noise real orgs make (`okta_itdr_testkit::realistic_org`), replayed
 //! through the real ingest and hourly detector. At most 0.5 published alerts
 //! per 1,000 users per day, none critical; and every attack scenario of the
 //! suite, injected into the same org, still publishes an alert naming its
@@ -12,7 +12,7 @@ use okta_itdr_core::alert::{Alert, Status, StoredFinding};
 use okta_itdr_core::detect::{DetectConfig, Severity};
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::replay::Replay;
-use okta_itdr_core::synthetic_org::{
+use okta_itdr_testkit::realistic_org::{
     attack_scenarios, benign_events, day_start, LEARNING_DAYS, MEASURED_DAYS, USERS,
 };
 use okta_itdr_core::testkit::{normalizer, Ev};

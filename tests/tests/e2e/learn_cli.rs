@@ -1,12 +1,12 @@
 //! `okta-itdr replay --okta` learning the org's history before its window, as a
 //! new deployment does before its first run: against the fake Okta API serving
-//! the synthetic realistic org (`okta_itdr_core::synthetic_org`), with the
+//! the synthetic realistic org (`okta_itdr_testkit::realistic_org`), with the
 //! suite's attack scenarios on the first day.
 
 use std::collections::HashSet;
 
 use okta_itdr_core::detect::Severity;
-use okta_itdr_core::synthetic_org::{attack_scenarios, benign_events, day_start, Scenario};
+use okta_itdr_testkit::realistic_org::{attack_scenarios, benign_events, day_start, Scenario};
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis, DAY};
 use okta_itdr_e2e::fake_okta::{FakeOkta, FakeOktaConfig};
 use serde_json::Value;

@@ -13,8 +13,8 @@
 
 use serde_json::json;
 
-use crate::testkit::{Ev, Rng};
-use crate::time::{Millis, DAY, HOUR, MINUTE, SECOND};
+use okta_itdr_core::testkit::{Ev, Rng};
+use okta_itdr_core::time::{Millis, DAY, HOUR, MINUTE, SECOND};
 
 pub const USERS: usize = 1000;
 /// Days generated: a first week in which baselines and the org's context are
@@ -516,7 +516,7 @@ pub const APPS: [&str; 10] = [
 
 /// Midnight UTC of the org's first day, a Monday.
 pub fn day_start(d: i64) -> Millis {
-    crate::testkit::at("2026-10-05T00:00:00Z") + d * DAY
+    okta_itdr_core::testkit::at("2026-10-05T00:00:00Z") + d * DAY
 }
 
 /// When the working day starts in the user's region, in UTC.
@@ -790,7 +790,7 @@ pub struct Scenario {
     pub late: Vec<(String, Millis)>,
     /// The least severity the alert naming the detections must have: high
     /// where the attacker reaches credentials, factors, sessions or admin rights.
-    pub severity: crate::detect::Severity,
+    pub severity: okta_itdr_core::detect::Severity,
 }
 
 /// The attack scenarios of the test suite, placed on day `d` of the org, one
@@ -809,7 +809,7 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
             detections,
             events: g.events,
             late: g.late,
-            severity: crate::detect::Severity::Low,
+            severity: okta_itdr_core::detect::Severity::Low,
         });
     };
     let hosting = Place {
@@ -1052,10 +1052,10 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
     let critical = [LATE_TAKEOVER];
     for s in out.iter_mut() {
         if high.contains(&s.name) {
-            s.severity = crate::detect::Severity::High;
+            s.severity = okta_itdr_core::detect::Severity::High;
         }
         if critical.contains(&s.name) {
-            s.severity = crate::detect::Severity::Critical;
+            s.severity = okta_itdr_core::detect::Severity::Critical;
         }
     }
     out
