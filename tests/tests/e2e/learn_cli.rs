@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 
 use okta_itdr_core::detect::Severity;
-use okta_itdr_testkit::realistic_org::{attack_scenarios, benign_events, day_start, Scenario};
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis, DAY};
 use okta_itdr_e2e::fake_okta::{FakeOkta, FakeOktaConfig};
+use okta_itdr_testkit::realistic_org::{attack_scenarios, benign_events, day_start, Scenario};
 use serde_json::Value;
 
 use super::okta_fetch_cli::{args, cli, text, token_env};

@@ -14,19 +14,76 @@ use serde_json::{json, Value};
 
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The poll function's service app, its credentials secret (moto) and the
+/// fake Okta org that trusts it.
+struct PollSetUp {
+    okta: FakeOkta,
+    private_key: String,
+    secret: String,
+}
+
+impl PollSetUp {
+    async fn new(env: &TestEnv) -> Self {
+        let (private_key, public) = rsa_key_pair();
+        let okta = FakeOkta::start(FakeOktaConfig {
+            api_token: None,
+            service_app: Some(("0oaPollFunction".into(), public)),
+            ..FakeOktaConfig::default()
+        })
+        .await;
+        let secret = unique("okta-itdr-okta-api");
+        let set_up = PollSetUp {
+            okta,
+            private_key,
+            secret,
+        };
+        aws_sdk_secretsmanager::Client::new(&env.sdk)
+            .create_secret()
+            .name(&set_up.secret)
+            .secret_string(set_up.credentials())
+            .send()
+            .await
+            .expect("create_secret");
+        set_up
+    }
+
+    /// The secret's valid value.
+    fn credentials(&self) -> String {
+        json!({"clientId": "0oaPollFunction", "privateKeyPem": self.private_key, "keyId": "kid-1"})
+            .to_string()
+    }
+
+    /// The function's environment as the template sets it, in `primary` mode.
+    fn vars<'a>(&self, env: &TestEnv, extra: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
+        let mut vars: Vec<(&str, String)> = [
+            "ACTIVITY_TABLE",
+            "STATE_TABLE",
+            "HOUR_SHARDS",
+            "RETENTION_DAYS",
+            "USERNAME_HASH_KEY_SECRET",
+        ]
+        .iter()
+        .map(|n| (*n, env.env_var(n).expect("value")))
+        .collect();
+        vars.extend([
+            ("OKTA_ORG_URL", self.okta.url().to_owned()),
+            ("OKTA_API_MODE", "primary".to_owned()),
+            ("OKTA_API_CREDENTIALS_SECRET", self.secret.clone()),
+            ("POLL_LOOKBACK_HOURS", "2".to_owned()),
+        ]);
+        vars.extend(extra.iter().cloned());
+        vars
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
     let binary = tokio::task::spawn_blocking(|| function_binary("poll"))
         .await
         .expect("build");
     let env = TestEnv::new("rt-poll").await;
-    let (private, public) = rsa_key_pair();
-    let okta = FakeOkta::start(FakeOktaConfig {
-        api_token: None,
-        service_app: Some(("0oaPollFunction".into(), public)),
-        ..FakeOktaConfig::default()
-    })
-    .await;
+    let set_up = PollSetUp::new(&env).await;
+    let (okta, private) = (&set_up.okta, &set_up.private_key);
     let now = parse_rfc3339_ms("2026-11-20T12:00:00Z").unwrap();
     let events: Vec<Value> = (0..30)
         .map(|i| {
@@ -36,19 +93,6 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         })
         .collect();
     okta.add_events(&events);
-
-    let secrets = aws_sdk_secretsmanager::Client::new(&env.sdk);
-    let secret = unique("okta-itdr-okta-api");
-    secrets
-        .create_secret()
-        .name(&secret)
-        .secret_string(
-            json!({"clientId": "0oaPollFunction", "privateKeyPem": private, "keyId": "kid-1"})
-                .to_string(),
-        )
-        .send()
-        .await
-        .expect("create_secret");
 
     // A custom rule in S3: polled events meet the rules streamed ones do.
     let rule = "title: Polled sign-ins\nid: polled-sign-ins\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\nlevel: low\n";
@@ -60,26 +104,15 @@ async fn poll_binary_reads_its_secret_polls_and_respects_the_deadline() {
         .await;
 
     let api = RuntimeApi::start().await;
-    let mut vars: Vec<(&str, String)> = [
-        "ACTIVITY_TABLE",
-        "STATE_TABLE",
-        "HOUR_SHARDS",
-        "RETENTION_DAYS",
-        "USERNAME_HASH_KEY_SECRET",
-    ]
-    .iter()
-    .map(|n| (*n, env.env_var(n).expect("value")))
-    .collect();
-    vars.extend([
-        ("OKTA_ORG_URL", okta.url().to_owned()),
-        ("OKTA_API_MODE", "primary".to_owned()),
-        ("OKTA_API_CREDENTIALS_SECRET", secret.clone()),
-        ("POLL_LOOKBACK_HOURS", "2".to_owned()),
-        ("CUSTOM_RULES_URI", format!("s3://{bucket}/okta-rules/")),
-        // The emulator gives each invocation 30 s.
-        ("POLL_DEADLINE_MARGIN_SECONDS", "5".to_owned()),
-        ("RUST_LOG", "debug".to_owned()),
-    ]);
+    let vars = set_up.vars(
+        &env,
+        &[
+            ("CUSTOM_RULES_URI", format!("s3://{bucket}/okta-rules/")),
+            // The emulator gives each invocation 30 s.
+            ("POLL_DEADLINE_MARGIN_SECONDS", "5".to_owned()),
+            ("RUST_LOG", "debug".to_owned()),
+        ],
+    );
     let process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-poll", &vars);
 
     let outcome = api
@@ -154,13 +187,8 @@ async fn a_poll_function_that_cannot_start_alarms_in_five_minutes_and_loses_noth
         .await
         .expect("build");
     let env = TestEnv::new("rt-poll-init").await;
-    let (private, public) = rsa_key_pair();
-    let okta = FakeOkta::start(FakeOktaConfig {
-        api_token: None,
-        service_app: Some(("0oaPollFunction".into(), public)),
-        ..FakeOktaConfig::default()
-    })
-    .await;
+    let set_up = PollSetUp::new(&env).await;
+    let (okta, private) = (&set_up.okta, &set_up.private_key);
     let t0 = parse_rfc3339_ms("2026-11-20T12:00:00Z").unwrap();
     let broken_at = t0 + 5 * MINUTE;
     let fixed_at = broken_at + 3 * DAY;
@@ -183,36 +211,17 @@ async fn a_poll_function_that_cannot_start_alarms_in_five_minutes_and_loses_noth
     okta.add_events(&during);
 
     let secrets = aws_sdk_secretsmanager::Client::new(&env.sdk);
-    let secret = unique("okta-itdr-okta-api");
-    let valid = json!({"clientId": "0oaPollFunction", "privateKeyPem": private, "keyId": "kid-1"})
-        .to_string();
-    secrets
-        .create_secret()
-        .name(&secret)
-        .secret_string(&valid)
-        .send()
-        .await
-        .expect("create_secret");
-    let mut vars: Vec<(&str, String)> = [
-        "ACTIVITY_TABLE",
-        "STATE_TABLE",
-        "HOUR_SHARDS",
-        "RETENTION_DAYS",
-        "USERNAME_HASH_KEY_SECRET",
-    ]
-    .iter()
-    .map(|n| (*n, env.env_var(n).expect("value")))
-    .collect();
-    vars.extend([
-        ("OKTA_ORG_URL", okta.url().to_owned()),
-        ("OKTA_API_MODE", "primary".to_owned()),
-        ("OKTA_API_CREDENTIALS_SECRET", secret.clone()),
-        ("POLL_LOOKBACK_HOURS", "2".to_owned()),
-        ("POLL_DEADLINE_MARGIN_SECONDS", "5".to_owned()),
-        // As deployed with the strictest `LogLevel`, which the drill's log
-        // filter applies.
-        ("AWS_LAMBDA_LOG_LEVEL", DRILL_LOG_LEVEL.to_owned()),
-    ]);
+    let secret = set_up.secret.clone();
+    let valid = set_up.credentials();
+    let vars = set_up.vars(
+        &env,
+        &[
+            ("POLL_DEADLINE_MARGIN_SECONDS", "5".to_owned()),
+            // As deployed with the strictest `LogLevel`, which the drill's log
+            // filter applies.
+            ("AWS_LAMBDA_LOG_LEVEL", DRILL_LOG_LEVEL.to_owned()),
+        ],
+    );
     let invoke_at = |t: i64| scheduled_event(&format_rfc3339_ms(t));
 
     // Healthy: the cursor reaches t0.
