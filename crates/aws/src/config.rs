@@ -3,8 +3,6 @@
 //! Every variable is validated up front so a misconfigured deployment fails at
 //! initialisation with a message naming the variable, never mid-invocation.
 
-use std::fmt;
-
 use okta_itdr_core::detect::config::ConfigError as DetectionsError;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
@@ -59,25 +57,9 @@ pub enum ConfigError {
     Detections(#[from] DetectionsError),
 }
 
-/// A secret that never shows in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// Secrets in the settings: the one secret type, zeroed on drop and redacted
+/// when formatted.
+pub use okta_itdr_okta::Secret;
 
 /// The ingest function's settings.
 #[derive(Debug, Clone, PartialEq)]
