@@ -18,6 +18,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::Value;
 
+use okta_itdr_core::backoff::Backoff;
 use okta_itdr_core::time::{format_rfc3339_ms, Millis};
 
 /// The two formats a recovery message comes in.
@@ -69,13 +70,12 @@ pub fn unwrap_message(body: &str) -> Result<(Format, Value), String> {
     Err("neither a Lambda invocation record nor an EventBridge event".into())
 }
 
-/// How long a failing message waits before its next attempt.
+/// How long a failing message waits before its next attempt, and how many it
+/// gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The wait after the first failure.
-    pub first: Duration,
-    /// The longest wait (SQS allows at most 12 hours of invisibility).
-    pub cap: Duration,
+pub struct Recovery {
+    /// The waits (SQS allows at most 12 hours of invisibility).
+    pub backoff: Backoff,
     /// Attempts before the message goes to the final dead-letter queue.
     pub attempts: u32,
 }
@@ -83,22 +83,20 @@ pub struct Backoff {
 /// 1 minute doubling to 12 hours, 18 attempts: the last attempt comes 4.2 days
 /// after the first. The recovery queue keeps messages 5 days, so a message is
 /// always given up into the final queue before it could expire.
-pub const BACKOFF: Backoff = Backoff {
-    first: Duration::from_secs(60),
-    cap: Duration::from_secs(12 * 3600),
+pub const BACKOFF: Recovery = Recovery {
+    backoff: Backoff::new(Duration::from_secs(60), Duration::from_secs(12 * 3600)),
     attempts: 18,
 };
 
-impl Backoff {
+impl Recovery {
     /// The wait after failed attempt `attempt` (1-based, SQS's receive count).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(30);
-        self.first.saturating_mul(1 << doublings).min(self.cap)
+        self.backoff.delay(attempt)
     }
 
     /// From the first attempt to the last.
     pub fn window(&self) -> Duration {
-        (1..self.attempts).map(|a| self.delay(a)).sum()
+        self.backoff.window(self.attempts)
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use okta_itdr_core::backoff::Backoff;
 use okta_itdr_core::ports::StoreError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -211,16 +212,17 @@ pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 /// How often a batch call's unprocessed part is resent before giving up.
 pub(crate) const BATCH_ATTEMPTS: u32 = 8;
 
-/// Exponential backoff with jitter before retry `attempt` (1-based): 50 ms
-/// doubling, capped at 3 s.
+/// The wait before resending a batch call's unprocessed part: 100 ms doubling
+/// to 3 s, with jitter.
+const BATCH_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(3));
+
+/// Sleeps [`BATCH_BACKOFF`] before retry `attempt` (1-based).
 pub(crate) async fn backoff(attempt: u32) {
-    let base = 50u64.saturating_mul(1 << attempt.min(6)).min(3_000);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let jitter = u64::from(nanos) % (base / 2 + 1);
-    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+    tokio::time::sleep(BATCH_BACKOFF.jittered(attempt, u64::from(nanos))).await;
 }
 
 /// [`json_problem`] for other crates' messages.

@@ -6,6 +6,7 @@
 //! by the in-memory store the CLI uses.
 
 pub mod alert;
+pub mod backoff;
 pub mod detect;
 pub mod event;
 pub mod ingest;

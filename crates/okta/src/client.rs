@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use okta_itdr_core::backoff::Backoff;
 use okta_itdr_core::source::{LogSource, NextPage, Page, SourceError, SourceErrorKind};
 use okta_itdr_core::time::{format_rfc3339_ms, Millis};
 use serde_json::value::RawValue;
@@ -272,7 +273,9 @@ impl OktaClient {
             ));
         }
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-        let backoff = self.config.backoff.as_millis() as Millis * (1 << (*failures - 1).min(6));
+        // Doubling from the configured wait, at most 64 times it.
+        let policy = Backoff::new(self.config.backoff, self.config.backoff.saturating_mul(64));
+        let backoff = Millis::try_from(policy.delay(*failures).as_millis()).unwrap_or(Millis::MAX);
         tracing::warn!(
             attempt = *failures,
             backoff_ms = backoff,

@@ -327,9 +327,11 @@ impl<S: StateStore, K: AlertSink> Outlet<S, K> {
     /// The wait after `attempts` failed publishes: the configured delay, doubled
     /// for each further failure, at most a day.
     fn retry_delay(&self, attempts: u32) -> Millis {
-        let base = i64::from(self.config.delivery_retry_minutes) * MINUTE;
-        let doublings = attempts.saturating_sub(1).min(16);
-        base.saturating_mul(1 << doublings).min(24 * HOUR)
+        let first =
+            std::time::Duration::from_secs(u64::from(self.config.delivery_retry_minutes) * 60);
+        let day = std::time::Duration::from_secs(24 * 3600);
+        let delay = crate::backoff::Backoff::new(first, day).delay(attempts);
+        Millis::try_from(delay.as_millis()).unwrap_or(24 * HOUR)
     }
 
     pub(crate) async fn quarantine(
