@@ -1,4 +1,5 @@
-//! An HTTP fault proxy in front of moto, for failures moto cannot produce: a
+//! The HTTP fault proxy in front of moto (the only one: [`crate::outage_proxy`]
+//! is a rule on it), for failures moto cannot produce: a
 //! request the rule picks is refused with a given status and body, or held back
 //! for a while; every other request goes through to moto unchanged.
 //!
