@@ -799,6 +799,8 @@ fn build_function_binaries() -> Result<HashMap<String, PathBuf>, String> {
         "detect",
         "-p",
         "poll",
+        "-p",
+        "inventory",
     ]);
     let out = cmd.output().map_err(|e| format!("running cargo: {e}"))?;
     if !out.status.success() {

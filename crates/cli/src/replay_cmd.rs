@@ -554,6 +554,25 @@ fn report_skip(
     Ok(())
 }
 
+/// Enriches a batch of alerts with their principals' identities, brought up
+/// to date with the events replayed after the inventory was read.
+async fn enrich_batch(
+    batch: &mut [Alert],
+    identities: Option<&MemoryStore>,
+    activity: &MemoryStore,
+    now: Millis,
+) -> Result<(), CliError> {
+    let Some(identities) = identities else {
+        return Ok(());
+    };
+    for alert in batch {
+        okta_itdr_core::posture::enrich::enrich(alert, identities, activity, now)
+            .await
+            .map_err(|e| CliError::State(e.to_string()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,23 +608,4 @@ mod tests {
     fn random_keys_differ() {
         assert_ne!(random_key(), random_key());
     }
-}
-
-/// Enriches a batch of alerts with their principals' identities, brought up
-/// to date with the events replayed after the inventory was read.
-async fn enrich_batch(
-    batch: &mut [Alert],
-    identities: Option<&MemoryStore>,
-    activity: &MemoryStore,
-    now: Millis,
-) -> Result<(), CliError> {
-    let Some(identities) = identities else {
-        return Ok(());
-    };
-    for alert in batch {
-        okta_itdr_core::posture::enrich::enrich(alert, identities, activity, now)
-            .await
-            .map_err(|e| CliError::State(e.to_string()))?;
-    }
-    Ok(())
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{safe_token, HandlerError};
 use crate::activity::DynamoActivityStore;
 use crate::config::DetectSettings;
+use crate::enrich::EnrichingSink;
 use crate::metrics::{Metrics, Unit};
 use crate::sns::SnsAlertSink;
 use crate::state::DynamoStateStore;
@@ -17,9 +18,13 @@ pub struct DetectHandler<A, S, K> {
     detector: Detector<A, S, K>,
 }
 
-pub type LambdaDetector = DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink>;
+/// The sink enriches each alert with its principal's stored identity (see
+/// [`crate::enrich`]) before SNS.
+pub type LambdaSink = EnrichingSink<SnsAlertSink, DynamoStateStore, DynamoActivityStore>;
 
-impl DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink> {
+pub type LambdaDetector = DetectHandler<DynamoActivityStore, DynamoStateStore, LambdaSink>;
+
+impl DetectHandler<DynamoActivityStore, DynamoStateStore, LambdaSink> {
     pub fn from_settings(
         settings: &DetectSettings,
         dynamodb: aws_sdk_dynamodb::Client,
@@ -36,7 +41,12 @@ impl DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink> {
             settings.detect.baseline_days,
             settings.retention_days,
         );
-        let sink = SnsAlertSink::new(sns, settings.alert_topic_arn.clone());
+        let sink = EnrichingSink {
+            sink: SnsAlertSink::new(sns, settings.alert_topic_arn.clone()),
+            identities: state.clone(),
+            activity: activity.clone(),
+            clock: crate::clock::wall_clock,
+        };
         DetectHandler::new(Detector::new(
             activity,
             state,
