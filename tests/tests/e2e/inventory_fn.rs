@@ -18,8 +18,8 @@ use okta_itdr_e2e::fake_inventory::{factor_json, FakeOrg};
 use okta_itdr_e2e::fake_okta::{rsa_key_pair, FakeOkta, FakeOktaConfig};
 use okta_itdr_e2e::runtime_api::RuntimeApi;
 use okta_itdr_e2e::{
-    at, function_binary, scheduled_event, unique, Ev, FunctionProcess, Notification, TestEnv,
-    HASH_KEY,
+    at, function_binary, scheduled_event, unique, Ev, FunctionProcess, LogCapture, Notification,
+    TestEnv, HASH_KEY,
 };
 use serde_json::{json, Value};
 
@@ -293,6 +293,7 @@ async fn a_refresh_of_n_users_costs_a_request_per_user_and_a_few_more() {
         env.sns.clone(),
     )
     .unwrap();
+    let (logs, _guard) = LogCapture::start();
     let started = std::time::Instant::now();
     let report = handler
         .handle_payload(&scheduled_event(&format_rfc3339_ms(t)), t)
@@ -311,6 +312,12 @@ async fn a_refresh_of_n_users_costs_a_request_per_user_and_a_few_more() {
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
+    // The run's line, and no API token in any line.
+    let text = logs.text();
+    assert!(text.contains("inventory refresh"), "{text}");
+    for leak in ["00fake-api-token-value", "SSWS "] {
+        assert!(!text.contains(leak), "{leak:?} in the logs");
+    }
     eprintln!(
         "inventory refresh of {} users: {requests} requests, {:.1} s",
         N + 2,

@@ -77,7 +77,14 @@ pub fn apply_identity(alert: &mut Alert, identity: &Identity, overlay: &Overlay)
     let Ok(mut body) = serde_json::from_str::<Value>(&alert.body) else {
         return false;
     };
-    let Some(u) = body["evidences"][0]["actor"]["user"].as_object_mut() else {
+    // Indexing a JSON value mutably panics on the wrong shape: look first.
+    if !body.is_object() {
+        return false;
+    }
+    let Some(u) = body
+        .pointer_mut("/evidences/0/actor/user")
+        .and_then(Value::as_object_mut)
+    else {
         return false;
     };
     let roles = &identity.admin_roles;
@@ -90,8 +97,11 @@ pub fn apply_identity(alert: &mut Alert, identity: &Identity, overlay: &Overlay)
     if let Some(email) = &identity.email {
         u.insert("email_addr".into(), json!(email));
     }
-    u.insert("type".into(), json!(if admin { "Admin" } else { "User" }));
-    u.insert("type_id".into(), json!(if admin { 2 } else { 1 }));
+    // Unreadable roles leave the rendered type as it was rather than claim "User".
+    if admin || !identity.admin_roles_unknown {
+        u.insert("type".into(), json!(if admin { "Admin" } else { "User" }));
+        u.insert("type_id".into(), json!(if admin { 2 } else { 1 }));
+    }
     if !identity.groups.is_empty() {
         u.insert(
             "groups".into(),
@@ -103,6 +113,9 @@ pub fn apply_identity(alert: &mut Alert, identity: &Identity, overlay: &Overlay)
     id.insert("okta_user_id".into(), json!(identity.id));
     id.insert("status".into(), json!(identity.status));
     id.insert("admin_roles".into(), json!(roles));
+    if identity.admin_roles_unknown {
+        id.insert("admin_roles_unknown".into(), json!(true));
+    }
     id.insert("group_count".into(), json!(identity.group_count));
     if let Some(types) = &identity.factor_types {
         id.insert("factor_types".into(), json!(types));

@@ -39,6 +39,9 @@ pub struct Identity {
     /// Role types (`SUPER_ADMIN`, `ORG_ADMIN`, …), sorted, deduplicated.
     #[serde(default)]
     pub admin_roles: Vec<String>,
+    /// The role assignments could not be read: no role is not "no admin".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin_roles_unknown: bool,
     /// Active factor types; `None` when they were not read (or not readable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor_types: Option<Vec<String>>,
@@ -117,6 +120,7 @@ pub fn identities(inv: &Inventory) -> (InventoryMeta, Vec<Identity>) {
                 group_count: groups.len(),
                 groups: groups.into_iter().take(MAX_GROUPS).collect(),
                 admin_roles: roles,
+                admin_roles_unknown: inv.admins.known().is_none(),
                 factor_types: factors.map(|f| {
                     let mut t: Vec<String> = f
                         .iter()

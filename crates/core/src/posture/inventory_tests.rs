@@ -315,3 +315,60 @@ fn the_digest_covers_every_subject_not_a_capped_list() {
         subjects_digest(&as_token)
     );
 }
+
+#[test]
+fn bodies_of_any_shape_are_left_alone_without_a_panic() {
+    let id = bob();
+    let overlay = Overlay::default();
+    for body in [
+        "[]",
+        "{}",
+        "42",
+        r#"{"evidences": 3}"#,
+        r#"{"evidences": [[]]}"#,
+        r#"{"evidences": [{"actor": {"user": "bob"}}]}"#,
+        r#"{"evidences": [], "unmapped": 1}"#,
+    ] {
+        let mut a = alert("00ubob", Severity::Low);
+        a.body = body.into();
+        let before = a.clone();
+        assert!(!apply_identity(&mut a, &id, &overlay), "{body}");
+        assert_eq!(a, before);
+    }
+    // A user object but an `unmapped` that is not an object: replaced.
+    let mut a = alert("00ubob", Severity::Low);
+    a.body =
+        json!({"evidences": [{"actor": {"user": {"uid": "00ubob"}}}], "unmapped": [1]}).to_string();
+    assert!(apply_identity(&mut a, &id, &overlay));
+}
+
+#[test]
+fn unreadable_roles_are_said_and_never_claim_a_plain_user() {
+    let mut inv = super::model::Inventory::unknown("https://acme.okta.com", at(REFRESH), "403");
+    inv.users = super::model::Part::Known(vec![super::model::User {
+        id: "00ubob".into(),
+        login: "bob@acme.com".into(),
+        status: "ACTIVE".into(),
+        ..Default::default()
+    }]);
+    let (meta, users) = super::identity::identities(&inv);
+    assert!(meta.unknown.contains(&"admins".to_owned()));
+    assert!(users[0].admin_roles_unknown);
+    assert_eq!(
+        users[0].factor_types, None,
+        "factors unread: not an empty list"
+    );
+    let mut a = alert("00ubob", Severity::Low);
+    assert!(apply_identity(&mut a, &users[0], &Overlay::default()));
+    let body: Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        body["evidences"][0]["actor"]["user"]["type"], "User",
+        "as rendered"
+    );
+    assert!(body["evidences"][0]["actor"]["user"]["type_id"].is_null());
+    assert_eq!(
+        body["unmapped"]["okta_identity"]["admin_roles_unknown"],
+        true
+    );
+    assert!(body["unmapped"]["okta_identity"]["factor_types"].is_null());
+}
