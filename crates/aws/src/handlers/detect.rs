@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{safe_token, HandlerError};
 use crate::activity::DynamoActivityStore;
 use crate::config::DetectSettings;
-use crate::enrich::EnrichingSink;
+use crate::enrich::IdentityEnricher;
 use crate::metrics::{Metrics, Unit};
 use crate::sns::SnsAlertSink;
 use crate::state::DynamoStateStore;
@@ -18,13 +18,9 @@ pub struct DetectHandler<A, S, K> {
     detector: Detector<A, S, K>,
 }
 
-/// The sink enriches each alert with its principal's stored identity (see
-/// [`crate::enrich`]) before SNS.
-pub type LambdaSink = EnrichingSink<SnsAlertSink, DynamoStateStore, DynamoActivityStore>;
+pub type LambdaDetector = DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink>;
 
-pub type LambdaDetector = DetectHandler<DynamoActivityStore, DynamoStateStore, LambdaSink>;
-
-impl DetectHandler<DynamoActivityStore, DynamoStateStore, LambdaSink> {
+impl DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink> {
     pub fn from_settings(
         settings: &DetectSettings,
         dynamodb: aws_sdk_dynamodb::Client,
@@ -41,18 +37,18 @@ impl DetectHandler<DynamoActivityStore, DynamoStateStore, LambdaSink> {
             settings.detect.baseline_days,
             settings.retention_days,
         );
-        let sink = EnrichingSink {
-            sink: SnsAlertSink::new(sns, settings.alert_topic_arn.clone()),
+        // Each paging alert carries its principal's stored identity (see
+        // crate::enrich) when an inventory is stored.
+        let enricher = IdentityEnricher {
             identities: state.clone(),
             activity: activity.clone(),
             clock: crate::clock::wall_clock,
         };
-        DetectHandler::new(Detector::new(
-            activity,
-            state,
-            sink,
-            settings.detect.clone(),
-        ))
+        let sink = SnsAlertSink::new(sns, settings.alert_topic_arn.clone());
+        DetectHandler::new(
+            Detector::new(activity, state, sink, settings.detect.clone())
+                .with_enricher(std::sync::Arc::new(enricher)),
+        )
     }
 
     pub fn from_sdk_config(settings: &DetectSettings, sdk: &aws_config::SdkConfig) -> Self {

@@ -372,3 +372,73 @@ fn unreadable_roles_are_said_and_never_claim_a_plain_user() {
     );
     assert!(body["unmapped"]["okta_identity"]["factor_types"].is_null());
 }
+
+/// The detector's enricher over the in-memory stores, as the detect function
+/// wires its DynamoDB ones.
+struct StoreEnricher(std::sync::Arc<MemoryStore>, i64);
+
+impl crate::detect::Enricher for StoreEnricher {
+    fn enrich<'a>(
+        &'a self,
+        alert: &'a mut Alert,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let _ = enrich(alert, &*self.0, &*self.0, self.1).await;
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_detector_stores_the_alert_it_publishes_enriched() {
+    use crate::detect::run::Detector;
+    use crate::memory::CollectingSink;
+    use std::sync::Arc;
+
+    let store = Arc::new(MemoryStore::new());
+    let mut admin = bob();
+    admin.admin_roles = vec!["ORG_ADMIN".into()];
+    store.save_identities(&[admin], 0).await.unwrap();
+    let t0 = at("2026-11-10T10:05:00Z");
+    for i in 0..12 {
+        let ev = Ev::new("user.session.start")
+            .user("00ubob", "bob@acme.com")
+            .ip("185.220.101.47")
+            .failure("INVALID_CREDENTIALS")
+            .at_ms(t0 + i * 100_000);
+        store.put_event(&ev.records(), i64::MAX).await.unwrap();
+    }
+    let sink = Arc::new(CollectingSink::new());
+    let now = at("2026-11-10T11:05:00Z");
+    let detector = Detector::new(
+        store.clone(),
+        store.clone(),
+        sink.clone(),
+        crate::detect::DetectConfig {
+            first_run_hours: 2,
+            ..crate::detect::DetectConfig::default()
+        },
+    )
+    .with_enricher(Arc::new(StoreEnricher(store.clone(), now)));
+    detector.run(now).await.unwrap();
+    let published = sink.alerts();
+    let bobs: Vec<&Alert> = published
+        .iter()
+        .filter(|a| a.body.contains("00ubob"))
+        .collect();
+    assert!(!bobs.is_empty(), "{published:?}");
+    for a in bobs {
+        assert!(a.severity >= Severity::High, "{}", a.subject);
+        let body: Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(
+            body["unmapped"]["okta_identity"]["admin_roles"],
+            json!(["ORG_ADMIN"])
+        );
+        // What suppression and escalation compare later is what was sent.
+        let stored = store
+            .findings()
+            .into_iter()
+            .find(|f| f.uid == a.uid)
+            .expect("stored");
+        assert_eq!(&stored.alert, a);
+    }
+}
