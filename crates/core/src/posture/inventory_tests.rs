@@ -442,3 +442,63 @@ async fn the_detector_stores_the_alert_it_publishes_enriched() {
         assert_eq!(&stored.alert, a);
     }
 }
+
+#[tokio::test]
+async fn a_repeat_after_a_role_grant_is_sent_not_folded_into_the_earlier_alert() {
+    use crate::detect::run::Detector;
+    use crate::memory::CollectingSink;
+    use std::sync::Arc;
+
+    let store = Arc::new(MemoryStore::new());
+    store.save_identities(&[bob()], 0).await.unwrap();
+    let attempts = |from: &str| -> Vec<Ev> {
+        let t0 = at(from);
+        (0..12)
+            .map(|i| {
+                Ev::new("user.session.start")
+                    .user("00ubob", "bob@acme.com")
+                    .ip("185.220.101.47")
+                    .failure("INVALID_CREDENTIALS")
+                    .at_ms(t0 + i * 100_000)
+            })
+            .collect()
+    };
+    for ev in attempts("2026-11-10T10:05:00Z") {
+        store.put_event(&ev.records(), i64::MAX).await.unwrap();
+    }
+    let sink = Arc::new(CollectingSink::new());
+    let config = crate::detect::DetectConfig {
+        first_run_hours: 1,
+        ..crate::detect::DetectConfig::default()
+    };
+    let detector = |now: i64| {
+        Detector::new(store.clone(), store.clone(), sink.clone(), config.clone())
+            .with_enricher(Arc::new(StoreEnricher(store.clone(), now)))
+    };
+    let t = at("2026-11-10T11:05:00Z");
+    detector(t).run(t).await.unwrap();
+    let first = sink.drain();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].severity < Severity::High);
+
+    // Bob was made an admin after the refresh (an event of an hour no run
+    // analyses again, so no detection of its own pages for it), and the same
+    // attack goes on hours later, within the suppression period.
+    let grant = to_bob("user.account.privilege.grant", "2026-11-10T09:00:00Z")
+        .debug("privilegeGranted", json!("Organization administrator"));
+    store.put_event(&grant.records(), i64::MAX).await.unwrap();
+    for ev in attempts("2026-11-10T13:05:00Z") {
+        store.put_event(&ev.records(), i64::MAX).await.unwrap();
+    }
+    let t = at("2026-11-10T14:05:00Z");
+    let report = detector(t).run(t).await.unwrap();
+    let second = sink.drain();
+    let bobs: Vec<&Alert> = second
+        .iter()
+        .filter(|a| a.body.contains("00ubob"))
+        .collect();
+    assert!(
+        bobs.iter().any(|a| a.severity >= Severity::High),
+        "{report:?} {second:?}"
+    );
+}
