@@ -490,3 +490,52 @@ async fn without_a_stored_inventory_alerts_are_as_before() {
         assert_eq!(f["severity"], "Medium");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_thresholds_or_an_unusable_secret_stop_the_start_without_printing_it() {
+    let binary = tokio::task::spawn_blocking(|| function_binary("inventory"))
+        .await
+        .expect("build");
+    let env = TestEnv::new("rt-inventory-bad").await;
+    let secret = unique("okta-itdr-okta-api");
+    // Not the credentials JSON: refused, and never printed.
+    env.put_secret(&secret, "SSWS 00not-json-token-value").await;
+    for (posture, error_type, names) in [
+        (
+            r#"{"max_super_admin": 2}"#,
+            "Runtime.InvalidConfiguration",
+            "POSTURE_CONFIG",
+        ),
+        ("{}", "Runtime.InvalidCredentials", secret.as_str()),
+    ] {
+        let api = RuntimeApi::start().await;
+        let vars: Vec<(&str, String)> = vec![
+            ("STATE_TABLE", env.state_table.clone()),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:alerts".into(),
+            ),
+            ("OKTA_ORG_URL", "https://acme.okta.com".into()),
+            ("OKTA_API_CREDENTIALS_SECRET", secret.clone()),
+            ("POSTURE_CONFIG", posture.to_owned()),
+        ];
+        let mut process =
+            FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-inventory", &vars);
+        let status = process
+            .exit_status(Duration::from_secs(30))
+            .await
+            .expect("the process exits");
+        assert!(!status.success());
+        let report = api.init_error().expect("an /init/error report");
+        assert_eq!(report["errorType"], error_type, "{report}");
+        assert!(
+            report["body"]["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains(names)),
+            "{report}"
+        );
+        let text = process.output().join("\n") + &report.to_string();
+        assert!(!text.contains("00not-json-token-value"), "{text}");
+        assert_eq!(api.served(), 0);
+    }
+}
