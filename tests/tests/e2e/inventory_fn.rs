@@ -151,6 +151,14 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
         BTreeSet::from(["00unomfa".to_owned()])
     );
     let requests_one = d.okta.inventory_requests().len();
+    let requests_run = |output: &[String]| -> Vec<u64> {
+        output
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["Function"] == "inventory")
+            .map(|v| v["ApiRequests"].as_u64().unwrap())
+            .collect()
+    };
 
     // What enrichment needs, one item per user.
     let store = d.env.state_store();
@@ -188,8 +196,15 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
     assert_eq!(meta.users, users);
     assert!(meta.unknown.is_empty(), "{:?}", meta.unknown);
 
-    // Same weaknesses: nothing published.
+    // Same weaknesses: nothing published. Each run's EMF line counts its own
+    // requests, not the warm container's.
     let (report, notes) = d.refresh().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let counted = requests_run(&d.process.output());
+    let all = d.okta.inventory_requests().len() as u64;
+    assert_eq!(counted.len(), 2, "one EMF line a run");
+    assert_eq!(counted[0] + counted[1], all);
+    assert_eq!(counted[0], requests_one as u64);
     assert_eq!(report["published"], 0, "{report}");
     assert!(notes.is_empty(), "{:?}", by_check(&notes).keys());
     assert_eq!(report["failing"], 12);

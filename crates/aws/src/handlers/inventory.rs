@@ -225,6 +225,9 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
         payload: &Value,
         wall: Millis,
     ) -> Result<Value, InventoryFailure> {
+        // The client's counters live as long as a warm container: this run's
+        // share is the difference.
+        let before = ApiUse::of(&self.client);
         let result = match run_clock(payload, wall) {
             Ok(now) => self.refresh(now).await,
             Err(e) => Err(InventoryFailure {
@@ -232,14 +235,16 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
                 message: e.to_string(),
             }),
         };
-        self.metrics(&result).emit(wall_clock());
+        let used = ApiUse::of(&self.client).since(before);
+        self.metrics(&result, used).emit(wall_clock());
         match result {
             Ok(report) => {
                 tracing::info!(
                     outcome = "completed",
                     users = report.users,
                     unknown_parts = %report.unknown_parts.join(","),
-                    requests = self.client.stats().requests.load(Relaxed),
+                    requests = used.requests,
+                    rate_limit_waits = used.rate_waits,
                     failing = report.failing,
                     unknown = report.unknown,
                     published = report.published,
@@ -330,11 +335,14 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
     }
 
     /// The run's EMF metrics.
-    pub fn metrics(&self, result: &Result<InventoryReport, InventoryFailure>) -> Metrics {
-        let stats = self.client.stats();
+    pub fn metrics(
+        &self,
+        result: &Result<InventoryReport, InventoryFailure>,
+        used: ApiUse,
+    ) -> Metrics {
         let mut m = Metrics::for_function("inventory");
-        m.count("ApiRequests", stats.requests.load(Relaxed))
-            .count("RateLimitWaits", stats.rate_waits.load(Relaxed));
+        m.count("ApiRequests", used.requests)
+            .count("RateLimitWaits", used.rate_waits);
         match result {
             Ok(r) => {
                 m.count("UsersRead", r.users as u64)
@@ -348,6 +356,30 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
             }
         }
         m
+    }
+}
+
+/// Management API requests and rate-limit waits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiUse {
+    pub requests: u64,
+    pub rate_waits: u64,
+}
+
+impl ApiUse {
+    fn of(client: &OktaClient) -> Self {
+        let stats = client.stats();
+        ApiUse {
+            requests: stats.requests.load(Relaxed),
+            rate_waits: stats.rate_waits.load(Relaxed),
+        }
+    }
+
+    fn since(self, before: ApiUse) -> Self {
+        ApiUse {
+            requests: self.requests.saturating_sub(before.requests),
+            rate_waits: self.rate_waits.saturating_sub(before.rate_waits),
+        }
     }
 }
 
