@@ -250,6 +250,17 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
     assert_eq!(fixed.keys().collect::<Vec<_>>(), ["log_stream_inactive"]);
     assert_eq!(fixed["log_stream_inactive"]["compliance"]["status"], "Pass");
 
+    // The roles scope taken away: the admins keep their last known roles
+    // (marked unknown), and no check that needs them publishes.
+    org.denied.insert("okta.roles.read".into());
+    d.update_org(&org);
+    let (report, notes) = d.refresh().await;
+    assert!(notes.is_empty(), "{report} {:?}", by_check(&notes).keys());
+    let kept = &store.load_identities(&ids).await.unwrap()["00uorgadmin"];
+    assert_eq!(kept.admin_roles, ["ORG_ADMIN"]);
+    assert!(kept.admin_roles_unknown);
+    org.denied.clear();
+
     // Within the rate share: no 429, at most half of any bucket's window.
     let requests = d.okta.inventory_requests();
     assert!(

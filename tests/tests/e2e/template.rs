@@ -688,7 +688,11 @@ fn the_inventory_function_may_do_what_it_does_and_no_more() {
     let items = find("InventoryItems");
     assert_eq!(
         statement_actions(items),
-        ["dynamodb:GetItem", "dynamodb:BatchWriteItem"]
+        [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem"
+        ]
     );
     assert_eq!(
         referenced(&items["Resource"]).as_deref(),
@@ -737,7 +741,7 @@ fn the_inventory_function_may_do_what_it_does_and_no_more() {
     }
     // Nothing else: no hash key, no activity table, no queue.
     assert_eq!(statements.len(), 4);
-    assert_eq!(actions("InventoryFunction").len(), 6);
+    assert_eq!(actions("InventoryFunction").len(), 7);
     // The detector reads the identity items with what it has (BatchGetItem on
     // the state table, Query on the activity table).
     let detect = actions("DetectFunction");

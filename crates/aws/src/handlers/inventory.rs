@@ -14,7 +14,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use okta_itdr_core::alert::Alert;
 use okta_itdr_core::detect::Severity;
 use okta_itdr_core::ports::{AlertSink, IdentityStore, StoreError};
-use okta_itdr_core::posture::identity::identities;
+use okta_itdr_core::posture::identity::{identities, keep_known_roles};
 use okta_itdr_core::posture::publish::decide;
 use okta_itdr_core::posture::{self, checks, CheckResult, PostureConfig, Verdict};
 use okta_itdr_core::source::SourceError;
@@ -285,7 +285,16 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
             .inventory(&options)
             .await
             .map_err(source_failure)?;
-        let (meta, users) = identities(&inv);
+        let (meta, mut users) = identities(&inv);
+        if inv.admins.known().is_none() {
+            let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+            let previous = self
+                .store
+                .load_identities(&ids)
+                .await
+                .map_err(store_failure)?;
+            keep_known_roles(&mut users, &previous);
+        }
         let expires_at = (inv.fetched_at + IDENTITY_KEPT) / 1000;
         self.store
             .save_identities(&users, expires_at)

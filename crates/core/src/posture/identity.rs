@@ -3,7 +3,7 @@
 //! item), and the changes the event stream shows after the refresh, so a role
 //! granted an hour ago counts before the next daily read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +151,18 @@ pub fn identities(inv: &Inventory) -> (InventoryMeta, Vec<Identity>) {
         unknown,
     };
     (meta, out)
+}
+
+/// Where this refresh could not read the admin roles, each user keeps the
+/// roles its previous item had (still marked unknown): whoever takes the roles
+/// scope away from the app must not make the admins' alerts look like a plain
+/// user's. The roles come back as read once the scope does.
+pub fn keep_known_roles(users: &mut [Identity], previous: &HashMap<String, Identity>) {
+    for u in users.iter_mut().filter(|u| u.admin_roles_unknown) {
+        if let Some(p) = previous.get(&u.id) {
+            u.admin_roles = p.admin_roles.clone();
+        }
+    }
 }
 
 /// What the events after the refresh changed.

@@ -502,3 +502,26 @@ async fn a_repeat_after_a_role_grant_is_sent_not_folded_into_the_earlier_alert()
         "{report:?} {second:?}"
     );
 }
+
+#[test]
+fn roles_that_become_unreadable_keep_their_last_known_value() {
+    let mut before = bob();
+    before.admin_roles = vec!["SUPER_ADMIN".into()];
+    let previous = std::collections::HashMap::from([("00ubob".to_owned(), before)]);
+    let mut now = bob();
+    now.admin_roles_unknown = true;
+    let mut readable = bob();
+    super::identity::keep_known_roles(std::slice::from_mut(&mut now), &previous);
+    assert_eq!(now.admin_roles, ["SUPER_ADMIN"]);
+    assert!(now.admin_roles_unknown);
+    // Read again: what the refresh read, even no role at all.
+    super::identity::keep_known_roles(std::slice::from_mut(&mut readable), &previous);
+    assert!(readable.admin_roles.is_empty());
+    let mut a = alert("00ubob", Severity::Low);
+    let overlay = Overlay {
+        held_admin: true,
+        ..Overlay::default()
+    };
+    assert!(apply_identity(&mut a, &now, &overlay));
+    assert_eq!(a.severity, Severity::High);
+}
