@@ -759,6 +759,10 @@ pub const DRILLS: &[(&str, &[&str])] = &[
         "a_disabled_poll_schedule_raises_the_not_invoked_alarm",
         &["PollNotInvokedAlarm"],
     ),
+    (
+        "a_failing_inventory_refresh_raises_its_errors_alarm",
+        &["InventoryErrorsAlarm"],
+    ),
 ];
 
 impl Drill {

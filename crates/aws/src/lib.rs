@@ -3,6 +3,7 @@
 //!
 //! - [`activity::DynamoActivityStore`] implements [`okta_itdr_core::ports::ActivityStore`]
 //! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::StateStore`]
+//! - [`state::DynamoStateStore`] implements [`okta_itdr_core::ports::IdentityStore`] ([`identities`])
 //! - [`sns::SnsAlertSink`] implements [`okta_itdr_core::ports::AlertSink`]
 //! - [`dead_letters::SqsDeadLetters`] implements [`okta_itdr_core::ports::DeadLetters`]
 //! - [`rules`] reads the custom Sigma rules from their S3 prefix
@@ -13,8 +14,10 @@ pub mod activity;
 pub mod clock;
 pub mod config;
 pub mod dead_letters;
+pub mod enrich;
 pub mod fast_path;
 pub mod handlers;
+pub mod identities;
 pub mod logging;
 pub mod metrics;
 pub mod poll;

@@ -25,6 +25,9 @@ pub enum Function {
     /// Lambda timeout 240 s; no page starts with less than 100 s left, so a
     /// page's writes and its cursor save fit in what remains.
     Poll,
+    /// Lambda timeout 900 s; a daily read of the Okta Management API within
+    /// its rate share, then the identity items and a few findings.
+    Inventory,
     /// The operator's CLI (`okta-itdr dlq`).
     Cli,
     /// The ingest function's fast path: after the event is stored, within
@@ -66,7 +69,7 @@ impl Function {
                 operation: Duration::from_secs(40),
                 max_attempts: 5,
             },
-            Function::Poll => CallBudget {
+            Function::Poll | Function::Inventory => CallBudget {
                 connect: Duration::from_secs(2),
                 attempt: Duration::from_secs(5),
                 operation: Duration::from_secs(20),
@@ -257,11 +260,13 @@ mod budget_tests {
 
     #[test]
     fn every_call_fits_its_function_timeout() {
-        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s, poll 240 s.
+        // Lambda timeouts in template.yaml: ingest 30 s, detect 900 s, poll 240 s,
+        // inventory 900 s.
         for (f, lambda_timeout) in [
             (Function::Ingest, 30),
             (Function::Detect, 900),
             (Function::Poll, 240),
+            (Function::Inventory, 900),
         ] {
             let b = f.budget();
             assert!(

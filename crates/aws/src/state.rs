@@ -261,7 +261,7 @@ impl DynamoStateStore {
         item
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -342,7 +342,7 @@ impl DynamoStateStore {
 
     /// Reads the `doc` of the items `<prefix><id>`/`sk`, by id. An unreadable
     /// document is skipped with a warning: relearned beats stopping detection.
-    async fn load_docs<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn load_docs<T: serde::de::DeserializeOwned>(
         &self,
         prefix: &str,
         sk: &str,
@@ -388,7 +388,7 @@ impl DynamoStateStore {
 
     /// Serialises and writes `(pk, sk, value, expires_at)`, one write per key
     /// (BatchWriteItem refuses duplicate keys): the last of a key wins.
-    async fn save_docs<'a, T: serde::Serialize + 'a>(
+    pub(crate) async fn save_docs<'a, T: serde::Serialize + 'a>(
         &self,
         what: &str,
         items: impl Iterator<Item = (String, &'static str, &'a T, i64)>,

@@ -14,6 +14,7 @@ use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
+use okta_itdr_core::ports::IdentityStore;
 use okta_itdr_core::replay::{Replay, ReplayError};
 use okta_itdr_core::sigma::{is_rule_file, RuleError, RuleSet};
 use okta_itdr_core::time::{format_rfc3339_ms, Hour, Millis, DAY, HOUR};
@@ -391,7 +392,20 @@ fn run_saving(
     let out = io.out;
     let err = io.err;
 
+    // The inventory is kept as the deployed inventory function stores it, and
+    // alerts are enriched by the same code as the detect function's.
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let identities = match &inventory {
+        Some(inv) => {
+            let (_, users) = okta_itdr_core::posture::identity::identities(inv);
+            let store = MemoryStore::new();
+            runtime
+                .block_on(store.save_identities(&users, 0))
+                .map_err(|e| CliError::State(e.to_string()))?;
+            Some(store)
+        }
+        None => None,
+    };
     let result: Result<(), CliError> = with_read_ahead(source, |items| {
         runtime.block_on(async {
             let mut batch = Vec::new();
@@ -399,10 +413,7 @@ fn run_saving(
                             summary: &mut Summary,
                             out: &mut dyn Write|
              -> Result<(), CliError> {
-                for mut alert in batch.drain(..) {
-                    if let Some(inv) = &inventory {
-                        okta_itdr_core::posture::enrich::enrich_alert(&mut alert, inv);
-                    }
+                for alert in batch.drain(..) {
                     *summary.alerts.entry(alert.severity).or_default() += 1;
                     if stream_json {
                         out.write_all(alert.body.as_bytes())?;
@@ -424,6 +435,13 @@ fn run_saving(
                     Item::Skipped(s) => report_skip(&s, &mut summary, &pb, err)?,
                 }
                 if !batch.is_empty() {
+                    enrich_batch(
+                        &mut batch,
+                        identities.as_ref(),
+                        pipeline.replay().store(),
+                        now,
+                    )
+                    .await?;
                     emit(&mut batch, &mut summary, out)?;
                 }
                 if summary.records.is_multiple_of(1024) {
@@ -432,6 +450,13 @@ fn run_saving(
                 }
             }
             pipeline.finish(&mut batch).await?;
+            enrich_batch(
+                &mut batch,
+                identities.as_ref(),
+                pipeline.replay().store(),
+                now,
+            )
+            .await?;
             emit(&mut batch, &mut summary, out)
         })
     });
@@ -525,6 +550,25 @@ fn report_skip(
                 "okta-itdr: further skipped records are counted in the summary but not listed"
             )
         })?;
+    }
+    Ok(())
+}
+
+/// Enriches a batch of alerts with their principals' identities, brought up
+/// to date with the events replayed after the inventory was read.
+async fn enrich_batch(
+    batch: &mut [Alert],
+    identities: Option<&MemoryStore>,
+    activity: &MemoryStore,
+    now: Millis,
+) -> Result<(), CliError> {
+    let Some(identities) = identities else {
+        return Ok(());
+    };
+    for alert in batch {
+        okta_itdr_core::posture::enrich::enrich(alert, identities, activity, now)
+            .await
+            .map_err(|e| CliError::State(e.to_string()))?;
     }
     Ok(())
 }

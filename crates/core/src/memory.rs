@@ -14,9 +14,11 @@ use crate::alert::{Alert, Status, StoredFinding};
 use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
 use crate::ports::{
-    ActivityStore, AlertSink, Claim, Delivery, PutOutcome, Scope, SinkError, StateStore,
-    StoreError, StoreErrorKind, Watermark,
+    ActivityStore, AlertSink, Claim, Delivery, IdentityStore, PutOutcome, Scope, SinkError,
+    StateStore, StoreError, StoreErrorKind, Watermark,
 };
+use crate::posture::identity::{Identity, InventoryMeta};
+use crate::posture::publish::CheckState;
 use crate::record::{ActivityRecord, Interner, Role};
 use crate::time::{Hour, Millis};
 
@@ -39,6 +41,9 @@ struct Inner {
     kept: Vec<Arc<ActivityRecord>>,
     /// Stored records share their repeated values.
     interner: Interner,
+    identities: HashMap<String, Identity>,
+    inventory_meta: Option<InventoryMeta>,
+    check_states: BTreeMap<String, CheckState>,
 }
 
 #[derive(Default)]
@@ -215,6 +220,60 @@ impl ActivityStore for MemoryStore {
             })
             .unwrap_or_default();
         ready(Ok(records))
+    }
+}
+
+impl IdentityStore for MemoryStore {
+    fn load_identities(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Identity>, StoreError>> + Send {
+        let inner = self.lock();
+        let found = ids
+            .iter()
+            .filter_map(|id| inner.identities.get(id).map(|i| (id.clone(), i.clone())))
+            .collect();
+        ready(Ok(found))
+    }
+
+    fn save_identities(
+        &self,
+        identities: &[Identity],
+        _expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let mut inner = self.lock();
+        for i in identities {
+            inner.identities.insert(i.id.clone(), i.clone());
+        }
+        ready(Ok(()))
+    }
+
+    fn load_inventory_meta(
+        &self,
+    ) -> impl Future<Output = Result<Option<InventoryMeta>, StoreError>> + Send {
+        ready(Ok(self.lock().inventory_meta.clone()))
+    }
+
+    fn save_inventory_meta(
+        &self,
+        meta: &InventoryMeta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.lock().inventory_meta = Some(meta.clone());
+        ready(Ok(()))
+    }
+
+    fn load_check_states(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, CheckState>, StoreError>> + Send {
+        ready(Ok(self.lock().check_states.clone()))
+    }
+
+    fn save_check_states(
+        &self,
+        states: &BTreeMap<String, CheckState>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.lock().check_states = states.clone();
+        ready(Ok(()))
     }
 }
 

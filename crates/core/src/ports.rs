@@ -2,12 +2,14 @@
 //! and SNS adapters implement them for Lambda; [`crate::memory`] implements them
 //! in-process for the CLI and for tests.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use crate::alert::StoredFinding;
 use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
+use crate::posture::identity::{Identity, InventoryMeta};
+use crate::posture::publish::CheckState;
 use crate::record::ActivityRecord;
 use crate::time::{Hour, Millis};
 
@@ -311,6 +313,83 @@ pub trait StateStore: Send + Sync {
         detection: &str,
         principal: &str,
     ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send;
+}
+
+/// What the scheduled inventory refresh keeps for enrichment and for
+/// publishing posture findings on change: one document per user (read a few
+/// at a time by id, never scanned), the refresh's meta, and each check's last
+/// published state.
+pub trait IdentityStore: Send + Sync {
+    /// The stored identities of these Okta user ids (those that have one).
+    fn load_identities(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Identity>, StoreError>> + Send;
+
+    /// Writes identities whole; `expires_at` (epoch seconds) lets a user
+    /// deleted from Okta age out.
+    fn save_identities(
+        &self,
+        identities: &[Identity],
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn load_inventory_meta(
+        &self,
+    ) -> impl Future<Output = Result<Option<InventoryMeta>, StoreError>> + Send;
+
+    fn save_inventory_meta(
+        &self,
+        meta: &InventoryMeta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Each check's state, by check id.
+    fn load_check_states(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, CheckState>, StoreError>> + Send;
+
+    fn save_check_states(
+        &self,
+        states: &BTreeMap<String, CheckState>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: IdentityStore> IdentityStore for std::sync::Arc<T> {
+    fn load_identities(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Identity>, StoreError>> + Send {
+        (**self).load_identities(ids)
+    }
+    fn save_identities(
+        &self,
+        identities: &[Identity],
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_identities(identities, expires_at)
+    }
+    fn load_inventory_meta(
+        &self,
+    ) -> impl Future<Output = Result<Option<InventoryMeta>, StoreError>> + Send {
+        (**self).load_inventory_meta()
+    }
+    fn save_inventory_meta(
+        &self,
+        meta: &InventoryMeta,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_inventory_meta(meta)
+    }
+    fn load_check_states(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<String, CheckState>, StoreError>> + Send {
+        (**self).load_check_states()
+    }
+    fn save_check_states(
+        &self,
+        states: &BTreeMap<String, CheckState>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_check_states(states)
+    }
 }
 
 /// An event waiting in the final dead-letter queue, described without its

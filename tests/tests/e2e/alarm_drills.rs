@@ -485,3 +485,21 @@ fn a_disabled_poll_schedule_raises_the_not_invoked_alarm() {
     );
     drill.assert_fires_as_registered("a_disabled_poll_schedule_raises_the_not_invoked_alarm");
 }
+
+#[test]
+fn a_failing_inventory_refresh_raises_its_errors_alarm() {
+    let mut drill = six_hours(Deployment::WITH_POLL);
+    drill.healthy_detect_runs(drill.from, drill.to);
+    // The daily refresh at 08:00 meets refused credentials: the run fails,
+    // with its EMF line as the function prints it.
+    let t = drill.from + 2 * HOUR;
+    lambda(&mut drill.tl, "InventoryFunction", "Invocations", t, 1.0);
+    lambda(&mut drill.tl, "InventoryFunction", "Errors", t, 1.0);
+    let mut m = Metrics::for_function("inventory");
+    m.count("ApiRequests", 1).count("InventoryErrors", 1);
+    assert_eq!(
+        drill.function_lines(&[m.to_line(t, Some(DRILL_LOG_LEVEL))]),
+        2
+    );
+    drill.assert_fires_as_registered("a_failing_inventory_refresh_raises_its_errors_alarm");
+}

@@ -16,6 +16,7 @@ mod drills;
 mod fast_path;
 mod faults;
 mod ingest;
+mod inventory_fn;
 mod lambda_runtime;
 mod learn_cli;
 mod log_levels;

@@ -626,6 +626,129 @@ fn the_poller_may_do_what_it_does_and_no_more() {
 }
 
 #[test]
+fn the_inventory_function_may_do_what_it_does_and_no_more() {
+    use okta_itdr_aws::handlers::inventory::{self, InventoryConfig};
+    use okta_itdr_aws::identities;
+    for id in [
+        "InventoryFunction",
+        "InventoryLogGroup",
+        "InventoryErrorsAlarm",
+    ] {
+        assert_eq!(
+            resource(id)["Condition"].as_str(),
+            Some("HasOktaApi"),
+            "{id} is off without OktaOrgUrl"
+        );
+    }
+    let env = env_names("InventoryFunction");
+    let value = |name: &str| -> Option<String> {
+        match name {
+            okta_itdr_aws::poll::OKTA_ORG_URL => Some("https://acme.okta.com".into()),
+            okta_itdr_aws::poll::OKTA_API_RATE_SHARE => Some("0.5".into()),
+            inventory::POSTURE_CONFIG => Some(r#"{"max_super_admins": 3}"#.into()),
+            _ => Some(format!("value-of-{name}")),
+        }
+    };
+    let config =
+        InventoryConfig::from_lookup(|n| env.iter().any(|v| v == n).then(|| value(n)).flatten())
+            .expect("inventory settings from the template's environment");
+    assert_eq!(
+        config.posture.max_super_admins, 3,
+        "thresholds from PostureConfig"
+    );
+    assert_eq!(
+        template()["Parameters"]["PostureConfig"]["Default"].as_str(),
+        Some(""),
+        "no configuration: the defaults"
+    );
+    assert!(
+        !env.iter()
+            .any(|v| v == config::USERNAME_HASH_KEY_SECRET || v == "ACTIVITY_TABLE"),
+        "the inventory hashes no username and reads no activity: {env:?}"
+    );
+    // Daily by default, from its parameter.
+    let schedule = &resource("InventoryFunction")["Properties"]["Events"]["Refresh"]["Properties"];
+    assert_eq!(
+        referenced(&schedule["Schedule"]).as_deref(),
+        Some("InventoryRefreshSchedule")
+    );
+    assert_eq!(
+        template()["Parameters"]["InventoryRefreshSchedule"]["Default"].as_str(),
+        Some("rate(1 day)")
+    );
+
+    let statements = statements("InventoryFunction");
+    let find = |sid: &str| {
+        *statements
+            .iter()
+            .find(|s| s["Sid"].as_str() == Some(sid))
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+    };
+    // The state table: its own items only, read whole and written in batches.
+    let items = find("InventoryItems");
+    assert_eq!(
+        statement_actions(items),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem"
+        ]
+    );
+    assert_eq!(
+        referenced(&items["Resource"]).as_deref(),
+        Some("StateTable")
+    );
+    let leading: Vec<&str> = items["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .expect("leading keys")
+        .iter()
+        .filter_map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        leading,
+        [
+            format!("{}*", identities::IDENTITY_PREFIX).as_str(),
+            identities::INVENTORY_PK,
+            identities::POSTURE_PK
+        ]
+    );
+    let publish = find("PublishFindings");
+    assert_eq!(publish["Action"].as_str(), Some("sns:Publish"));
+    assert_eq!(
+        referenced(&publish["Resource"]).as_deref(),
+        Some("AlertTopic")
+    );
+    assert_eq!(
+        referenced(&find("EncryptFindings")["Resource"]).as_deref(),
+        Some("AlertKey")
+    );
+    let secret = find("OktaApiCredentials");
+    assert_eq!(
+        secret["Action"].as_str(),
+        Some("secretsmanager:GetSecretValue")
+    );
+    assert!(serde_yaml::to_string(&secret["Resource"])
+        .unwrap()
+        .contains("OktaApiCredentialsSecret"));
+    for s in &statements {
+        let resource = serde_yaml::to_string(&s["Resource"]).unwrap();
+        assert!(resource.trim() != "'*'", "{resource}");
+        let actions = serde_yaml::to_string(&s["Action"]).unwrap();
+        assert!(
+            !actions.contains('*') || actions.contains("kms:GenerateDataKey*"),
+            "{actions}"
+        );
+    }
+    // Nothing else: no hash key, no activity table, no queue.
+    assert_eq!(statements.len(), 4);
+    assert_eq!(actions("InventoryFunction").len(), 7);
+    // The detector reads the identity items with what it has (BatchGetItem on
+    // the state table, Query on the activity table).
+    let detect = actions("DetectFunction");
+    assert!(detect.iter().any(|a| a == "dynamodb:BatchGetItem"));
+}
+
+#[test]
 fn polled_events_sent_to_the_final_queue_raise_an_operations_alarm() {
     let alarm = &resource("PollDeadLetteredAlarm")["Properties"];
     assert_eq!(

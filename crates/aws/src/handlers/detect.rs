@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{safe_token, HandlerError};
 use crate::activity::DynamoActivityStore;
 use crate::config::DetectSettings;
+use crate::enrich::IdentityEnricher;
 use crate::metrics::{Metrics, Unit};
 use crate::sns::SnsAlertSink;
 use crate::state::DynamoStateStore;
@@ -36,13 +37,18 @@ impl DetectHandler<DynamoActivityStore, DynamoStateStore, SnsAlertSink> {
             settings.detect.baseline_days,
             settings.retention_days,
         );
+        // Each paging alert carries its principal's stored identity (see
+        // crate::enrich) when an inventory is stored.
+        let enricher = IdentityEnricher {
+            identities: state.clone(),
+            activity: activity.clone(),
+            clock: crate::clock::wall_clock,
+        };
         let sink = SnsAlertSink::new(sns, settings.alert_topic_arn.clone());
-        DetectHandler::new(Detector::new(
-            activity,
-            state,
-            sink,
-            settings.detect.clone(),
-        ))
+        DetectHandler::new(
+            Detector::new(activity, state, sink, settings.detect.clone())
+                .with_enricher(std::sync::Arc::new(enricher)),
+        )
     }
 
     pub fn from_sdk_config(settings: &DetectSettings, sdk: &aws_config::SdkConfig) -> Self {

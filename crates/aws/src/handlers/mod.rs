@@ -1,4 +1,4 @@
-//! The Lambda handlers, one module per function (`ingest`, `detect`; the
+//! The Lambda handlers, one module per function (`ingest`, `detect`, `inventory`; the
 //! poll function's is [`crate::poll`]). Each takes its clock as a parameter, so tests can run
 //! them at any time; the binaries pass the wall clock.
 //!
@@ -8,6 +8,7 @@
 
 mod detect;
 mod ingest;
+pub mod inventory;
 
 pub use detect::{budget_for, detect_metrics, run_clock, DetectHandler, LambdaDetector};
 pub use ingest::{counters, IngestHandler, IngestResponse};

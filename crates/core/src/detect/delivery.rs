@@ -13,10 +13,13 @@
 //!   `max_delivery_attempts`.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use super::run::RunReport;
 use super::{DetectConfig, Finding, FOLLOW_UP_OF};
-use crate::alert::{Renderer, Status, StoredFinding};
+use crate::alert::{Alert, Renderer, Status, StoredFinding};
 use crate::ports::{AlertSink, Claim, Delivery, StateStore, StoreError};
 use crate::time::{Millis, HOUR, MINUTE};
 
@@ -62,6 +65,15 @@ impl Handled {
     }
 }
 
+/// Adds to a rendered alert what the finding does not know (the inventory's
+/// identity of its principal, see [`crate::posture::enrich`]) before it is
+/// claimed: the stored alert is the published one, so suppression and
+/// escalation compare what recipients saw. Best effort: an enricher that
+/// fails leaves the alert as rendered.
+pub trait Enricher: Send + Sync {
+    fn enrich<'a>(&'a self, alert: &'a mut Alert) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
 /// What delivering needs, owned by the hourly [`Detector`](super::run::Detector)
 /// and the [`FastPath`](super::fast::FastPath) alike: the state store, the
 /// sink, the configuration and the renderer it implies.
@@ -70,6 +82,7 @@ pub(crate) struct Outlet<S, K> {
     pub sink: K,
     pub config: DetectConfig,
     pub renderer: Renderer,
+    pub enricher: Option<Arc<dyn Enricher>>,
 }
 
 impl<S, K> Outlet<S, K> {
@@ -83,7 +96,17 @@ impl<S, K> Outlet<S, K> {
             sink,
             config,
             renderer,
+            enricher: None,
         }
+    }
+
+    /// The alert of `f`, rendered and enriched.
+    async fn alert(&self, f: &Finding) -> Alert {
+        let mut alert = self.renderer.render(f);
+        if let Some(e) = &self.enricher {
+            e.enrich(&mut alert).await;
+        }
+        alert
     }
 }
 
@@ -118,7 +141,7 @@ impl<S: StateStore, K: AlertSink> Outlet<S, K> {
         f: &Finding,
         tally: &mut Tally<'_>,
     ) -> Result<Handled, StoreError> {
-        let alert = self.renderer.render(f);
+        let alert = self.alert(f).await;
         let stored = StoredFinding::pending(f, alert);
         let pages = match self.state.claim_finding(&stored).await? {
             Claim::Existing(existing) if existing.status == Status::Pending => {

@@ -25,6 +25,7 @@ use crate::time::{Hour, Millis, HOUR};
 pub use baseline::Baseline;
 pub use catalog::{DetectionMeta, Kind, CATALOG};
 pub use config::DetectConfig;
+pub use delivery::Enricher;
 
 /// How much activity before an hour is loaded as context for its windows: the
 /// longest hour-index lookback in the catalog (credential attack then success).

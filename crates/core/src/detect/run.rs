@@ -175,6 +175,15 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
     }
 
+    /// Enriches every paging alert before it is claimed and published.
+    pub fn with_enricher(
+        mut self,
+        enricher: std::sync::Arc<dyn super::delivery::Enricher>,
+    ) -> Self {
+        self.out.enricher = Some(enricher);
+        self
+    }
+
     pub fn config(&self) -> &DetectConfig {
         &self.out.config
     }

@@ -8,132 +8,158 @@ use serde_json::{json, Map, Value};
 
 use crate::alert::{Alert, MAX_BODY_BYTES};
 use crate::detect::Severity;
-use crate::time::{format_rfc3339_ms, DAY};
+use crate::ports::{ActivityStore, IdentityStore, StoreError};
+use crate::time::{format_rfc3339_ms, Millis, DAY};
 
-use super::model::{Inventory, User};
+use super::identity::{apply_events, identities, Identity, Overlay};
+use super::model::Inventory;
 
-/// Groups listed on the actor; the count is always given.
-const MAX_GROUPS: usize = 50;
-
-/// Enriches `alert` in place. Returns whether its principal was found.
+/// Enriches `alert` in place from a whole inventory (no events after it).
+/// Returns whether its principal was found.
 pub fn enrich_alert(alert: &mut Alert, inv: &Inventory) -> bool {
+    let Some(uid) = principal_uid(alert) else {
+        return false;
+    };
+    let (_, users) = identities(inv);
+    match users.into_iter().find(|u| u.id == uid) {
+        Some(identity) => {
+            let overlay = Overlay {
+                held_admin: !identity.admin_roles.is_empty(),
+                ..Overlay::default()
+            };
+            apply_identity(alert, &identity, &overlay)
+        }
+        None => false,
+    }
+}
+
+/// The Okta user id of the alert's principal (the OCSF actor's `uid`).
+pub fn principal_uid(alert: &Alert) -> Option<String> {
+    let body: Value = serde_json::from_str(&alert.body).ok()?;
+    body["evidences"][0]["actor"]["user"]["uid"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Enriches `alert` with its principal's stored identity, brought up to date
+/// with the principal's events since the refresh (up to `now`). What both the
+/// detect function and `replay --okta` do. `Ok(false)`: no stored identity
+/// (no inventory, or a principal that is not an Okta user); the alert is as it was.
+pub async fn enrich<I: IdentityStore, A: ActivityStore>(
+    alert: &mut Alert,
+    identities: &I,
+    activity: &A,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let Some(uid) = principal_uid(alert) else {
+        return Ok(false);
+    };
+    let Some(mut identity) = identities
+        .load_identities(std::slice::from_ref(&uid))
+        .await?
+        .remove(&uid)
+    else {
+        return Ok(false);
+    };
+    let records = activity
+        .identity_activity(&uid, identity.fetched_at, now.max(identity.fetched_at) + 1)
+        .await?;
+    let overlay = apply_events(&mut identity, &records);
+    Ok(apply_identity(alert, &identity, &overlay))
+}
+
+/// Writes `identity` into the alert: the OCSF actor's user fields and
+/// `unmapped.okta_identity`; an identity that held an admin role since the
+/// refresh makes the alert at least High. Returns `true` (the principal was
+/// found), or `false` for a body that is not an OCSF finding.
+pub fn apply_identity(alert: &mut Alert, identity: &Identity, overlay: &Overlay) -> bool {
     let Ok(mut body) = serde_json::from_str::<Value>(&alert.body) else {
         return false;
     };
-    let Some(uid) = body["evidences"][0]["actor"]["user"]["uid"]
-        .as_str()
-        .map(str::to_owned)
+    // Indexing a JSON value mutably panics on the wrong shape: look first.
+    if !body.is_object() {
+        return false;
+    }
+    let Some(u) = body
+        .pointer_mut("/evidences/0/actor/user")
+        .and_then(Value::as_object_mut)
     else {
         return false;
     };
-    let Some(user) = find_user(inv, &uid, &alert.principal) else {
-        return false;
-    };
-    let groups: Vec<String> = inv
-        .groups
-        .known()
-        .and_then(|g| g.get(&user.id))
-        .cloned()
-        .unwrap_or_default();
-    let roles: Vec<String> = inv
-        .admins
-        .known()
-        .and_then(|a| a.iter().find(|a| a.user_id == user.id))
-        .map(|a| {
-            let mut r: Vec<String> = a.roles.iter().map(|r| r.role_type.clone()).collect();
-            r.sort();
-            r.dedup();
-            r
-        })
-        .unwrap_or_default();
-    let factors = inv.factors.known().and_then(|f| f.get(&user.id));
-    let devices = inv
-        .devices
-        .known()
-        .map(|d| d.iter().filter(|d| d.user_ids.contains(&user.id)).count());
-
-    let actor_user = &mut body["evidences"][0]["actor"]["user"];
-    let u = actor_user.as_object_mut().expect("an actor user object");
-    u.insert("uid".into(), json!(user.id));
-    if let Some(name) = user.display_name.as_ref().or(Some(&user.login)) {
+    let roles = &identity.admin_roles;
+    let admin = !roles.is_empty();
+    u.insert("uid".into(), json!(identity.id));
+    let name = identity.display_name.as_ref().unwrap_or(&identity.login);
+    if !name.is_empty() {
         u.insert("name".into(), json!(name));
     }
-    if let Some(email) = &user.email {
+    if let Some(email) = &identity.email {
         u.insert("email_addr".into(), json!(email));
     }
-    u.insert(
-        "type".into(),
-        json!(if roles.is_empty() { "User" } else { "Admin" }),
-    );
-    u.insert(
-        "type_id".into(),
-        json!(if roles.is_empty() { 1 } else { 2 }),
-    );
-    if !groups.is_empty() {
+    // Unreadable roles leave the rendered type as it was rather than claim "User".
+    if admin || !identity.admin_roles_unknown {
+        u.insert("type".into(), json!(if admin { "Admin" } else { "User" }));
+        u.insert("type_id".into(), json!(if admin { 2 } else { 1 }));
+    }
+    if !identity.groups.is_empty() {
         u.insert(
             "groups".into(),
-            Value::Array(
-                groups
-                    .iter()
-                    .take(MAX_GROUPS)
-                    .map(|g| json!({"name": g}))
-                    .collect(),
-            ),
+            Value::Array(identity.groups.iter().map(|g| json!({"name": g})).collect()),
         );
     }
 
-    let mut identity = Map::new();
-    identity.insert("okta_user_id".into(), json!(user.id));
-    identity.insert("status".into(), json!(user.status));
-    identity.insert("admin_roles".into(), json!(roles));
-    identity.insert("group_count".into(), json!(groups.len()));
-    if let Some(factors) = factors {
-        let mut types: Vec<&str> = factors
-            .iter()
-            .filter(|f| f.is_active())
-            .map(|f| f.factor_type.as_str())
-            .collect();
-        types.sort_unstable();
-        types.dedup();
-        identity.insert("factor_types".into(), json!(types));
-        identity.insert(
-            "phishing_resistant".into(),
-            json!(factors
-                .iter()
-                .any(|f| f.is_active() && f.is_phishing_resistant())),
-        );
+    let mut id = Map::new();
+    id.insert("okta_user_id".into(), json!(identity.id));
+    id.insert("status".into(), json!(identity.status));
+    id.insert("admin_roles".into(), json!(roles));
+    if identity.admin_roles_unknown {
+        id.insert("admin_roles_unknown".into(), json!(true));
     }
-    if let Some(created) = user.created {
-        identity.insert(
+    id.insert("group_count".into(), json!(identity.group_count));
+    if let Some(types) = &identity.factor_types {
+        id.insert("factor_types".into(), json!(types));
+    }
+    if let Some(p) = identity.phishing_resistant {
+        id.insert("phishing_resistant".into(), json!(p));
+    }
+    if let Some(created) = identity.created {
+        id.insert(
             "account_age_days".into(),
-            json!((inv.fetched_at - created).max(0) / DAY),
+            json!((identity.fetched_at - created).max(0) / DAY),
         );
     }
-    if let Some(t) = user.last_login {
-        identity.insert("last_sign_in".into(), json!(format_rfc3339_ms(t)));
+    if let Some(t) = identity.last_login {
+        id.insert("last_sign_in".into(), json!(format_rfc3339_ms(t)));
     }
-    if let Some(n) = devices {
-        identity.insert("device_count".into(), json!(n));
+    if let Some(n) = identity.device_count {
+        id.insert("device_count".into(), json!(n));
     }
     for (k, v) in [
-        ("department", &user.department),
-        ("title", &user.title),
-        ("manager", &user.manager),
+        ("department", &identity.department),
+        ("title", &identity.title),
+        ("manager", &identity.manager),
     ] {
         if let Some(v) = v {
-            identity.insert(k.into(), json!(v));
+            id.insert(k.into(), json!(v));
         }
     }
-    identity.insert(
+    id.insert(
         "inventory_time".into(),
-        json!(format_rfc3339_ms(inv.fetched_at)),
+        json!(format_rfc3339_ms(identity.fetched_at)),
     );
+    if !overlay.applied.is_empty() {
+        id.insert("changes_since_inventory".into(), json!(overlay.applied));
+    }
+    if overlay.held_admin && !admin {
+        id.insert("admin_since_inventory".into(), json!(true));
+    }
     if !body["unmapped"].is_object() {
         body["unmapped"] = json!({});
     }
-    body["unmapped"]["okta_identity"] = Value::Object(identity);
+    body["unmapped"]["okta_identity"] = Value::Object(id);
 
-    if !roles.is_empty() && alert.severity < Severity::High {
+    if (admin || overlay.held_admin) && alert.severity < Severity::High {
         let was = format!("[{}]", alert.severity.upper());
         if let Some(rest) = alert.subject.strip_prefix(&was) {
             alert.subject = format!("[{}]{rest}", Severity::High.upper());
@@ -143,20 +169,12 @@ pub fn enrich_alert(alert: &mut Alert, inv: &Inventory) -> bool {
         body["severity"] = json!(Severity::High.label());
     }
     let text = body.to_string();
-    // Enrichment never makes an alert unpublishable: past the SNS limit, keep it as it was.
+    // Enrichment never makes an alert unpublishable: past the SNS limit, keep
+    // the body as it was (the severity still rises).
     if text.len() <= MAX_BODY_BYTES {
         alert.body = text;
     }
     true
-}
-
-fn find_user<'a>(inv: &'a Inventory, uid: &str, label: &str) -> Option<&'a User> {
-    let users = inv.users.known()?;
-    users.iter().find(|u| u.id == uid).or_else(|| {
-        users
-            .iter()
-            .find(|u| !u.login.is_empty() && u.login.eq_ignore_ascii_case(label))
-    })
 }
 
 #[cfg(test)]
@@ -164,7 +182,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::posture::model::{Admin, Device, Factor, Part, RoleAssignment};
+    use crate::posture::model::{Admin, Device, Factor, Part, RoleAssignment, User};
 
     fn inventory(admin: bool) -> Inventory {
         let mut inv = Inventory::unknown("https://acme.okta.com", 100 * DAY, "not read");

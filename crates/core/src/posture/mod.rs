@@ -5,12 +5,16 @@
 pub mod checks;
 pub mod config;
 pub mod enrich;
+pub mod identity;
 pub mod model;
 pub mod ocsf;
+pub mod publish;
 
 pub use checks::{evaluate, CheckMeta, CheckResult, Subject, Verdict, CHECKS};
 pub use config::PostureConfig;
 pub use model::{Inventory, Part};
 
+#[cfg(test)]
+mod inventory_tests;
 #[cfg(test)]
 mod tests;
