@@ -51,6 +51,8 @@ pub struct FakeOrg {
 /// One Management API request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct InventoryRequest {
+    /// The path, without the query.
+    pub path: String,
     pub bucket: String,
     pub window: i64,
     pub status: u16,
@@ -139,6 +141,7 @@ pub(crate) fn route(
     ];
     let respond = |st: &mut OrgState, mut r: Response| {
         st.requests.push(InventoryRequest {
+            path: req.path.split('?').next().unwrap_or_default().to_owned(),
             bucket: bucket.clone(),
             window,
             status: r.status,

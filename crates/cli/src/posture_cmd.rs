@@ -39,6 +39,7 @@ pub fn run(args: &PostureArgs, io: Io<'_>) -> Result<Vec<CheckResult>, CliError>
     let options = InventoryOptions {
         now: now_ms(),
         mfa_grace_days: config.mfa_grace_days,
+        factors_until: None,
     };
     let inventory = runtime.block_on(client.inventory(&options))?;
     let stats = client.stats();
@@ -163,6 +164,7 @@ pub fn inventory_for_enrichment(
     let options = InventoryOptions {
         now: now_ms(),
         mfa_grace_days: PostureConfig::default().mfa_grace_days,
+        factors_until: None,
     };
     match runtime.block_on(client.inventory(&options)) {
         Ok(inv) => {

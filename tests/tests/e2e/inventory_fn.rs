@@ -228,13 +228,24 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
     );
 
     // The log streams become unreadable (scope removed) while the stream is
-    // reactivated: unknown, never published as a pass.
+    // reactivated: unknown, never published as a pass, but the loss of the
+    // check is published once.
     org.denied.insert("okta.logStreams.read".into());
     org.log_streams[0]["status"] = json!("ACTIVE");
     d.update_org(&org);
     let (report, notes) = d.refresh().await;
-    assert!(notes.is_empty(), "{:?}", by_check(&notes));
+    let dark = by_check(&notes);
+    assert_eq!(dark.keys().collect::<Vec<_>>(), ["log_stream_inactive"]);
+    assert_eq!(
+        dark["log_stream_inactive"]["compliance"]["status"],
+        "Unknown"
+    );
+    assert_eq!(dark["log_stream_inactive"]["severity"], "Medium");
+    let subject = notes[0].subject.clone().unwrap_or_default();
+    assert!(subject.contains("no longer readable"), "{subject}");
     assert_eq!(report["unknown"], 1, "{report}");
+    let (_, notes) = d.refresh().await;
+    assert!(notes.is_empty(), "said once: {:?}", by_check(&notes).keys());
     assert_eq!(report["failing"], 11);
     // Readable again and inactive again: still the failure published before.
     org.denied.clear();
@@ -251,11 +262,23 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
     assert_eq!(fixed["log_stream_inactive"]["compliance"]["status"], "Pass");
 
     // The roles scope taken away: the admins keep their last known roles
-    // (marked unknown), and no check that needs them publishes.
+    // (marked unknown), and each check that needs them is published once as
+    // no longer readable, never as a pass.
     org.denied.insert("okta.roles.read".into());
     d.update_org(&org);
     let (report, notes) = d.refresh().await;
-    assert!(notes.is_empty(), "{report} {:?}", by_check(&notes).keys());
+    let dark = by_check(&notes);
+    assert!(!dark.is_empty(), "{report}");
+    assert_eq!(
+        dark.len() as u64,
+        report["unknown"].as_u64().unwrap(),
+        "{report}"
+    );
+    assert!(
+        dark.values()
+            .all(|f| f["compliance"]["status"] == "Unknown"),
+        "{dark:?}"
+    );
     let kept = &store.load_identities(&ids).await.unwrap()["00uorgadmin"];
     assert_eq!(kept.admin_roles, ["ORG_ADMIN"]);
     assert!(kept.admin_roles_unknown);
@@ -564,4 +587,68 @@ async fn bad_thresholds_or_an_unusable_secret_stop_the_start_without_printing_it
         assert!(!text.contains("00not-json-token-value"), "{text}");
         assert_eq!(api.served(), 0);
     }
+}
+
+#[tokio::test]
+async fn out_of_time_for_users_factors_leaves_that_check_unknown_and_still_reads_the_admins() {
+    // A refresh of a large org cannot read every user's factors (a request
+    // each) within the function's 15 minutes: past its budget it stops
+    // reading them. Admins' factors come first, always; the users not read
+    // make user_without_mfa unknown, never a pass, and nothing is published
+    // for it.
+    let env = TestEnv::new("inventory-budget").await;
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    let t = now();
+    let org = FakeOrg::weak(t);
+    let admins: BTreeSet<String> = org.roles.keys().cloned().collect();
+    okta.set_org(org);
+    let (topic, queue) = env.topic_with_queue(false).await;
+    let config = okta_itdr_aws::handlers::inventory::InventoryConfig::from_lookup(|n| match n {
+        "STATE_TABLE" => Some(env.state_table.clone()),
+        "ALERT_TOPIC_ARN" => Some(topic.clone()),
+        "OKTA_ORG_URL" => Some(okta.url().to_owned()),
+        "OKTA_API_CREDENTIALS_SECRET" => Some("unused".into()),
+        _ => None,
+    })
+    .unwrap();
+    let credentials =
+        okta_itdr_okta::Credentials::from_json(r#"{"apiToken": "00fake-api-token-value"}"#)
+            .unwrap();
+    let handler = okta_itdr_aws::handlers::inventory::InventoryHandler::from_config(
+        &config,
+        credentials,
+        env.dynamodb.clone(),
+        env.sns.clone(),
+    )
+    .unwrap();
+    let report = handler
+        .handle_payload_within(
+            &scheduled_event(&format_rfc3339_ms(t)),
+            t,
+            Some(std::time::Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    let factor_reads: BTreeSet<String> = okta
+        .inventory_requests()
+        .iter()
+        .filter_map(|r| {
+            r.path
+                .strip_prefix("/api/v1/users/")?
+                .strip_suffix("/factors")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(factor_reads, admins, "the admins' factors, and only theirs");
+    let published = by_check(&env.notifications(&queue, QUIET, MAX_WAIT).await);
+    assert!(
+        published.contains_key("admin_mfa_not_phishing_resistant"),
+        "{:?}",
+        published.keys()
+    );
+    assert!(
+        !published.contains_key("user_without_mfa"),
+        "a user's factors not read: unknown, not published"
+    );
+    assert!(report["unknown"].as_u64().unwrap_or(0) >= 1, "{report}");
 }

@@ -214,7 +214,11 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
     }
 
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, InventoryFailure> {
-        self.handle_payload(&event.payload, wall_clock()).await
+        let wall = wall_clock();
+        let deadline = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        let left = Duration::from_millis(u64::try_from(deadline - wall).unwrap_or(0));
+        self.handle_payload_within(&event.payload, wall, Some(factors_budget(left)))
+            .await
     }
 
     /// One refresh. Its clock is the scheduled event's `time` (else `wall`):
@@ -225,11 +229,23 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
         payload: &Value,
         wall: Millis,
     ) -> Result<Value, InventoryFailure> {
+        self.handle_payload_within(payload, wall, None).await
+    }
+
+    /// [`Self::handle_payload`], reading other users' factors for at most
+    /// `factors_budget` (none: all of them).
+    pub async fn handle_payload_within(
+        &self,
+        payload: &Value,
+        wall: Millis,
+        factors_budget: Option<Duration>,
+    ) -> Result<Value, InventoryFailure> {
+        let factors_until = factors_budget.map(|b| std::time::Instant::now() + b);
         // The client's counters live as long as a warm container: this run's
         // share is the difference.
         let before = ApiUse::of(&self.client);
         let result = match run_clock(payload, wall) {
-            Ok(now) => self.refresh(now).await,
+            Ok(now) => self.refresh(now, factors_until).await,
             Err(e) => Err(InventoryFailure {
                 error_type: e.error_type(),
                 message: e.to_string(),
@@ -275,10 +291,15 @@ impl<I: IdentityStore, K: AlertSink> InventoryHandler<I, K> {
         }
     }
 
-    async fn refresh(&self, now: Millis) -> Result<InventoryReport, InventoryFailure> {
+    async fn refresh(
+        &self,
+        now: Millis,
+        factors_until: Option<std::time::Instant>,
+    ) -> Result<InventoryReport, InventoryFailure> {
         let options = InventoryOptions {
             now,
             mfa_grace_days: self.posture.mfa_grace_days,
+            factors_until,
         };
         let inv = self
             .client
@@ -402,17 +423,23 @@ async fn save_states<I: IdentityStore>(
 /// A check's finding as an alert: the OCSF Compliance Finding, a subject, and
 /// the attributes subscriptions filter on (`detection` `posture:<check>`).
 pub fn finding_alert(r: &CheckResult, org: &str, fetched_at: Millis) -> Alert {
-    let finding = posture::ocsf::compliance_finding(r, org, fetched_at, env!("CARGO_PKG_VERSION"));
+    let mut finding =
+        posture::ocsf::compliance_finding(r, org, fetched_at, env!("CARGO_PKG_VERSION"));
     let meta = checks::meta(r.id);
     let title = meta.map_or(r.id, |m| m.title);
     let severity = match r.verdict {
         Verdict::Fail => meta.map_or(Severity::Medium, |m| m.severity),
-        Verdict::Pass | Verdict::Unknown => Severity::Informational,
+        Verdict::Pass => Severity::Informational,
+        // Published only when a check that could be read no longer can: the
+        // credentials lost a scope or role, which may hide what comes next.
+        Verdict::Unknown => Severity::Medium,
     };
+    finding["severity_id"] = serde_json::json!(severity.ocsf_id());
+    finding["severity"] = serde_json::json!(severity.label());
     let state = match r.verdict {
         Verdict::Fail => format!("{} failing", r.subjects.len()),
         Verdict::Pass => "passes again".to_owned(),
-        Verdict::Unknown => "unknown".to_owned(),
+        Verdict::Unknown => "no longer readable".to_owned(),
     };
     let subject: String = format!("[{}] Posture: {title} ({state})", severity.upper())
         .chars()
@@ -437,6 +464,13 @@ pub fn finding_alert(r: &CheckResult, org: &str, fetched_at: Millis) -> Alert {
         principal: org.to_owned(),
         time: fetched_at,
     }
+}
+
+/// How long of the invocation's `left` time the other users' factors may
+/// take: 60 %, so the rest of the inventory, the identity items and the
+/// findings still fit in what remains.
+pub fn factors_budget(left: Duration) -> Duration {
+    left.mul_f64(0.6)
 }
 
 #[cfg(test)]

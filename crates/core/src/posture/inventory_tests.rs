@@ -283,7 +283,11 @@ fn unknown_is_never_a_pass_and_a_pass_after_failing_is_published_once() {
     assert!(step(&mut stored, &failing(&["00ua"]), 2));
     let mut unknown = failing(&[]);
     unknown.verdict = Verdict::Unknown;
-    assert!(!step(&mut stored, &unknown, 3));
+    assert!(
+        step(&mut stored, &unknown, 3),
+        "no longer readable: said once"
+    );
+    assert!(!step(&mut stored, &unknown, 3), "and only once");
     assert_eq!(
         stored["user_without_mfa"].verdict, "fail",
         "unknown keeps the state"
@@ -295,6 +299,30 @@ fn unknown_is_never_a_pass_and_a_pass_after_failing_is_published_once() {
     assert!(step(&mut stored, &failing(&[]), 5), "resolved");
     assert!(!step(&mut stored, &failing(&[]), 6));
     assert!(step(&mut stored, &failing(&["00ua"]), 7), "failing again");
+}
+
+#[test]
+fn a_scope_taken_away_to_hide_a_weakness_is_published_and_a_scope_never_granted_is_not() {
+    // The attack: an admin removes the app's read scope, then adds the
+    // weakness. Losing the check is published once; readable again with the
+    // new subject, the change is published too.
+    let mut stored = BTreeMap::new();
+    assert!(step(&mut stored, &failing(&["00ua"]), 1));
+    let mut unknown = failing(&[]);
+    unknown.verdict = Verdict::Unknown;
+    assert!(step(&mut stored, &unknown, 2), "the check went dark");
+    assert!(!step(&mut stored, &unknown, 3));
+    assert!(
+        step(&mut stored, &failing(&["00ua", "00uattacker"]), 4),
+        "readable again with a new subject"
+    );
+    assert!(step(&mut stored, &unknown, 5), "dark again: said again");
+    assert!(!step(&mut stored, &failing(&["00ua", "00uattacker"]), 6));
+    assert_eq!(stored["user_without_mfa"].unreadable_since, None);
+    // A check the credentials never could read: nothing, every refresh.
+    let mut never = BTreeMap::new();
+    assert!(!step(&mut never, &unknown, 1));
+    assert!(!step(&mut never, &unknown, 2));
 }
 
 #[test]

@@ -1,9 +1,16 @@
 //! When the scheduled refresh publishes a check's finding: once when the check
 //! starts failing, again only when its failing subjects change, and once when
 //! it passes again after failing (so whoever took the first finding can close
-//! it). An unknown verdict is never a pass: it publishes nothing and leaves the
-//! stored state as it was, so a check that was failing and then became
-//! unreadable is still "failing" for the next readable refresh.
+//! it). An unknown verdict is never a pass: it leaves the stored verdict as it
+//! was, so a check that was failing and then became unreadable is still
+//! "failing" for the next readable refresh.
+//!
+//! A check that could be read and no longer can is published once, as such:
+//! the credentials lost a scope or a role. An attacker with admin rights who
+//! takes a scope away from the app, to hide the Super Administrator they add
+//! next, would otherwise only have turned a finding into silence. A check that
+//! was never readable (credentials set up without that scope) publishes
+//! nothing.
 //!
 //! The digest covers the full set of failing subjects, not their count or a
 //! capped list: swapping a remediated subject for a new one changes it, so a
@@ -28,6 +35,9 @@ pub struct CheckState {
     pub subjects: usize,
     /// When this verdict (and, failing, this subject set) was first seen.
     pub since: Millis,
+    /// Since when the check cannot be read, once that was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable_since: Option<Millis>,
 }
 
 /// What to do with one check's result.
@@ -63,11 +73,37 @@ pub fn subjects_digest(result: &CheckResult) -> String {
 
 /// Decides for `result` given the stored state of its check.
 pub fn decide(previous: Option<&CheckState>, result: &CheckResult, now: Millis) -> Decision {
+    let decision = decide_verdict(previous, result, now);
+    match (result.verdict, previous) {
+        // Readable again: the "unreadable" mark goes, whatever else is news.
+        (Verdict::Pass | Verdict::Fail, Some(p)) if p.unreadable_since.is_some() => Decision {
+            next: decision.next.or_else(|| {
+                Some(CheckState {
+                    unreadable_since: None,
+                    ..p.clone()
+                })
+            }),
+            ..decision
+        },
+        _ => decision,
+    }
+}
+
+fn decide_verdict(previous: Option<&CheckState>, result: &CheckResult, now: Millis) -> Decision {
     let was_failing = previous.is_some_and(|p| p.verdict == "fail");
     match result.verdict {
-        Verdict::Unknown => Decision {
-            publish: false,
-            next: None,
+        Verdict::Unknown => match previous {
+            Some(p) if p.unreadable_since.is_none() => Decision {
+                publish: true,
+                next: Some(CheckState {
+                    unreadable_since: Some(now),
+                    ..p.clone()
+                }),
+            },
+            _ => Decision {
+                publish: false,
+                next: None,
+            },
         },
         Verdict::Pass => Decision {
             publish: was_failing,
@@ -78,6 +114,7 @@ pub fn decide(previous: Option<&CheckState>, result: &CheckResult, now: Millis) 
                     digest: String::new(),
                     subjects: 0,
                     since: now,
+                    unreadable_since: None,
                 }),
             },
         },
@@ -91,6 +128,7 @@ pub fn decide(previous: Option<&CheckState>, result: &CheckResult, now: Millis) 
                     digest,
                     subjects: result.subjects.len(),
                     since: now,
+                    unreadable_since: None,
                 }),
             }
         }
