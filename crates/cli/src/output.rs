@@ -416,6 +416,89 @@ fn join(parts: &[Option<&str>], sep: &str) -> String {
         .join(sep)
 }
 
+/// Who the timeline's identity is, from the Okta inventory brought up to date
+/// with the replayed events (as alerts are enriched): printed above its
+/// timeline by `replay --okta … --timeline`.
+pub fn identity_block(
+    identity: &okta_itdr_core::posture::identity::Identity,
+    changes: &[String],
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let day = |t: Option<i64>| {
+        t.map(|t| format_rfc3339_ms(t)[..10].to_owned())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    writeln!(
+        w,
+        "Identity (Okta inventory of {})",
+        day(Some(identity.fetched_at))
+    )?;
+    let name = identity
+        .display_name
+        .as_deref()
+        .map(|n| format!(" ({})", clean(n)))
+        .unwrap_or_default();
+    writeln!(
+        w,
+        "  user         {}{name}, {}{}",
+        clean(&identity.login),
+        clean(&identity.status),
+        identity
+            .user_type
+            .as_deref()
+            .map(|t| format!(", type {}", clean(t)))
+            .unwrap_or_default()
+    )?;
+    let roles = if identity.admin_roles.is_empty() {
+        "none".to_owned()
+    } else {
+        identity.admin_roles.join(", ")
+    };
+    let unknown = if identity.admin_roles_unknown {
+        " (unreadable at the last refresh: as last known)"
+    } else {
+        ""
+    };
+    writeln!(w, "  admin roles  {}{unknown}", clean(&roles))?;
+    let factors = match (&identity.factor_types, identity.phishing_resistant) {
+        (Some(f), p) if !f.is_empty() => format!(
+            "{}; phishing-resistant: {}",
+            clean(&f.join(", ")),
+            match p {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "unknown",
+            }
+        ),
+        (Some(_), _) => "none".to_owned(),
+        (None, _) => "not read".to_owned(),
+    };
+    writeln!(w, "  factors      {factors}")?;
+    writeln!(
+        w,
+        "  account      created {}, last sign-in {}",
+        day(identity.created),
+        day(identity.last_login)
+    )?;
+    writeln!(
+        w,
+        "  devices      {}; groups {}{}",
+        identity
+            .device_count
+            .map_or("unknown".to_owned(), |n| n.to_string()),
+        identity.group_count,
+        if identity.groups.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", clean(&identity.groups.join(", ")))
+        }
+    )?;
+    if !changes.is_empty() {
+        writeln!(w, "  since then   {}", clean(&changes.join(", ")))?;
+    }
+    Ok(())
+}
+
 pub fn timeline_table(records: &[ActivityRecord], w: &mut dyn Write) -> io::Result<()> {
     let Some(first) = records.first() else {
         return writeln!(w, "No activity for that identity.");

@@ -497,6 +497,17 @@ fn run_saving(
             }
             if let Some(records) = &timeline {
                 writeln!(out)?;
+                if let (Some(store), Some(first)) = (&identities, records.first()) {
+                    let found = runtime
+                        .block_on(store.load_identities(&[first.identity.to_string()]))
+                        .map_err(|e| CliError::State(e.to_string()))?;
+                    if let Some(mut identity) = found.get(first.identity.as_str()).cloned() {
+                        let overlay =
+                            okta_itdr_core::posture::identity::apply_events(&mut identity, records);
+                        output::identity_block(&identity, &overlay.applied, out)?;
+                        writeln!(out)?;
+                    }
+                }
                 output::timeline_table(records, out)?;
                 if let Some(first) = records.first() {
                     let own: Vec<_> = findings

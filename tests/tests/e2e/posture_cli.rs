@@ -515,6 +515,32 @@ async fn replay_okta_enriches_the_principal_and_raises_an_admin_to_high() {
     assert_eq!(dave["unmapped"]["okta_identity"]["account_age_days"], 10);
     assert_valid_detection_ocsf(&out.stdout);
 
+    // --timeline on a terminal table: who Frank is, above what he did.
+    let mut t = vec![
+        "replay",
+        "--format",
+        "table",
+        "--okta",
+        okta.url(),
+        "--timeline",
+        "00uuxBj8lMewuvFFD2nj",
+    ];
+    t.extend(window);
+    let timeline = run(t).await;
+    assert!(timeline.status.success(), "{}", text(&timeline.stderr));
+    let shown = text(&timeline.stdout);
+    let block = &shown[shown.find("Identity (Okta inventory of").expect(&shown)..];
+    let block = &block[..block.find("Timeline of").expect("the timeline follows")];
+    assert!(block.contains("admin roles  ORG_ADMIN"), "{block}");
+    assert!(
+        block.contains("factors      push; phishing-resistant: no"),
+        "{block}"
+    );
+    assert!(
+        block.contains("00uuxBj8lMewuvFFD2nj@example.com"),
+        "{block}"
+    );
+
     // --no-enrich: the alerts as the deployed detector publishes them today.
     a.push("--no-enrich");
     let plain = run(a).await;
