@@ -373,6 +373,8 @@ impl FakeOrg {
             vec![session_rule_json("0prstig", "STIG", 15, 18 * 60)],
         );
         org.policies.push(json!({"id": "00ppassword", "type": "PASSWORD", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true, "settings": {"password": {"complexity": {"minLength": 15, "minLowerCase": 1}, "lockout": {"maxAttempts": 3, "autoUnlockMinutes": 15}}}, "_links": {}}));
+        // An authenticator enrolment policy as Okta Identity Engine returns it.
+        org.policies.push(json!({"id": "00pmfa", "type": "MFA_ENROLL", "name": "Default Policy", "status": "ACTIVE", "priority": 1, "system": true, "settings": {"type": "AUTHENTICATORS", "authenticators": [{"key": "okta_password", "enroll": {"self": "REQUIRED"}}, {"key": "okta_verify", "enroll": {"self": "REQUIRED"}}, {"key": "webauthn", "enroll": {"self": "OPTIONAL"}}, {"key": "phone_number", "enroll": {"self": "NOT_ALLOWED"}}]}, "_links": {}}));
         org
     }
 

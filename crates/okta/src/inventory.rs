@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use okta_itdr_core::posture::model::{
-    Admin, ApiToken, Device, Factor, Inventory, LogStream, NetworkZone, Part, PasswordPolicy,
-    RoleAssignment, ServiceApp, SessionRule, ThreatInsight, User,
+    Admin, ApiToken, AuthenticatorPolicy, Device, Factor, Inventory, LogStream, NetworkZone, Part,
+    PasswordPolicy, RoleAssignment, ServiceApp, SessionRule, ThreatInsight, User,
 };
 use okta_itdr_core::source::{SourceError, SourceErrorKind};
 use okta_itdr_core::time::{parse_rfc3339_ms, Millis, DAY};
@@ -256,6 +256,17 @@ impl OktaClient {
             POLICIES,
         )?
         .map(|v| v.iter().filter_map(password_policy).collect());
+        let authenticator_policies = part(
+            self.list(
+                "/api/v1/policies?type=MFA_ENROLL&status=ACTIVE",
+                POLICIES,
+                "/api/v1/policies",
+            )
+            .await,
+            "authenticator enrolment policies",
+            POLICIES,
+        )?
+        .map(|v| v.iter().filter_map(authenticator_policy).collect());
         Ok(Inventory {
             org: self.org().to_string(),
             fetched_at: now,
@@ -271,6 +282,7 @@ impl OktaClient {
             zones,
             session_rules,
             password_policies,
+            authenticator_policies,
         })
     }
 
@@ -612,6 +624,29 @@ fn zone(v: &Value) -> Option<NetworkZone> {
             .as_array()
             .map(|c| c.iter().filter_map(opt).collect())
             .unwrap_or_default(),
+    })
+}
+
+/// An `MFA_ENROLL` policy of the authenticators kind (`settings.type`
+/// `AUTHENTICATORS`): each authenticator's `enroll.self`.
+fn authenticator_policy(v: &Value) -> Option<AuthenticatorPolicy> {
+    if v["status"] != "ACTIVE" {
+        return None;
+    }
+    let listed = v["settings"]["authenticators"].as_array();
+    let with = |wanted: &str| -> Vec<String> {
+        listed
+            .into_iter()
+            .flatten()
+            .filter(|a| a["enroll"]["self"] == wanted)
+            .filter_map(|a| opt(&a["key"]))
+            .collect()
+    };
+    Some(AuthenticatorPolicy {
+        id: opt(&v["id"])?,
+        name: text(v, "name"),
+        required: with("REQUIRED"),
+        optional: with("OPTIONAL"),
     })
 }
 

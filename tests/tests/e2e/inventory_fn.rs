@@ -353,8 +353,8 @@ async fn a_refresh_of_n_users_costs_a_request_per_user_and_a_few_more() {
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
     let requests = okta.inventory_requests().len();
     // Users in pages of 200, one role list and one per admin, one group list
-    // and one per group, a factor list per user, ten for the rest.
-    assert_eq!(requests, (N + 2).div_ceil(200) + 2 + 2 + (N + 2) + 10);
+    // and one per group, a factor list per user, eleven for the rest.
+    assert_eq!(requests, (N + 2).div_ceil(200) + 2 + 2 + (N + 2) + 11);
     let stored = env
         .state_store()
         .load_identities(&[format!("00un{:05}", N - 1)])

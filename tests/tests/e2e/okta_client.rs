@@ -374,3 +374,42 @@ async fn logs_never_hold_a_key_token_or_assertion() {
         assert!(!logs.contains(secret), "{secret:?} in the logs");
     }
 }
+
+#[tokio::test]
+async fn the_inventory_reads_authenticator_enrolment_policies_and_a_denied_scope_leaves_them_unknown(
+) {
+    use okta_itdr_core::posture::Part;
+    use okta_itdr_e2e::fake_inventory::FakeOrg;
+    use okta_itdr_okta::InventoryOptions;
+
+    let okta = FakeOkta::start(FakeOktaConfig::default()).await;
+    let now = at("2026-11-20T12:00:00Z");
+    let mut org = FakeOrg::healthy(now);
+    okta.set_org(org.clone());
+    let c = client(
+        &okta,
+        Credentials::ApiToken(Secret::new("00fake-api-token-value")),
+        ClientConfig::default(),
+    );
+    let options = InventoryOptions {
+        now,
+        mfa_grace_days: 14,
+        factors_until: None,
+    };
+    let inv = c.inventory(&options).await.unwrap();
+    let Part::Known(policies) = &inv.authenticator_policies else {
+        panic!("{:?}", inv.authenticator_policies)
+    };
+    assert_eq!(policies.len(), 1, "only MFA_ENROLL policies: {policies:?}");
+    assert_eq!(policies[0].required, ["okta_password", "okta_verify"]);
+    assert_eq!(policies[0].optional, ["webauthn"]);
+
+    org.denied.insert("okta.policies.read".into());
+    okta.set_org(org);
+    let inv = c.inventory(&options).await.unwrap();
+    assert!(
+        matches!(inv.authenticator_policies, Part::Unknown(_)),
+        "{:?}",
+        inv.authenticator_policies
+    );
+}

@@ -369,14 +369,15 @@ async fn a_refresh_of_n_users_pages_and_stays_within_the_rate_limit_share() {
     let users_pages = requests.iter().filter(|r| r.bucket == "users").count();
     assert_eq!(users_pages, 2, "252 users at 200 a page");
     // Per refresh: 2 user pages, 1 role list + 1 per admin, 1 group list + 1
-    // per group, 1 factor list per user, and 10 for devices, tokens, apps, the
+    // per group, 1 factor list per user, and 11 for devices, tokens, apps, the
     // service app's grants, log streams, ThreatInsight, zones, and the session
-    // policies, their rules and the password policies.
+    // policies, their rules, the password and the authenticator enrolment
+    // policies.
     let admins = 1;
     let groups = 1;
     assert_eq!(
         requests.len(),
-        2 + (1 + admins) + (1 + groups) + (N + 2) + 10,
+        2 + (1 + admins) + (1 + groups) + (N + 2) + 11,
         "requests for a refresh of {} users",
         N + 2
     );

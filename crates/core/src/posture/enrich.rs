@@ -139,6 +139,7 @@ pub fn apply_identity(alert: &mut Alert, identity: &Identity, overlay: &Overlay)
         ("department", &identity.department),
         ("title", &identity.title),
         ("manager", &identity.manager),
+        ("location", &identity.location),
     ] {
         if let Some(v) = v {
             id.insert(k.into(), json!(v));

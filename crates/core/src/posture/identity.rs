@@ -55,6 +55,9 @@ pub struct Identity {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
+    /// City and country code from the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// When the refresh that wrote this read the org.
     pub fetched_at: Millis,
 }
@@ -140,6 +143,7 @@ pub fn identities(inv: &Inventory) -> (InventoryMeta, Vec<Identity>) {
                 department: u.department.clone(),
                 title: u.title.clone(),
                 manager: u.manager.clone(),
+                location: u.location.clone(),
                 fetched_at: inv.fetched_at,
             }
         })

@@ -203,6 +203,19 @@ pub struct PasswordPolicy {
     pub lockout_attempts: Option<u32>,
 }
 
+/// An authenticator enrolment policy (`MFA_ENROLL`): which authenticators its
+/// users must and may enrol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticatorPolicy {
+    pub id: String,
+    pub name: String,
+    /// Authenticator keys with `enroll.self` `REQUIRED` (`okta_verify`,
+    /// `webauthn`, `phone_number`, …).
+    pub required: Vec<String>,
+    /// Keys with `OPTIONAL`.
+    pub optional: Vec<String>,
+}
+
 /// What one refresh read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inventory {
@@ -223,6 +236,14 @@ pub struct Inventory {
     pub zones: Part<Vec<NetworkZone>>,
     pub session_rules: Part<Vec<SessionRule>>,
     pub password_policies: Part<Vec<PasswordPolicy>>,
+    /// Active authenticator enrolment policies.
+    #[serde(default = "not_read")]
+    pub authenticator_policies: Part<Vec<AuthenticatorPolicy>>,
+}
+
+/// A part an older inventory document does not have.
+fn not_read<T>() -> Part<T> {
+    Part::Unknown("not read by this version".to_owned())
 }
 
 impl Inventory {
@@ -244,6 +265,7 @@ impl Inventory {
             zones: Part::Unknown(u()),
             session_rules: Part::Unknown(u()),
             password_policies: Part::Unknown(u()),
+            authenticator_policies: Part::Unknown(u()),
         }
     }
 

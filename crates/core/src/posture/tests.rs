@@ -99,6 +99,12 @@ fn healthy() -> Inventory {
             min_length: Some(15),
             lockout_attempts: Some(3),
         }]),
+        authenticator_policies: Part::Known(vec![AuthenticatorPolicy {
+            id: "00pmfa".into(),
+            name: "Default Policy".into(),
+            required: vec!["okta_verify".into(), "webauthn".into()],
+            optional: vec![],
+        }]),
     }
 }
 
