@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use okta_itdr_core::ingest::{IngestSettings as CoreIngestSettings, Ingestor};
 use okta_itdr_core::poll::{
     poll, Cursor, CursorStore, Mode, PollError, PollReport, PollSettings, Refused, RefusedEvents,
@@ -608,22 +608,8 @@ fn report_json(r: &PollReport, mode: Mode) -> Value {
     })
 }
 
-/// A failed run, as Lambda reports it. The message never holds a credential.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct PollFailure {
-    pub error_type: &'static str,
-    pub message: String,
-}
-
-impl From<PollFailure> for Diagnostic {
-    fn from(e: PollFailure) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type.to_owned(),
-            error_message: e.message,
-        }
-    }
-}
+/// A failed poll, as Lambda reports it.
+pub type PollFailure = crate::handlers::RunFailure;
 
 impl From<HandlerError> for PollFailure {
     fn from(e: HandlerError) -> Self {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use okta_itdr_core::alert::Alert;
 use okta_itdr_core::detect::Severity;
 use okta_itdr_core::ports::{AlertSink, IdentityStore, StoreError};
@@ -115,22 +115,8 @@ pub struct InventoryReport {
     pub publish_failed: usize,
 }
 
-/// A failed run, as Lambda reports it. The message never holds a credential.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct InventoryFailure {
-    pub error_type: &'static str,
-    pub message: String,
-}
-
-impl From<InventoryFailure> for Diagnostic {
-    fn from(e: InventoryFailure) -> Diagnostic {
-        Diagnostic {
-            error_type: e.error_type.to_owned(),
-            error_message: e.message,
-        }
-    }
-}
+/// A failed refresh, as Lambda reports it.
+pub type InventoryFailure = super::RunFailure;
 
 fn store_failure(e: StoreError) -> InventoryFailure {
     InventoryFailure {

@@ -19,6 +19,24 @@ use okta_itdr_core::ingest::{IngestError, Rejection};
 use okta_itdr_core::ports::StoreError;
 use serde_json::Value;
 
+/// A failed scheduled run (poll, inventory), as Lambda reports it: its error
+/// type and a message that never holds a credential.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RunFailure {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl From<RunFailure> for Diagnostic {
+    fn from(e: RunFailure) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type.to_owned(),
+            error_message: e.message,
+        }
+    }
+}
+
 /// Why an invocation failed. Failing makes Lambda retry the event and, for
 /// ingest, finally send it to the dead-letter queue.
 ///
