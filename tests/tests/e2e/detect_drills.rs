@@ -651,7 +651,8 @@ async fn the_detect_binary_prints_valid_emf_with_the_runs_counts() {
         "RecordsRead",
         "FindingsPublished",
         "FindingsSuppressed",
-        "FindingsContributed",
+        "FindingsGrouped",
+        "FindingsRiskOnly",
         "FindingsFailed",
         "FindingsPending",
         "FindingsQuarantined",
@@ -667,7 +668,8 @@ async fn the_detect_binary_prints_valid_emf_with_the_runs_counts() {
     // Token a's second creation, in the same hour as its first, is grouped into
     // that alert (kept without paging), not suppressed as a later repeat.
     assert_eq!(doc["FindingsSuppressed"], 0);
-    assert_eq!(doc["FindingsContributed"], 1);
+    assert_eq!(doc["FindingsGrouped"], 1);
+    assert_eq!(doc["FindingsRiskOnly"], 0);
     assert_eq!(doc["FindingsFailed"], 0);
     assert_eq!(doc["FindingsQuarantined"], 0);
     assert_eq!(doc["WatermarkLagHours"], 0);

@@ -122,14 +122,19 @@ impl<S: StateStore, K: AlertSink> Outlet<S, K> {
     ) -> Result<bool, StoreError> {
         let mut stored = StoredFinding::pending(f, self.renderer.render(f));
         stored.status = Status::Contributed;
+        let grouped = into.is_some();
         stored.suppressed_by = into;
         Ok(match self.state.claim_finding(&stored).await? {
             Claim::Existing(_) => {
                 tally.report.already_known += 1;
                 false
             }
+            Claim::New if grouped => {
+                tally.report.grouped += 1;
+                true
+            }
             Claim::New => {
-                tally.report.contributed += 1;
+                tally.report.risk_only += 1;
                 true
             }
         })

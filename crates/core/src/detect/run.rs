@@ -55,8 +55,12 @@ pub struct RunReport {
     pub findings: usize,
     pub published: usize,
     pub suppressed: usize,
-    /// Findings kept without paging: contributors to risk or to a published alert.
-    pub contributed: usize,
+    /// Findings kept without paging because they are listed in the published
+    /// alert of their incident (grouped).
+    pub grouped: usize,
+    /// Findings kept without paging that are listed in no alert: they only
+    /// added risk to their principal.
+    pub risk_only: usize,
     /// Findings an earlier run already handled (same uid).
     pub already_known: usize,
     /// Pending findings of earlier runs delivered now.
