@@ -94,15 +94,7 @@ impl PollConfig {
             Some(m) => Mode::parse(&m)
                 .ok_or_else(|| invalid(OKTA_API_MODE, "must be gap-fill or primary"))?,
         };
-        let rate_share = match get(OKTA_API_RATE_SHARE) {
-            None => 0.5,
-            Some(t) => t
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0 && *v <= 1.0)
-                .ok_or_else(|| invalid(OKTA_API_RATE_SHARE, "must be a number in (0, 1]"))?,
-        };
+        let rate_share = rate_share(get(OKTA_API_RATE_SHARE))?;
         let number = |name: &'static str, default: i64, max: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -606,6 +598,20 @@ fn report_json(r: &PollReport, mode: Mode) -> Value {
         "windowsDone": r.windows_done, "deadlineHit": r.deadline_hit,
         "backfilling": r.backfilling,
     })
+}
+
+/// `OKTA_API_RATE_SHARE`: the share of each Okta rate limit the functions
+/// may use, in (0, 1]; half when unset.
+pub fn rate_share(value: Option<String>) -> Result<f64, ConfigError> {
+    match value {
+        None => Ok(0.5),
+        Some(t) => t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| *v > 0.0 && *v <= 1.0)
+            .ok_or_else(|| invalid(OKTA_API_RATE_SHARE, "must be a number in (0, 1]")),
+    }
 }
 
 /// A failed poll, as Lambda reports it.

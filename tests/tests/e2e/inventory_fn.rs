@@ -310,6 +310,33 @@ async fn the_inventory_function_stores_identities_and_publishes_posture_on_chang
     }
 }
 
+/// The inventory handler in-process, with an API token, against `okta` and
+/// moto's state table and `topic`.
+fn in_process(
+    env: &TestEnv,
+    okta: &FakeOkta,
+    topic: &str,
+) -> okta_itdr_aws::handlers::inventory::LambdaInventory {
+    let config = okta_itdr_aws::handlers::inventory::InventoryConfig::from_lookup(|n| match n {
+        "STATE_TABLE" => Some(env.state_table.clone()),
+        "ALERT_TOPIC_ARN" => Some(topic.to_owned()),
+        "OKTA_ORG_URL" => Some(okta.url().to_owned()),
+        "OKTA_API_CREDENTIALS_SECRET" => Some("unused".into()),
+        _ => None,
+    })
+    .unwrap();
+    let credentials =
+        okta_itdr_okta::Credentials::from_json(r#"{"apiToken": "00fake-api-token-value"}"#)
+            .unwrap();
+    okta_itdr_aws::handlers::inventory::InventoryHandler::from_config(
+        &config,
+        credentials,
+        env.dynamodb.clone(),
+        env.sns.clone(),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_refresh_of_n_users_costs_a_request_per_user_and_a_few_more() {
     // The handler in-process against the fake org and moto: what a refresh
@@ -324,24 +351,7 @@ async fn a_refresh_of_n_users_costs_a_request_per_user_and_a_few_more() {
     }
     okta.set_org(org);
     let (topic, queue) = env.topic_with_queue(false).await;
-    let config = okta_itdr_aws::handlers::inventory::InventoryConfig::from_lookup(|n| match n {
-        "STATE_TABLE" => Some(env.state_table.clone()),
-        "ALERT_TOPIC_ARN" => Some(topic.clone()),
-        "OKTA_ORG_URL" => Some(okta.url().to_owned()),
-        "OKTA_API_CREDENTIALS_SECRET" => Some("unused".into()),
-        _ => None,
-    })
-    .unwrap();
-    let credentials =
-        okta_itdr_okta::Credentials::from_json(r#"{"apiToken": "00fake-api-token-value"}"#)
-            .unwrap();
-    let handler = okta_itdr_aws::handlers::inventory::InventoryHandler::from_config(
-        &config,
-        credentials,
-        env.dynamodb.clone(),
-        env.sns.clone(),
-    )
-    .unwrap();
+    let handler = in_process(&env, &okta, &topic);
     let (logs, _guard) = LogCapture::start();
     let started = std::time::Instant::now();
     let report = handler
@@ -603,24 +613,7 @@ async fn out_of_time_for_users_factors_leaves_that_check_unknown_and_still_reads
     let admins: BTreeSet<String> = org.roles.keys().cloned().collect();
     okta.set_org(org);
     let (topic, queue) = env.topic_with_queue(false).await;
-    let config = okta_itdr_aws::handlers::inventory::InventoryConfig::from_lookup(|n| match n {
-        "STATE_TABLE" => Some(env.state_table.clone()),
-        "ALERT_TOPIC_ARN" => Some(topic.clone()),
-        "OKTA_ORG_URL" => Some(okta.url().to_owned()),
-        "OKTA_API_CREDENTIALS_SECRET" => Some("unused".into()),
-        _ => None,
-    })
-    .unwrap();
-    let credentials =
-        okta_itdr_okta::Credentials::from_json(r#"{"apiToken": "00fake-api-token-value"}"#)
-            .unwrap();
-    let handler = okta_itdr_aws::handlers::inventory::InventoryHandler::from_config(
-        &config,
-        credentials,
-        env.dynamodb.clone(),
-        env.sns.clone(),
-    )
-    .unwrap();
+    let handler = in_process(&env, &okta, &topic);
     let report = handler
         .handle_payload_within(
             &scheduled_event(&format_rfc3339_ms(t)),

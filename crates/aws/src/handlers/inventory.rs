@@ -69,15 +69,7 @@ impl InventoryConfig {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let org_text = get(OKTA_ORG_URL).ok_or(ConfigError::Missing(OKTA_ORG_URL))?;
         let org = OrgUrl::parse(&org_text).map_err(|e| invalid(OKTA_ORG_URL, e.to_string()))?;
-        let rate_share = match get(OKTA_API_RATE_SHARE) {
-            None => 0.5,
-            Some(t) => t
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| *v > 0.0 && *v <= 1.0)
-                .ok_or_else(|| invalid(OKTA_API_RATE_SHARE, "must be a number in (0, 1]"))?,
-        };
+        let rate_share = crate::poll::rate_share(get(OKTA_API_RATE_SHARE))?;
         let posture = match get(POSTURE_CONFIG) {
             None => PostureConfig::default(),
             Some(text) => {
