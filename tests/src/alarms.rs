@@ -736,6 +736,10 @@ pub const DRILLS: &[(&str, &[&str])] = &[
         &["ActivityTableThrottleAlarm", "StateTableThrottleAlarm"],
     ),
     (
+        "a_function_that_cannot_start_for_three_days_loses_nothing",
+        &["IngestErrorsAlarm"],
+    ),
+    (
         "a_failing_poller_raises_its_errors_alarm",
         &["PollErrorsAlarm"],
     ),

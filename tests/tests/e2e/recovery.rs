@@ -404,8 +404,24 @@ async fn a_function_that_cannot_start_for_three_days_loses_nothing() {
                 1.0,
             );
         }
-        let fired = drill.fired();
-        assert!(fired.contains("IngestErrorsAlarm"), "{fired:?}");
+        drill.assert_fires_as_registered(
+            "a_function_that_cannot_start_for_three_days_loses_nothing",
+        );
+        let alarm = okta_itdr_e2e::alarms::template_alarms()
+            .into_iter()
+            .find(|a| a.id == "IngestErrorsAlarm")
+            .expect("the alarm");
+        let fired_at = alarm
+            .run(&drill.tl, drill.from, drill.to)
+            .into_iter()
+            .find(|(_, s)| *s == okta_itdr_e2e::alarms::State::Alarm)
+            .map(|(t, _)| t)
+            .expect("IngestErrorsAlarm fires");
+        assert!(
+            fired_at - first <= 5 * MINUTE_MS,
+            "fired {} min after the first failed start",
+            (fired_at - first) / MINUTE_MS
+        );
     }
 
     // Fixed: the next receive stores the event.
