@@ -103,6 +103,9 @@ struct State {
     token_scopes: HashMap<String, Vec<String>>,
     org: OrgState,
     window: (i64, u64),
+    /// Requests other integrations use of the window the next System Log
+    /// request falls in ([`FakeOkta::consume`]).
+    consumed_by_others: u64,
     clock: Option<Millis>,
     seq: u64,
 }
@@ -185,14 +188,11 @@ impl FakeOkta {
         self.state().clock = Some(now);
     }
 
-    /// Other integrations of the org use `n` requests of the current window.
+    /// Other integrations of the org use `n` requests of the window the next
+    /// System Log request falls in. Counted then, not now: with windows of a
+    /// second, "now" may be the window before the request's.
     pub fn consume(&self, n: u64) {
-        let window = (now_ms() / 1000 / self.config.window_secs + 1) * self.config.window_secs;
-        let mut st = self.state();
-        if st.window.0 != window {
-            st.window = (window, 0);
-        }
-        st.window.1 += n;
+        self.state().consumed_by_others += n;
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -444,6 +444,7 @@ fn logs(req: &Request, base: &str, config: &FakeOktaConfig, st: &mut State) -> R
     if st.window.0 != window {
         st.window = (window, 0);
     }
+    st.window.1 += std::mem::take(&mut st.consumed_by_others);
     let record = |st: &mut State, status: u16, events: usize| {
         st.requests.push(LogRequest {
             window,
