@@ -90,7 +90,7 @@ async fn a_fast_path_event_is_published_when_its_invocation_returns_and_never_ag
     let env = TestEnv::new("fast-path").await;
     let (topic, queue) = env.topic_with_queue(false).await;
     let api = RuntimeApi::start().await;
-    let mut process = FunctionProcess::spawn(
+    let process = FunctionProcess::spawn(
         &binary,
         &api.address(),
         "okta-itdr-ingest",
@@ -142,15 +142,7 @@ async fn a_fast_path_event_is_published_when_its_invocation_returns_and_never_ag
     assert_eq!(report.published, 0, "{report:?}");
     assert!(report.already_known >= samples, "{report:?}");
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
-    process.kill().await;
-    // The fast path's log lines and errors name uids and outcomes, never
-    // the hash key or the event's content.
-    let logged = process.output().join("\n");
-    assert!(
-        !logged.contains(okta_itdr_e2e::HASH_KEY),
-        "the hash key was logged"
-    );
-    assert!(logged.contains("\"fast path\""), "{logged}");
+    assert_fast_path_logged_without_the_key(process).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,7 +157,7 @@ async fn an_sns_outage_on_the_fast_path_loses_nothing() {
     let api = RuntimeApi::start().await;
     let mut vars = ingest_env(&env, &topic);
     vars.push(("AWS_ENDPOINT_URL_SNS", sns.url().to_owned()));
-    let mut process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
+    let process = FunctionProcess::spawn(&binary, &api.address(), "okta-itdr-ingest", &vars);
 
     let t = wall() - MINUTE;
     let started = Instant::now();
@@ -216,15 +208,7 @@ async fn an_sns_outage_on_the_fast_path_loses_nothing() {
         .expect("run");
     assert_eq!((again.retried, again.published), (0, 0), "{again:?}");
     assert!(env.notifications(&queue, QUIET, MAX_WAIT).await.is_empty());
-    process.kill().await;
-    // The fast path's log lines and errors name uids and outcomes, never
-    // the hash key or the event's content.
-    let logged = process.output().join("\n");
-    assert!(
-        !logged.contains(okta_itdr_e2e::HASH_KEY),
-        "the hash key was logged"
-    );
-    assert!(logged.contains("\"fast path\""), "{logged}");
+    assert_fast_path_logged_without_the_key(process).await;
 }
 
 /// Drill: SNS refuses the fast path's publish of a Super administrator grant
@@ -287,4 +271,17 @@ async fn a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers() {
     drill.assert_fires_as_registered(
         "a_fast_path_publish_failing_raises_its_alarm_and_the_hour_delivers",
     );
+}
+
+/// Stops the ingest process and checks what it logged: the fast path's lines
+/// are there, and they and its errors name uids and outcomes, never the hash
+/// key or the event's content.
+async fn assert_fast_path_logged_without_the_key(mut process: FunctionProcess) {
+    process.kill().await;
+    let logged = process.output().join("\n");
+    assert!(
+        !logged.contains(okta_itdr_e2e::HASH_KEY),
+        "the hash key was logged"
+    );
+    assert!(logged.contains("\"fast path\""), "{logged}");
 }

@@ -420,12 +420,37 @@ fn identity(id: &str, login: &str, fetched_at: Millis) -> Identity {
     }
 }
 
+/// The ingest function stores `events` 20 s after each happened, the 11:05
+/// detect run analyses them; what it published.
+async fn ingest_then_detect(
+    env: &TestEnv,
+    topic: &str,
+    queue: &str,
+    events: &[Ev],
+) -> Vec<Notification> {
+    let ingest = env.ingest_handler();
+    let detect = env.detect_handler(topic, r#"{"first_run_hours": 2}"#);
+    for ev in events {
+        let arrived = ev.event().published + 20 * SECOND;
+        ingest
+            .handle(LambdaEvent::new(ev.envelope(), Context::default()), arrived)
+            .await
+            .expect("ingest");
+    }
+    detect
+        .handle(
+            LambdaEvent::new(scheduled_event("2026-11-10T11:05:00Z"), Context::default()),
+            0,
+        )
+        .await
+        .expect("detect run");
+    env.notifications(queue, QUIET, MAX_WAIT).await
+}
+
 #[tokio::test]
 async fn detect_enriches_alerts_and_a_role_granted_after_the_refresh_counts() {
     let env = TestEnv::new("detect-enrich").await;
     let (topic, queue) = env.topic_with_queue(false).await;
-    let ingest = env.ingest_handler();
-    let detect = env.detect_handler(&topic, r#"{"first_run_hours": 2}"#);
     let refresh = at("2026-11-10T06:00:00Z");
     env.state_store()
         .save_identities(
@@ -458,21 +483,7 @@ async fn detect_enriches_alerts_and_a_role_granted_after_the_refresh_counts() {
         "185.220.101.48",
         at("2026-11-10T10:05:00Z"),
     ));
-    for ev in &events {
-        let arrived = ev.event().published + 20 * SECOND;
-        ingest
-            .handle(LambdaEvent::new(ev.envelope(), Context::default()), arrived)
-            .await
-            .expect("ingest");
-    }
-    detect
-        .handle(
-            LambdaEvent::new(scheduled_event("2026-11-10T11:05:00Z"), Context::default()),
-            0,
-        )
-        .await
-        .expect("detect run");
-    let notes = env.notifications(&queue, QUIET, MAX_WAIT).await;
+    let notes = ingest_then_detect(&env, &topic, &queue, &events).await;
     let of = |uid: &str| -> Vec<&Notification> {
         notes
             .iter()
@@ -518,28 +529,13 @@ async fn detect_enriches_alerts_and_a_role_granted_after_the_refresh_counts() {
 async fn without_a_stored_inventory_alerts_are_as_before() {
     let env = TestEnv::new("detect-no-inventory").await;
     let (topic, queue) = env.topic_with_queue(false).await;
-    let ingest = env.ingest_handler();
-    let detect = env.detect_handler(&topic, r#"{"first_run_hours": 2}"#);
-    for ev in brute_force(
+    let events = brute_force(
         "00udave",
         "dave@acme.com",
         "185.220.101.48",
         at("2026-11-10T10:05:00Z"),
-    ) {
-        let arrived = ev.event().published + 20 * SECOND;
-        ingest
-            .handle(LambdaEvent::new(ev.envelope(), Context::default()), arrived)
-            .await
-            .expect("ingest");
-    }
-    detect
-        .handle(
-            LambdaEvent::new(scheduled_event("2026-11-10T11:05:00Z"), Context::default()),
-            0,
-        )
-        .await
-        .expect("detect run");
-    let notes = env.notifications(&queue, QUIET, MAX_WAIT).await;
+    );
+    let notes = ingest_then_detect(&env, &topic, &queue, &events).await;
     assert!(!notes.is_empty());
     for n in &notes {
         let f = n.finding();
