@@ -24,9 +24,9 @@ venv_log="$(mktemp -t okta-itdr-venv.XXXXXX.log)"
   fi
 ) >"$venv_log" 2>&1 &
 venv_pid=$!
-moto_pid=""
+moto_pids=()
 cleanup() {
-  for pid in "$venv_pid" "$moto_pid"; do
+  for pid in "$venv_pid" "${moto_pids[@]}"; do
     [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
   done
 }
@@ -57,21 +57,30 @@ wait "$venv_pid" || { echo "installing the Python tools failed:" >&2; cat "$venv
 step "cfn-lint template.yaml"
 "$venv/bin/cfn-lint" template.yaml
 
-step "moto server"
-port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-moto_log="$(mktemp -t okta-itdr-moto.XXXXXX.log)"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
-moto_pid=$!
-for _ in $(seq 1 100); do
-  if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
-    break
-  fi
-  kill -0 "$moto_pid" 2>/dev/null || { echo "moto_server exited:" >&2; cat "$moto_log" >&2; exit 1; }
-  sleep 0.2
+# Two moto servers: one serves a request at a time (Python), and the end-to-end
+# tests are bound by it; each test keeps to one server (tests/src/lib.rs).
+step "moto servers"
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+endpoints=""
+moto_pids=()
+for i in $(seq 1 "${OKTA_ITDR_MOTO_SERVERS:-2}"); do
+  port="$(free_port)"
+  moto_log="$(mktemp -t okta-itdr-moto.XXXXXX.log)"
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+  moto_pids+=("$!")
+  for _ in $(seq 1 100); do
+    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+      break
+    fi
+    kill -0 "${moto_pids[-1]}" 2>/dev/null || { echo "moto_server exited:" >&2; cat "$moto_log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "moto $i listening on 127.0.0.1:$port"
+  endpoints="$endpoints http://127.0.0.1:$port"
 done
-echo "moto listening on 127.0.0.1:$port"
+export OKTA_ITDR_MOTO_ENDPOINTS="${endpoints# }"
 
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL="${OKTA_ITDR_MOTO_ENDPOINTS%% *}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true

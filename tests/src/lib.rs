@@ -51,9 +51,8 @@ pub type Item = HashMap<String, AttributeValue>;
 /// The moto endpoint. Panics with instructions when it is not configured: these
 /// tests exist to exercise the real wire protocols and are never skipped.
 pub fn endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => panic!(
+    configured_endpoint().unwrap_or_else(|| {
+        panic!(
             "\n\n==================================================================\n\
              AWS_ENDPOINT_URL is not set: the end-to-end tests need a moto server.\n\
              Run them with:   tests/run.sh\n\
@@ -61,8 +60,34 @@ pub fn endpoint() -> String {
              \x20                export AWS_ENDPOINT_URL=http://127.0.0.1:5000\n\
              \x20                cargo test --workspace\n\
              ==================================================================\n"
-        ),
-    }
+        )
+    })
+}
+
+/// The moto server this test uses, if one is configured. The test command
+/// starts several (`OKTA_ITDR_MOTO_ENDPOINTS`, space-separated): one moto
+/// process serves one request at a time, and the end-to-end tests would
+/// otherwise all queue on it. A test keeps to the server of its nextest slot
+/// (`NEXTEST_TEST_GLOBAL_SLOT`, unique among the tests running at once), so the
+/// tests running together spread evenly and everything one test starts (its
+/// functions, the CLI) talks to the same server. Without nextest, the first.
+fn configured_endpoint() -> Option<String> {
+    static CHOSEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            let servers: Vec<String> = var("OKTA_ITDR_MOTO_ENDPOINTS")
+                .map(|list| list.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            if servers.is_empty() {
+                return var("AWS_ENDPOINT_URL");
+            }
+            let slot: usize = var("NEXTEST_TEST_GLOBAL_SLOT")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            Some(servers[slot % servers.len()].clone())
+        })
+        .clone()
 }
 
 /// SDK configuration for moto: its endpoint, a fixed region, dummy credentials.
@@ -304,7 +329,10 @@ impl TestEnv {
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
             activity_table: unique(&format!("{test}-activity")),
             state_table: unique(&format!("{test}-state")),
-            hour_shards: 16,
+            // Fewer than the deployed 16: every hour read queries each shard, and
+            // the end-to-end tests read hundreds of hours from one moto server.
+            // Four still spread each hour over several partitions.
+            hour_shards: 4,
             hash_key_secret: unique(&format!("{test}-hash-key")),
             dynamodb,
             sdk,
@@ -807,6 +835,10 @@ pub async fn run_cli(args: Vec<String>, env: Vec<(&'static str, String)>) -> std
             .env_remove("OKTA_CLIENT_ID")
             .env_remove("OKTA_PRIVATE_KEY_FILE")
             .env_remove("OKTA_ITDR_HASH_KEY");
+        // The AWS-facing subcommands talk to this test's moto server.
+        if let Some(url) = configured_endpoint() {
+            cmd.env("AWS_ENDPOINT_URL", url);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -2,8 +2,6 @@
 //! final queue is listed by its reason without its content, and redriven to the
 //! recovery queue, from where it is stored.
 
-use okta_itdr::args::Cli;
-use okta_itdr::replay_cmd::Io;
 use okta_itdr_aws::dead_letters::SqsDeadLetters;
 use okta_itdr_aws::handlers::counters;
 use okta_itdr_aws::metrics::Metrics;
@@ -11,30 +9,16 @@ use okta_itdr_core::ports::DeadLetters;
 use okta_itdr_e2e::recovery_kit::{handler, poll, queues, send};
 use okta_itdr_e2e::{at, sample_event, Ev, TestEnv};
 
-/// Runs the command in-process (it starts its own runtime, so off this one).
+/// Runs the CLI binary against this test's moto server.
 async fn run_cli(args: &[&str]) -> (String, String) {
-    use clap::Parser;
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let cli = Cli::try_parse_from(&args).expect("arguments");
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        okta_itdr::run(
-            cli,
-            Io {
-                out: &mut out,
-                err: &mut err,
-                stdout_terminal: false,
-                stderr_terminal: false,
-            },
-        )
-        .expect("command");
-        (
-            String::from_utf8(out).unwrap(),
-            String::from_utf8(err).unwrap(),
-        )
-    })
-    .await
-    .expect("cli")
+    let args: Vec<String> = args[1..].iter().map(|a| a.to_string()).collect();
+    let out = okta_itdr_e2e::run_cli(args, Vec::new()).await;
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    );
+    assert!(out.status.success(), "okta-itdr failed:\n{stderr}");
+    (stdout, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
