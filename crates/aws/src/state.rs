@@ -203,13 +203,15 @@ impl DynamoStateStore {
     ) -> Result<StoredFinding, StoreError> {
         let doc = get_s(item, "doc")
             .ok_or_else(|| self.err(operation, "a finding item has no doc", false))?;
-        let mut f: StoredFinding = serde_json::from_str(doc).map_err(|e| {
-            self.err(
-                operation,
-                format!("unreadable finding: {}", json_problem(&e)),
-                false,
-            )
-        })?;
+        let mut f = serde_json::from_str::<StoredFinding>(doc)
+            .map_err(|e| {
+                self.err(
+                    operation,
+                    format!("unreadable finding: {}", json_problem(&e)),
+                    false,
+                )
+            })?
+            .upgrade_stored();
         // A delivery claim updates these attributes only: they are the truth.
         if let Some(status) = get_s(item, "status").and_then(status_of) {
             f.status = status;

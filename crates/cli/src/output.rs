@@ -261,7 +261,7 @@ pub fn findings_json(findings: &[StoredFinding], w: &mut dyn Write) -> io::Resul
             serde_json::from_str(&f.alert.body).unwrap_or(serde_json::Value::Null);
         let doc = serde_json::json!({
             "status": status_word(f.status),
-            "part_of": f.suppressed_by,
+            "part_of": f.grouped_into,
             "finding": finding,
         });
         serde_json::to_writer(&mut *w, &doc)?;

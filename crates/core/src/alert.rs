@@ -44,7 +44,7 @@ pub enum Status {
     /// never confirmed. Kept for the operator, with the reason; raises an alarm.
     Quarantined,
     /// Kept without paging: it added risk to its principal, or it is listed in
-    /// the published alert of its incident (`suppressed_by`).
+    /// the published alert of its incident (`grouped_into`).
     Contributed,
 }
 
@@ -67,10 +67,14 @@ pub struct StoredFinding {
     /// For a delivered finding: how many repeats were folded into it.
     #[serde(default)]
     pub repeats: u32,
-    /// For a suppressed finding: the delivered finding it was folded into; for a
-    /// contributing one, the alert it is listed in, if any.
+    /// For a suppressed finding: the delivered finding it repeats and was
+    /// folded into.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub suppressed_by: Option<String>,
+    /// For a contributing finding: the published alert of its incident that
+    /// lists it, if any (grouping). None: it only added risk.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grouped_into: Option<String>,
     /// Delivery attempts claimed so far.
     #[serde(default)]
     pub attempts: u32,
@@ -103,6 +107,7 @@ impl StoredFinding {
             last_seen: f.last_seen,
             repeats: 0,
             suppressed_by: None,
+            grouped_into: None,
             attempts: 0,
             next_attempt: None,
             claimed_by: None,
@@ -115,6 +120,16 @@ impl StoredFinding {
                 .map(str::to_owned),
             alert,
         }
+    }
+
+    /// Reads a finding stored before grouping had a field of its own: a
+    /// contributing finding then kept the alert that lists it in
+    /// `suppressed_by`, which now means a folded repeat only.
+    pub fn upgrade_stored(mut self) -> Self {
+        if self.status == Status::Contributed && self.grouped_into.is_none() {
+            self.grouped_into = self.suppressed_by.take();
+        }
+        self
     }
 }
 

@@ -347,6 +347,7 @@ fn finding() -> StoredFinding {
         last_seen: alert.time,
         repeats: 0,
         suppressed_by: None,
+        grouped_into: None,
         attempts: 0,
         next_attempt: None,
         claimed_by: None,

@@ -17,6 +17,7 @@ fn finding(uid: &str, detection: &str, principal: &str, t: i64) -> StoredFinding
         last_seen: t,
         repeats: 0,
         suppressed_by: None,
+        grouped_into: None,
         attempts: 0,
         next_attempt: None,
         claimed_by: None,
@@ -261,7 +262,7 @@ async fn findings_that_page_no_one_are_kept_with_their_ttl() {
     assert_eq!(store.claim_finding(&f).await.expect("claim"), Claim::New);
     let mut kept = f.clone();
     kept.status = Status::Contributed;
-    kept.suppressed_by = Some("a1b2c3".into());
+    kept.grouped_into = Some("a1b2c3".into());
     store.update_finding(&kept).await.expect("keep");
 
     // Not pending (never published), not the last delivered, and claimed: a
@@ -281,6 +282,49 @@ async fn findings_that_page_no_one_are_kept_with_their_ttl() {
     let item = env.partition(&env.state_table, "F#c0ffee").await.remove(0);
     assert_eq!(item["status"].as_s().map(String::as_str), Ok("contributed"));
     assert!(item.contains_key("expires_at"));
+    let doc = item["doc"].as_s().expect("doc");
+    assert!(
+        doc.contains("\"grouped_into\":\"a1b2c3\"") && !doc.contains("suppressed_by"),
+        "{doc}"
+    );
+}
+
+/// Findings kept as contributors before grouping had a field of its own
+/// recorded the alert listing them as `suppressed_by`: they read as grouped.
+#[tokio::test]
+async fn a_contributor_stored_before_grouping_had_its_field_reads_as_grouped() {
+    let env = TestEnv::new("state-legacy-grouped").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:03:00Z");
+    let f = finding("c0ffe2", "mfa_factor_reset", "00uerin", t);
+    assert_eq!(store.claim_finding(&f).await.expect("claim"), Claim::New);
+    let mut kept = f.clone();
+    kept.status = Status::Contributed;
+    kept.grouped_into = Some("a1b2c3".into());
+    store.update_finding(&kept).await.expect("keep");
+    // Rewrite its document as the earlier version stored it.
+    let item = env.partition(&env.state_table, "F#c0ffe2").await.remove(0);
+    let legacy = item["doc"]
+        .as_s()
+        .expect("doc")
+        .replace("\"grouped_into\"", "\"suppressed_by\"");
+    let mut item = item;
+    item.insert(
+        "doc".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S(legacy),
+    );
+    env.dynamodb
+        .put_item()
+        .table_name(&env.state_table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("legacy item");
+    let Claim::Existing(read) = store.claim_finding(&f).await.expect("claim again") else {
+        panic!("the finding is known");
+    };
+    assert_eq!(read.grouped_into.as_deref(), Some("a1b2c3"));
+    assert_eq!(read.suppressed_by, None);
 }
 
 #[tokio::test]

@@ -123,7 +123,7 @@ impl<S: StateStore, K: AlertSink> Outlet<S, K> {
         let mut stored = StoredFinding::pending(f, self.renderer.render(f));
         stored.status = Status::Contributed;
         let grouped = into.is_some();
-        stored.suppressed_by = into;
+        stored.grouped_into = into;
         Ok(match self.state.claim_finding(&stored).await? {
             Claim::Existing(_) => {
                 tally.report.already_known += 1;
@@ -156,7 +156,7 @@ impl<S: StateStore, K: AlertSink> Outlet<S, K> {
             // now it pages (late events pushed its principal over the
             // threshold): published now, with what it is now.
             Claim::Existing(existing)
-                if existing.status == Status::Contributed && existing.suppressed_by.is_none() =>
+                if existing.status == Status::Contributed && existing.grouped_into.is_none() =>
             {
                 self.state.update_finding(&stored).await?;
                 self.settle(stored, false, tally).await?
