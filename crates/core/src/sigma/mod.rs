@@ -284,6 +284,18 @@ impl RuleSet {
     }
 }
 
+/// The rule-evaluation port: `crates/sigma-compare` runs rsigma-eval and [`RuleSet`] behind it.
+pub trait RuleEngine {
+    /// The rules that match a LogEvent (the `detail` of an EventBridge event).
+    fn evaluate(&self, event: &Value) -> Vec<Arc<RuleMatch>>;
+}
+
+impl RuleEngine for RuleSet {
+    fn evaluate(&self, event: &Value) -> Vec<Arc<RuleMatch>> {
+        RuleSet::evaluate(self, event)
+    }
+}
+
 /// Resolves each correlation's rules (by id or `name`) to rule ids, and tells
 /// each counted rule which fields its matches must carry and whether it is
 /// still reported alone.
