@@ -975,40 +975,6 @@ fn semantics_stage() {
 
 // ---------------------------------------------------------------- d. ingest cost
 
-/// The bench's fifty rules (crates/core/benches/ingest.rs `fifty_rules`), as text.
-fn fifty_rule_texts() -> Vec<(String, String)> {
-    let types = [
-        "user.session.start",
-        "user.mfa.factor.deactivate",
-        "policy.lifecycle.update",
-        "user.account.privilege.grant",
-        "system.api_token.create",
-        "application.lifecycle.update",
-        "user.authentication.sso",
-        "group.user_membership.add",
-        "system.log_stream.lifecycle.deactivate",
-        "user.session.access_admin_app",
-    ];
-    (0..50)
-        .map(|i| {
-            let t = types[i % types.len()];
-            let u = types[(i + 3) % types.len()];
-            let detection = match i % 5 {
-                0 => format!("  selection:\n    eventtype:\n      - {t}\n      - {u}\n  condition: selection"),
-                1 => format!("  selection:\n    eventType: {t}\n    debugContext.debugData.behaviors|contains: 'New Geo-Location=POSITIVE'\n  condition: selection"),
-                2 => format!("  selection:\n    eventType|startswith: {}\n  filter:\n    client.ipAddress|cidr:\n      - 10.0.0.0/8\n      - 192.168.0.0/16\n  condition: selection and not filter", &t[..t.len() / 2]),
-                3 => format!("  selection:\n    displayMessage|contains: 'rule {i}'\n    outcome.result: SUCCESS\n  condition: selection"),
-                _ if i == 49 => "  selection:\n    actor.alternateId|re: '^svc-[a-z]+@'\n  condition: selection".to_owned(),
-                _ => format!("  sel_target:\n    target.displayName: 'App {i}'\n  sel_actor:\n    actor.alternateId|endswith: '@contractor{i}.example'\n  condition: 1 of sel_*"),
-            };
-            (
-                format!("rule{i}.yml"),
-                format!("title: Rule {i}\nid: bench-{i}\nlogsource:\n  product: okta\ndetection:\n{detection}\nlevel: medium\ntags:\n  - attack.t1078.004\n"),
-            )
-        })
-        .collect()
-}
-
 /// CPU time of this thread: what the measurement counts, so that other
 /// processes on a shared machine do not add their time to either side.
 fn cpu_now() -> Duration {
@@ -1034,7 +1000,7 @@ fn pass(f: &dyn Fn(Value), values: &[Value]) -> Duration {
 }
 
 fn cost_stage(details: &[Value], rounds: usize) {
-    let texts = fifty_rule_texts();
+    let texts = okta_itdr_testkit::rules::fifty_rule_files();
     let files = || texts.iter().map(|(f, t)| (f.as_str(), t.as_str()));
     let ours = RuleSet::parse(files()).expect("fifty rules");
     let theirs = Rsigma::parse(files()).expect("fifty rules");

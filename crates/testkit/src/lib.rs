@@ -4,6 +4,7 @@
 
 pub mod deployment;
 pub mod realistic_org;
+pub mod rules;
 
 pub use deployment::Deployment;
 pub use okta_itdr_core::testkit::*;
