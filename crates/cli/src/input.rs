@@ -310,9 +310,7 @@ impl EnvelopeProbe<'_> {
             .detail
             .ok_or_else(|| SkipReason::NotLogEvent("the EventBridge event has no detail".into()))?;
         let bytes = detail.get().as_bytes();
-        LogEvent::from_slice(bytes)
-            .map(|event| with_rule_matches(event, bytes))
-            .map_err(|e| Rejection::NotLogEvent(e).into())
+        ruled_event(bytes).map_err(|e| Rejection::NotLogEvent(e).into())
     }
 }
 
@@ -337,14 +335,10 @@ pub fn use_rules(rules: Arc<RuleSet>) {
     let _ = RULES.set(rules);
 }
 
-/// Puts the matches of the loaded rules on an event parsed from `detail`.
-fn with_rule_matches(mut event: LogEvent, detail: &[u8]) -> LogEvent {
-    if let Some(rules) = RULES.get().filter(|r| !r.is_empty()) {
-        if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(detail) {
-            event.rule_matches = rules.evaluate(&raw);
-        }
-    }
-    event
+/// The event of one JSON text, with the matches of the loaded rules on it:
+/// the ingest and poll functions' own parse.
+fn ruled_event(text: &[u8]) -> Result<LogEvent, EventError> {
+    okta_itdr_core::ingest::ruled_event_from_slice(text, RULES.get().map(|r| &**r))
 }
 
 /// One JSON text → an Okta event: an EventBridge envelope (validated like the
@@ -364,10 +358,10 @@ pub fn parse_event(bytes: &[u8], line: u64, shape: &mut Shape) -> Result<LogEven
     };
     for attempt in order {
         match attempt {
-            Shape::LogEvent => match LogEvent::from_slice(bytes) {
+            Shape::LogEvent => match ruled_event(bytes) {
                 Ok(event) => {
                     *shape = Shape::LogEvent;
-                    return Ok(with_rule_matches(event, bytes));
+                    return Ok(event);
                 }
                 Err(EventError::Malformed(m)) => {
                     if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
