@@ -421,6 +421,25 @@ struct Splitter {
     elem_line: u64,
 }
 
+impl Splitter {
+    /// Keeps a byte of a string, minding its escapes; false (and nothing
+    /// kept) outside strings.
+    fn string_byte(&mut self, b: u8) -> bool {
+        if !self.in_string {
+            return false;
+        }
+        self.elem.push(b);
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.in_string = false;
+        }
+        true
+    }
+}
+
 /// What the splitter found after feeding bytes.
 enum Split {
     /// A complete element or value is in `elem`.
@@ -589,15 +608,7 @@ impl<'a> RecordReader<'a> {
 
     /// Value-stream state machine for one byte; true when a value completed.
     fn feed_value_byte(s: &mut Splitter, b: u8, line: u64) -> bool {
-        if s.in_string {
-            s.elem.push(b);
-            if s.escaped {
-                s.escaped = false;
-            } else if b == b'\\' {
-                s.escaped = true;
-            } else if b == b'"' {
-                s.in_string = false;
-            }
+        if s.string_byte(b) {
             return false;
         }
         if s.scalar {
@@ -633,15 +644,7 @@ impl<'a> RecordReader<'a> {
 
     /// Array state machine for one byte.
     fn feed_array_byte(s: &mut Splitter, b: u8, line: u64) -> Option<Split> {
-        if s.in_string {
-            s.elem.push(b);
-            if s.escaped {
-                s.escaped = false;
-            } else if b == b'\\' {
-                s.escaped = true;
-            } else if b == b'"' {
-                s.in_string = false;
-            }
+        if s.string_byte(b) {
             return None;
         }
         if !s.in_array {
@@ -847,14 +850,19 @@ mod tests {
         v.iter().map(|(l, s)| (*l, (*s).to_owned())).collect()
     }
 
-    #[test]
-    fn json_lines_of_log_events_and_envelopes() {
-        let text = format!(
-            "{}\n\n{}\r\n{}\n",
+    /// A LogEvent `a`, an envelope `b` and a LogEvent `c`, a minute apart.
+    fn a_b_c() -> [String; 3] {
+        [
             event("a", "2026-11-10T10:00:00Z"),
             envelope("b", "2026-11-10T10:01:00Z"),
-            event("c", "2026-11-10T10:02:00Z")
-        );
+            event("c", "2026-11-10T10:02:00Z"),
+        ]
+    }
+
+    #[test]
+    fn json_lines_of_log_events_and_envelopes() {
+        let [a, b, c] = a_b_c();
+        let text = format!("{a}\n\n{b}\r\n{c}\n");
         assert_eq!(
             read(text.as_bytes()),
             pairs(&[(1, "a"), (3, "b"), (4, "c")])
@@ -900,12 +908,8 @@ mod tests {
 
     #[test]
     fn a_json_array_of_log_events_with_element_lines() {
-        let text = format!(
-            "[\n  {},\n  {},\n  17,\n\n  {}\n]\n",
-            event("a", "2026-11-10T10:00:00Z"),
-            envelope("b", "2026-11-10T10:01:00Z"),
-            event("c", "2026-11-10T10:02:00Z")
-        );
+        let [a, b, c] = a_b_c();
+        let text = format!("[\n  {a},\n  {b},\n  17,\n\n  {c}\n]\n");
         assert_eq!(
             read(text.as_bytes()),
             pairs(&[(2, "a"), (3, "b"), (4, "not_log_event"), (6, "c")])
