@@ -128,15 +128,6 @@ impl DynamoActivityStore {
         self.shards
     }
 
-    fn err(
-        &self,
-        operation: &'static str,
-        message: impl std::fmt::Display,
-        retryable: bool,
-    ) -> StoreError {
-        crate::sdk::table_error(&self.table, operation, message, retryable)
-    }
-
     fn sdk_err<E>(
         &self,
         operation: &'static str,
@@ -147,7 +138,20 @@ impl DynamoActivityStore {
     {
         let base = store_error(operation, e);
         let retryable = base.retryable();
-        self.err(operation, base.message, retryable)
+        crate::sdk::table_error(&self.table, operation, base.message, retryable)
+    }
+
+    /// A query of one shard's partition of the hour index.
+    fn hour_query(
+        &self,
+        partition: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_HOUR_INDEX)
+            .key_condition_expression("hour_pk = :p")
+            .expression_attribute_values(":p", s(partition))
     }
 
     /// Writes one record unless its key exists. `Ok(true)` when it was new.
@@ -265,19 +269,8 @@ impl DynamoActivityStore {
         out: &Mutex<&mut Vec<ActivityRecord>>,
     ) -> Result<(), StoreError> {
         let partition = hour_partition(hour, shard);
-        self.query_records(
-            || {
-                self.client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(BY_HOUR_INDEX)
-                    .key_condition_expression("hour_pk = :p")
-                    .expression_attribute_values(":p", s(partition.clone()))
-            },
-            scope,
-            out,
-        )
-        .await
+        self.query_records(|| self.hour_query(&partition), scope, out)
+            .await
     }
 
     async fn late_in(
@@ -442,15 +435,7 @@ impl ActivityStore for DynamoActivityStore {
                 let out = &out;
                 async move {
                     self.query_pages(
-                        || {
-                            self.client
-                                .query()
-                                .table_name(&self.table)
-                                .index_name(BY_HOUR_INDEX)
-                                .key_condition_expression("hour_pk = :p")
-                                .expression_attribute_values(":p", s(partition.clone()))
-                                .projection_expression("hour_sk")
-                        },
+                        || self.hour_query(&partition).projection_expression("hour_sk"),
                         |items| {
                             let mut out = lock(out);
                             out.extend(items.iter().filter_map(uuid_of_hour_item));

@@ -310,9 +310,7 @@ impl EnvelopeProbe<'_> {
             .detail
             .ok_or_else(|| SkipReason::NotLogEvent("the EventBridge event has no detail".into()))?;
         let bytes = detail.get().as_bytes();
-        LogEvent::from_slice(bytes)
-            .map(|event| with_rule_matches(event, bytes))
-            .map_err(|e| Rejection::NotLogEvent(e).into())
+        ruled_event(bytes).map_err(|e| Rejection::NotLogEvent(e).into())
     }
 }
 
@@ -337,14 +335,10 @@ pub fn use_rules(rules: Arc<RuleSet>) {
     let _ = RULES.set(rules);
 }
 
-/// Puts the matches of the loaded rules on an event parsed from `detail`.
-fn with_rule_matches(mut event: LogEvent, detail: &[u8]) -> LogEvent {
-    if let Some(rules) = RULES.get().filter(|r| !r.is_empty()) {
-        if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(detail) {
-            event.rule_matches = rules.evaluate(&raw);
-        }
-    }
-    event
+/// The event of one JSON text, with the matches of the loaded rules on it:
+/// the ingest and poll functions' own parse.
+fn ruled_event(text: &[u8]) -> Result<LogEvent, EventError> {
+    okta_itdr_core::ingest::ruled_event_from_slice(text, RULES.get().map(|r| &**r))
 }
 
 /// One JSON text → an Okta event: an EventBridge envelope (validated like the
@@ -364,10 +358,10 @@ pub fn parse_event(bytes: &[u8], line: u64, shape: &mut Shape) -> Result<LogEven
     };
     for attempt in order {
         match attempt {
-            Shape::LogEvent => match LogEvent::from_slice(bytes) {
+            Shape::LogEvent => match ruled_event(bytes) {
                 Ok(event) => {
                     *shape = Shape::LogEvent;
-                    return Ok(with_rule_matches(event, bytes));
+                    return Ok(event);
                 }
                 Err(EventError::Malformed(m)) => {
                     if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
@@ -425,6 +419,25 @@ struct Splitter {
     in_array: bool,
     elem: Vec<u8>,
     elem_line: u64,
+}
+
+impl Splitter {
+    /// Keeps a byte of a string, minding its escapes; false (and nothing
+    /// kept) outside strings.
+    fn string_byte(&mut self, b: u8) -> bool {
+        if !self.in_string {
+            return false;
+        }
+        self.elem.push(b);
+        if self.escaped {
+            self.escaped = false;
+        } else if b == b'\\' {
+            self.escaped = true;
+        } else if b == b'"' {
+            self.in_string = false;
+        }
+        true
+    }
 }
 
 /// What the splitter found after feeding bytes.
@@ -595,15 +608,7 @@ impl<'a> RecordReader<'a> {
 
     /// Value-stream state machine for one byte; true when a value completed.
     fn feed_value_byte(s: &mut Splitter, b: u8, line: u64) -> bool {
-        if s.in_string {
-            s.elem.push(b);
-            if s.escaped {
-                s.escaped = false;
-            } else if b == b'\\' {
-                s.escaped = true;
-            } else if b == b'"' {
-                s.in_string = false;
-            }
+        if s.string_byte(b) {
             return false;
         }
         if s.scalar {
@@ -639,15 +644,7 @@ impl<'a> RecordReader<'a> {
 
     /// Array state machine for one byte.
     fn feed_array_byte(s: &mut Splitter, b: u8, line: u64) -> Option<Split> {
-        if s.in_string {
-            s.elem.push(b);
-            if s.escaped {
-                s.escaped = false;
-            } else if b == b'\\' {
-                s.escaped = true;
-            } else if b == b'"' {
-                s.in_string = false;
-            }
+        if s.string_byte(b) {
             return None;
         }
         if !s.in_array {
@@ -853,14 +850,19 @@ mod tests {
         v.iter().map(|(l, s)| (*l, (*s).to_owned())).collect()
     }
 
-    #[test]
-    fn json_lines_of_log_events_and_envelopes() {
-        let text = format!(
-            "{}\n\n{}\r\n{}\n",
+    /// A LogEvent `a`, an envelope `b` and a LogEvent `c`, a minute apart.
+    fn a_b_c() -> [String; 3] {
+        [
             event("a", "2026-11-10T10:00:00Z"),
             envelope("b", "2026-11-10T10:01:00Z"),
-            event("c", "2026-11-10T10:02:00Z")
-        );
+            event("c", "2026-11-10T10:02:00Z"),
+        ]
+    }
+
+    #[test]
+    fn json_lines_of_log_events_and_envelopes() {
+        let [a, b, c] = a_b_c();
+        let text = format!("{a}\n\n{b}\r\n{c}\n");
         assert_eq!(
             read(text.as_bytes()),
             pairs(&[(1, "a"), (3, "b"), (4, "c")])
@@ -906,12 +908,8 @@ mod tests {
 
     #[test]
     fn a_json_array_of_log_events_with_element_lines() {
-        let text = format!(
-            "[\n  {},\n  {},\n  17,\n\n  {}\n]\n",
-            event("a", "2026-11-10T10:00:00Z"),
-            envelope("b", "2026-11-10T10:01:00Z"),
-            event("c", "2026-11-10T10:02:00Z")
-        );
+        let [a, b, c] = a_b_c();
+        let text = format!("[\n  {a},\n  {b},\n  17,\n\n  {c}\n]\n");
         assert_eq!(
             read(text.as_bytes()),
             pairs(&[(2, "a"), (3, "b"), (4, "not_log_event"), (6, "c")])

@@ -33,15 +33,7 @@ pub fn run(args: &PostureArgs, io: Io<'_>) -> Result<Vec<CheckResult>, CliError>
         "reading the identity inventory of {} (read-only)",
         client.org()
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let options = InventoryOptions {
-        now: now_ms(),
-        mfa_grace_days: config.mfa_grace_days,
-        factors_until: None,
-    };
-    let inventory = runtime.block_on(client.inventory(&options))?;
+    let inventory = read_inventory(&client, config.mfa_grace_days)??;
     let stats = client.stats();
     writeln!(
         io.err,
@@ -147,6 +139,23 @@ fn table(results: &[CheckResult], w: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Reads the org's identity inventory now: `Err` when no runtime could be
+/// started, `Ok(Err)` when Okta could not be read.
+fn read_inventory(
+    client: &okta_itdr_okta::OktaClient,
+    mfa_grace_days: u32,
+) -> std::io::Result<Result<Inventory, okta_itdr_core::source::SourceError>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let options = InventoryOptions {
+        now: now_ms(),
+        mfa_grace_days,
+        factors_until: None,
+    };
+    Ok(runtime.block_on(client.inventory(&options)))
+}
+
 /// The inventory `replay --okta` enriches its alerts with. Best effort: alerts
 /// are worth having without it, so a failure is reported and the replay goes on.
 pub fn inventory_for_enrichment(
@@ -158,15 +167,7 @@ pub fn inventory_for_enrichment(
         "reading the identity inventory of {} to enrich the alerts (--no-enrich skips it)",
         client.org()
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let options = InventoryOptions {
-        now: now_ms(),
-        mfa_grace_days: PostureConfig::default().mfa_grace_days,
-        factors_until: None,
-    };
-    match runtime.block_on(client.inventory(&options)) {
+    match read_inventory(client, PostureConfig::default().mfa_grace_days)? {
         Ok(inv) => {
             writeln!(err, "{}", summary(&inv))?;
             Ok(Some(inv))

@@ -428,13 +428,21 @@ fn run_saving(
                 }
                 Ok(())
             };
-            for item in items {
-                summary.records += 1;
+            // Every item, then the end of the input (`None`): what the
+            // pipeline still holds is published then.
+            for item in items.into_iter().map(Some).chain([None]) {
+                let end = item.is_none();
                 match item {
-                    Item::Event(event) => pipeline.push(event, &mut batch).await?,
-                    Item::Skipped(s) => report_skip(&s, &mut summary, &pb, err)?,
+                    Some(item) => {
+                        summary.records += 1;
+                        match item {
+                            Item::Event(event) => pipeline.push(event, &mut batch).await?,
+                            Item::Skipped(s) => report_skip(&s, &mut summary, &pb, err)?,
+                        }
+                    }
+                    None => pipeline.finish(&mut batch).await?,
                 }
-                if !batch.is_empty() {
+                if end || !batch.is_empty() {
                     enrich_batch(
                         &mut batch,
                         identities.as_ref(),
@@ -444,20 +452,12 @@ fn run_saving(
                     .await?;
                     emit(&mut batch, &mut summary, out)?;
                 }
-                if summary.records.is_multiple_of(1024) {
+                if !end && summary.records.is_multiple_of(1024) {
                     pb.set_position(counter.load(Ordering::Relaxed));
                     pb.set_message(format!("{} events", pipeline.replay().stats().events));
                 }
             }
-            pipeline.finish(&mut batch).await?;
-            enrich_batch(
-                &mut batch,
-                identities.as_ref(),
-                pipeline.replay().store(),
-                now,
-            )
-            .await?;
-            emit(&mut batch, &mut summary, out)
+            Ok(())
         })
     });
     pb.finish_and_clear();

@@ -71,32 +71,7 @@ const USERS: usize = 50_000;
 /// 2026-11-10T14:00Z, a busy weekday hour.
 const HOUR_START: Millis = 1_794_319_200_000;
 
-const APPS: [&str; 24] = [
-    "Slack",
-    "Google Workspace",
-    "Zoom",
-    "GitHub",
-    "Jira",
-    "Confluence",
-    "Salesforce",
-    "Workday",
-    "Box",
-    "DocuSign",
-    "Figma",
-    "Notion",
-    "AWS IAM Identity Center",
-    "Zendesk",
-    "Expensify",
-    "Okta Dashboard",
-    "ServiceNow",
-    "Tableau",
-    "Miro",
-    "Asana",
-    "Dropbox",
-    "Lucid",
-    "Greenhouse",
-    "Gong",
-];
+const APPS: [&str; 24] = okta_itdr_testkit::realistic_org::SAAS_APPS;
 const CITIES: [(&str, &str, f64, f64); 8] = [
     ("San Francisco", "United States", 37.7749, -122.4194),
     ("New York", "United States", 40.7128, -74.006),

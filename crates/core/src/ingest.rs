@@ -153,24 +153,7 @@ impl<S: ActivityStore> Ingestor<S> {
     /// custom rules that match it: polled events meet the same rules as
     /// streamed ones.
     pub fn parse(&self, text: &[u8]) -> Result<LogEvent, EventError> {
-        if self.rules.is_none() {
-            return LogEvent::from_slice(text);
-        }
-        let raw = serde_json::from_slice(text).map_err(|e| EventError::Malformed(e.to_string()))?;
-        self.event_of(raw)
-    }
-
-    /// The LogEvent of a raw one, with the custom rules that match it: rules
-    /// see every field, before the event is modelled.
-    fn event_of(&self, raw: serde_json::Value) -> Result<LogEvent, EventError> {
-        let matches = self
-            .rules
-            .as_ref()
-            .map(|r| r.evaluate(&raw))
-            .unwrap_or_default();
-        let mut event = LogEvent::from_value(raw)?;
-        event.rule_matches = matches;
-        Ok(event)
+        ruled_event_from_slice(text, self.rules.as_deref())
     }
 
     /// Validates an envelope's routing fields and its `detail`, then stores it.
@@ -182,9 +165,40 @@ impl<S: ActivityStore> Ingestor<S> {
         arrived: Millis,
     ) -> Result<Ingested, IngestError> {
         check_envelope(source, detail_type)?;
-        let event = self.event_of(detail).map_err(Rejection::from)?;
+        let event = ruled_event(detail, self.rules.as_deref()).map_err(Rejection::from)?;
         self.ingest(&event, arrived).await
     }
+}
+
+/// The LogEvent of a raw one, with the custom rules that match it: rules see
+/// every field, before the event is modelled. The one way a raw event becomes
+/// a ruled LogEvent, for the ingest and poll functions and for the CLI.
+pub fn ruled_event(
+    raw: serde_json::Value,
+    rules: Option<&RuleSet>,
+) -> Result<LogEvent, EventError> {
+    let matches = rules
+        .filter(|r| !r.is_empty())
+        .map(|r| r.evaluate(&raw))
+        .unwrap_or_default();
+    let mut event = LogEvent::from_value(raw)?;
+    event.rule_matches = matches;
+    Ok(event)
+}
+
+/// [`ruled_event`] of a JSON text. The event is modelled straight from the
+/// text; the rules, when there are any, read it again as a whole value.
+pub fn ruled_event_from_slice(
+    text: &[u8],
+    rules: Option<&RuleSet>,
+) -> Result<LogEvent, EventError> {
+    let mut event = LogEvent::from_slice(text)?;
+    if let Some(rules) = rules.filter(|r| !r.is_empty()) {
+        let raw: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| EventError::Malformed(e.to_string()))?;
+        event.rule_matches = rules.evaluate(&raw);
+    }
+    Ok(event)
 }
 
 /// The longest uuid, identity, IP address or device hash stored in a key, in

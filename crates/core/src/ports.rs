@@ -354,41 +354,26 @@ pub trait IdentityStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Forwards a port's methods from `Arc<T>` to `T`, so a store can be shared
+/// (one listing a method: its name, arguments and what its future yields).
+macro_rules! forward_to_inner {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        $(
+            fn $name(&self, $($arg: $ty),*) -> impl Future<Output = $out> + Send {
+                (**self).$name($($arg),*)
+            }
+        )*
+    };
+}
+
 impl<T: IdentityStore> IdentityStore for std::sync::Arc<T> {
-    fn load_identities(
-        &self,
-        ids: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, Identity>, StoreError>> + Send {
-        (**self).load_identities(ids)
-    }
-    fn save_identities(
-        &self,
-        identities: &[Identity],
-        expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_identities(identities, expires_at)
-    }
-    fn load_inventory_meta(
-        &self,
-    ) -> impl Future<Output = Result<Option<InventoryMeta>, StoreError>> + Send {
-        (**self).load_inventory_meta()
-    }
-    fn save_inventory_meta(
-        &self,
-        meta: &InventoryMeta,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_inventory_meta(meta)
-    }
-    fn load_check_states(
-        &self,
-    ) -> impl Future<Output = Result<BTreeMap<String, CheckState>, StoreError>> + Send {
-        (**self).load_check_states()
-    }
-    fn save_check_states(
-        &self,
-        states: &BTreeMap<String, CheckState>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_check_states(states)
+    forward_to_inner! {
+        load_identities(ids: &[String]) -> Result<HashMap<String, Identity>, StoreError>;
+        save_identities(identities: &[Identity], expires_at: i64) -> Result<(), StoreError>;
+        load_inventory_meta() -> Result<Option<InventoryMeta>, StoreError>;
+        save_inventory_meta(meta: &InventoryMeta) -> Result<(), StoreError>;
+        load_check_states() -> Result<BTreeMap<String, CheckState>, StoreError>;
+        save_check_states(states: &BTreeMap<String, CheckState>) -> Result<(), StoreError>;
     }
 }
 
@@ -431,127 +416,35 @@ pub trait AlertSink: Send + Sync {
 
 // One store often backs both the ingestor and the detector (the CLI, tests).
 impl<T: ActivityStore> ActivityStore for std::sync::Arc<T> {
-    fn put_event(
-        &self,
-        records: &[ActivityRecord],
-        expires_at: i64,
-    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send {
-        (**self).put_event(records, expires_at)
-    }
-    fn mark_late(
-        &self,
-        event_hour: Hour,
-        uuid: &str,
-        arrived: Millis,
-        expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_late(event_hour, uuid, arrived, expires_at)
-    }
-    fn late_hours(
-        &self,
-        from: Millis,
-        to: Millis,
-    ) -> impl Future<Output = Result<Vec<Hour>, StoreError>> + Send {
-        (**self).late_hours(from, to)
-    }
-    fn read_hour(
-        &self,
-        hour: Hour,
-        scope: Scope,
-        out: &mut Vec<ActivityRecord>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).read_hour(hour, scope, out)
-    }
-    fn hour_uuids(
-        &self,
-        hour: Hour,
-    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send {
-        (**self).hour_uuids(hour)
-    }
-    fn identity_activity(
-        &self,
-        identity: &str,
-        from: Millis,
-        to: Millis,
-    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send {
-        (**self).identity_activity(identity, from, to)
+    // `hour_uuids` too: a store's own reads only the keys.
+    forward_to_inner! {
+        put_event(records: &[ActivityRecord], expires_at: i64) -> Result<PutOutcome, StoreError>;
+        mark_late(event_hour: Hour, uuid: &str, arrived: Millis, expires_at: i64) -> Result<(), StoreError>;
+        late_hours(from: Millis, to: Millis) -> Result<Vec<Hour>, StoreError>;
+        read_hour(hour: Hour, scope: Scope, out: &mut Vec<ActivityRecord>) -> Result<(), StoreError>;
+        hour_uuids(hour: Hour) -> Result<std::collections::HashSet<String>, StoreError>;
+        identity_activity(identity: &str, from: Millis, to: Millis) -> Result<Vec<ActivityRecord>, StoreError>;
     }
 }
 
 impl<T: StateStore> StateStore for std::sync::Arc<T> {
-    fn load_watermark(&self) -> impl Future<Output = Result<Option<Watermark>, StoreError>> + Send {
-        (**self).load_watermark()
-    }
-    fn save_watermark(
-        &self,
-        next: &Watermark,
-        expected: Option<&Watermark>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_watermark(next, expected)
-    }
-    fn load_baselines(
-        &self,
-        identities: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, Baseline>, StoreError>> + Send {
-        (**self).load_baselines(identities)
-    }
-    fn save_baselines(
-        &self,
-        baselines: &[Baseline],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_baselines(baselines)
-    }
-    fn claim_finding(
-        &self,
-        finding: &StoredFinding,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
-        (**self).claim_finding(finding)
-    }
-    fn load_ledgers(
-        &self,
-        principals: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, Ledger>, StoreError>> + Send {
-        (**self).load_ledgers(principals)
-    }
-    fn save_ledgers(
-        &self,
-        ledgers: &[Ledger],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).save_ledgers(ledgers)
-    }
-    fn update_finding(
-        &self,
-        finding: &StoredFinding,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).update_finding(finding)
-    }
-    fn pending_findings(
-        &self,
-    ) -> impl Future<Output = Result<Vec<StoredFinding>, StoreError>> + Send {
-        (**self).pending_findings()
-    }
-    fn claim_delivery(
-        &self,
-        finding: &StoredFinding,
-        run: &str,
-        now: Millis,
-    ) -> impl Future<Output = Result<Delivery, StoreError>> + Send {
-        (**self).claim_delivery(finding, run, now)
-    }
-    fn last_delivered(
-        &self,
-        detection: &str,
-        principal: &str,
-    ) -> impl Future<Output = Result<Option<StoredFinding>, StoreError>> + Send {
-        (**self).last_delivered(detection, principal)
+    forward_to_inner! {
+        load_watermark() -> Result<Option<Watermark>, StoreError>;
+        save_watermark(next: &Watermark, expected: Option<&Watermark>) -> Result<(), StoreError>;
+        load_baselines(identities: &[String]) -> Result<HashMap<String, Baseline>, StoreError>;
+        save_baselines(baselines: &[Baseline]) -> Result<(), StoreError>;
+        claim_finding(finding: &StoredFinding) -> Result<Claim, StoreError>;
+        load_ledgers(principals: &[String]) -> Result<HashMap<String, Ledger>, StoreError>;
+        save_ledgers(ledgers: &[Ledger]) -> Result<(), StoreError>;
+        update_finding(finding: &StoredFinding) -> Result<(), StoreError>;
+        pending_findings() -> Result<Vec<StoredFinding>, StoreError>;
+        claim_delivery(finding: &StoredFinding, run: &str, now: Millis) -> Result<Delivery, StoreError>;
+        last_delivered(detection: &str, principal: &str) -> Result<Option<StoredFinding>, StoreError>;
     }
 }
 
 impl<T: AlertSink> AlertSink for std::sync::Arc<T> {
-    fn publish(
-        &self,
-        alert: &crate::alert::Alert,
-    ) -> impl Future<Output = Result<(), SinkError>> + Send {
-        (**self).publish(alert)
+    forward_to_inner! {
+        publish(alert: &crate::alert::Alert) -> Result<(), SinkError>;
     }
 }

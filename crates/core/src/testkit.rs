@@ -260,8 +260,7 @@ pub async fn replay_with_rules(rules: &crate::sigma::RuleSet, events: &[Ev]) -> 
         crate::replay::Replay::new(normalizer(), config, crate::memory::MemoryStore::new());
     let mut alerts = Vec::new();
     for ev in events {
-        let mut event = ev.event();
-        event.rule_matches = rules.evaluate(&ev.json);
+        let event = crate::ingest::ruled_event(ev.json.clone(), Some(rules)).expect("a LogEvent");
         alerts.extend(replay.push(&event).await.expect("replayed"));
     }
     alerts.extend(replay.finish().await.expect("replayed"));

@@ -6,7 +6,6 @@
 //! tokens on two cloud networks), so the same harness fires when the thresholds
 //! are set too low, and fires every windowed detection once attacks are added.
 
-use okta_itdr_core::testkit::Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -14,8 +13,12 @@ use okta_itdr_core::detect::{
     analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Kind, CATALOG, CONTEXT,
 };
 use okta_itdr_core::record::{ActivityRecord, Role};
-use okta_itdr_core::testkit::{at, Ev};
+use okta_itdr_core::testkit::{at, Ev, Rng};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE, SECOND};
+use okta_itdr_testkit::realistic_org::{
+    bot_host, id, intruder_abroad, login, stolen_sync_token, City, Gen, Place, Slips, EU_CITIES,
+    LAPTOP, PHONE, SAAS_APPS, US_CITIES, WINDOWS,
+};
 use serde_json::json;
 
 const USERS: usize = 320;
@@ -28,75 +31,10 @@ const TRAVELLERS: std::ops::Range<usize> = 100..104;
 const OFFICE: std::ops::Range<usize> = 0..80;
 /// Users who also work from their phones, on a carrier's network.
 const MOBILE: std::ops::Range<usize> = 40..120;
-const APPS: [&str; 15] = [
-    "Slack",
-    "Google Workspace",
-    "Zoom",
-    "GitHub",
-    "Jira",
-    "Confluence",
-    "Salesforce",
-    "Workday",
-    "Box",
-    "DocuSign",
-    "Figma",
-    "Notion",
-    "AWS IAM Identity Center",
-    "Zendesk",
-    "Expensify",
-];
-
-struct City {
-    name: &'static str,
-    country: &'static str,
-    lat: f64,
-    lon: f64,
-}
-
-const CITIES: [City; 6] = [
-    City {
-        name: "San Francisco",
-        country: "United States",
-        lat: 37.7749,
-        lon: -122.4194,
-    },
-    City {
-        name: "New York",
-        country: "United States",
-        lat: 40.7128,
-        lon: -74.0060,
-    },
-    City {
-        name: "Chicago",
-        country: "United States",
-        lat: 41.8781,
-        lon: -87.6298,
-    },
-    City {
-        name: "Austin",
-        country: "United States",
-        lat: 30.2672,
-        lon: -97.7431,
-    },
-    City {
-        name: "Denver",
-        country: "United States",
-        lat: 39.7392,
-        lon: -104.9903,
-    },
-    City {
-        name: "Boston",
-        country: "United States",
-        lat: 42.3601,
-        lon: -71.0589,
-    },
-];
-const LONDON: City = City {
-    name: "London",
-    country: "United Kingdom",
-    lat: 51.5074,
-    lon: -0.1278,
-};
+const APPS: &[&str] = SAAS_APPS.split_at(15).0;
+/// Where the org's people live: the realistic org's first six US cities.
+const CITIES: &[City] = US_CITIES.split_at(6).0;
+const LONDON: City = EU_CITIES[0];
 const HOME_ISPS: [(u64, &str); 4] = [
     (7922, "comcast"),
     (701, "verizon"),
@@ -104,73 +42,29 @@ const HOME_ISPS: [(u64, &str); 4] = [
     (20115, "charter"),
 ];
 const CARRIER: (u64, &str) = (21928, "t-mobile usa");
-const CLIENTS: [(&str, &str, &str); 3] = [
-    (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Chrome/130.0.0.0 Safari/537.36",
-        "Mac OS X",
-        "CHROME",
-    ),
-    (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/130.0.0.0",
-        "Windows 10",
-        "EDGE",
-    ),
-    (
-        "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
-        "Linux",
-        "FIREFOX",
-    ),
-];
-const PHONE: (&str, &str, &str) = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148 Safari/604.1",
-    "iOS",
-    "MOBILE_SAFARI",
+const LINUX: (&str, &str, &str, &str) = (
+    "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+    "Linux",
+    "FIREFOX",
+    "Computer",
 );
-
-/// Where and on what one sign-in happens.
-#[derive(Clone)]
-struct Place {
-    ip: String,
-    city: &'static City,
-    asn: u64,
-    as_org: &'static str,
-    client: (&'static str, &'static str, &'static str),
-    dt: String,
-}
-
-impl Place {
-    fn apply(&self, ev: Ev) -> Ev {
-        ev.from(
-            &self.ip,
-            self.city.name,
-            self.city.country,
-            self.city.lat,
-            self.city.lon,
-            self.asn,
-            self.as_org,
-        )
-        .user_agent(self.client.0, self.client.1, self.client.2)
-        .debug("dtHash", json!(self.dt))
-    }
-}
-
-fn login(u: usize) -> String {
-    format!("user{u:03}@acme.com")
-}
-
-fn id(u: usize) -> String {
-    format!("00u{u:03}")
-}
+const CLIENTS: [(&str, &str, &str, &str); 3] = [LAPTOP, WINDOWS, LINUX];
+/// This org's people slip more often than the realistic org's.
+const SLIPS: Slips = Slips {
+    typo: 0.04,
+    denied_push: 0.03,
+};
 
 fn home(u: usize) -> Place {
     let (asn, org) = HOME_ISPS[u % HOME_ISPS.len()];
     Place {
         ip: format!("73.{}.{}.{}", u % 200, u / 7 % 250, 10 + u % 200),
-        city: &CITIES[u % CITIES.len()],
+        city: CITIES[u % CITIES.len()],
         asn,
         as_org: org,
+        proxy: false,
         client: CLIENTS[u % CLIENTS.len()],
-        dt: format!("dt-{u}-laptop"),
+        dt: Some(format!("dt-{u}-laptop")),
     }
 }
 
@@ -200,7 +94,7 @@ fn phone(u: usize, on_carrier: bool, rng: &mut Rng) -> Place {
         asn,
         as_org: org,
         client: PHONE,
-        dt: format!("dt-{u}-phone"),
+        dt: Some(format!("dt-{u}-phone")),
         ..base
     }
 }
@@ -208,78 +102,34 @@ fn phone(u: usize, on_carrier: bool, rng: &mut Rng) -> Place {
 fn london(u: usize) -> Place {
     Place {
         ip: format!("81.2.69.{}", 10 + u % 200),
-        city: &LONDON,
+        city: LONDON,
         asn: 5089,
         as_org: "virgin media",
         ..home(u)
     }
 }
 
-/// Builds events with deterministic uuids.
-struct Gen {
-    rng: Rng,
-    seq: u64,
-    events: Vec<Ev>,
+/// An org's events with deterministic uuids (`prefix`) and this org's slips.
+fn generator(seed: u64, prefix: &'static str) -> Gen {
+    let mut g = Gen::new(seed, prefix);
+    g.slips = SLIPS;
+    g
 }
 
-impl Gen {
-    fn push(&mut self, ev: Ev, t: Millis) {
-        self.seq += 1;
-        self.events.push(
-            ev.uuid(&format!("bbbbbbbb-0000-4000-8000-{:012x}", self.seq))
-                .at_ms(t),
-        );
-    }
-
-    fn event(&self, kind: &str, u: usize, place: &Place, session: &str) -> Ev {
-        place
-            .apply(Ev::new(kind).user(&id(u), &login(u)))
-            .session(session, session)
-    }
-
-    /// One working session: maybe a typo, MFA (maybe a push denied once by
-    /// mistake), the sign-in, then apps through the day.
-    fn session(&mut self, u: usize, t: Millis, place: &Place, roam: Option<&Place>) {
-        let s = format!("102s{u}x{}", self.seq);
-        if self.rng.chance(0.04) {
-            let typo = self
-                .event("user.session.start", u, place, "unknown")
-                .failure("INVALID_CREDENTIALS");
-            self.push(typo, t - 40 * SECOND);
-        }
-        if self.rng.chance(0.03) {
-            let denied = self
-                .event("user.mfa.okta_verify.deny_push", u, place, &s)
-                .outcome("FAILURE", Some("User rejected Okta push verify"))
-                .debug("factor", json!("OKTA_VERIFY_PUSH"));
-            self.push(denied, t - 30 * SECOND);
-        }
-        let mfa = self
-            .event("user.authentication.auth_via_mfa", u, place, &s)
-            .debug("factor", json!("OKTA_VERIFY_PUSH"));
-        self.push(mfa, t - 5 * SECOND);
-        let start = self.event("user.session.start", u, place, &s);
-        self.push(start, t);
-        let n = self.rng.range(3, 8) as usize;
-        let first = self.rng.below(APPS.len() as u64) as usize;
-        for k in 0..n {
-            let app = APPS[(first + k * 2) % APPS.len()];
-            let when = t + self.rng.range(1, 240) * MINUTE + self.rng.below(60) as i64 * SECOND;
-            // A phone moves between Wi-Fi and its carrier within a session.
-            let at_place = match roam {
-                Some(other) if k % 2 == 1 => other,
-                _ => place,
-            };
-            let sso = self
-                .event("user.authentication.sso", u, at_place, &s)
-                .target(
-                    "AppInstance",
-                    &format!("0oa{}", app.replace(' ', "")),
-                    app,
-                    app,
-                );
-            self.push(sso, when);
-        }
+/// One working session: the sign-in with its slips, then apps through the
+/// day, a phone moving between Wi-Fi and its carrier (`roam`) as it goes.
+fn session(g: &mut Gen, u: usize, t: Millis, place: &Place, roam: Option<&Place>) {
+    let s = g.sign_in(u, t, place);
+    let n = g.rng.range(3, 8) as usize;
+    let first = g.rng.below(APPS.len() as u64) as usize;
+    for k in 0..n {
+        let app = APPS[(first + k * 2) % APPS.len()];
+        let when = t + g.rng.range(1, 240) * MINUTE + g.rng.below(60) as i64 * SECOND;
+        let at_place = match roam {
+            Some(other) if k % 2 == 1 => other,
+            _ => place,
+        };
+        g.push(g.sso(u, at_place, &s, app), when);
     }
 }
 
@@ -289,11 +139,7 @@ fn day_start(d: i64) -> Millis {
 
 /// Ten days of the org's ordinary activity.
 fn benign_events() -> Vec<Ev> {
-    let mut g = Gen {
-        rng: Rng(0x5eed_0f0c_7a00),
-        seq: 0,
-        events: Vec::new(),
-    };
+    let mut g = generator(0x5eed_0f0c_7a00, "bbbbbbbb");
     for d in 0..DAYS {
         let weekend = d % 7 == 5 || d % 7 == 6;
         for u in 0..USERS {
@@ -312,7 +158,7 @@ fn benign_events() -> Vec<Ev> {
                 let (place, roam) = if travelling {
                     // In London: the same laptop, European working hours.
                     let t_london = day_start(d) + 7 * HOUR + g.rng.range(0, 9 * 60) * MINUTE;
-                    g.session(u, t_london, &london(u), None);
+                    session(&mut g, u, t_london, &london(u), None);
                     continue;
                 } else if MOBILE.contains(&u) && g.rng.chance(0.3) {
                     let carrier = g.rng.chance(0.5);
@@ -323,7 +169,7 @@ fn benign_events() -> Vec<Ev> {
                 } else {
                     (home(u), None)
                 };
-                g.session(u, t, &place, roam.as_ref());
+                session(&mut g, u, t, &place, roam.as_ref());
             }
             // Now and then, someone opens an app they are not assigned.
             if g.rng.chance(0.01) {
@@ -339,7 +185,7 @@ fn benign_events() -> Vec<Ev> {
         // at home is at 20:00 UTC, the first in London eleven hours or more later.
         if d == 5 {
             for u in TRAVELLERS {
-                g.session(u, day_start(d) + 20 * HOUR, &home(u), None);
+                session(&mut g, u, day_start(d) + 20 * HOUR, &home(u), None);
             }
         }
         // Admins open the Admin Console every weekday.
@@ -347,42 +193,16 @@ fn benign_events() -> Vec<Ev> {
             let t = day_start(d) + 14 * HOUR + g.rng.range(0, 600) * MINUTE;
             let place = home(u);
             let s = format!("102admin{u}d{d}");
-            g.session(u, t, &place, None);
-            let policy = g
-                .event("policy.evaluate_sign_on", u, &place, &s)
-                .outcome("ALLOW", Some("Sign-on policy evaluation resulted in ALLOW"))
-                .target(
-                    "AppInstance",
-                    "0oaadmin",
-                    "Okta Admin Console",
-                    "Okta Admin Console",
-                );
-            g.push(policy, t + 2 * MINUTE);
-            let access = g
-                .event("user.session.access_admin_app", u, &place, &s)
-                .target(
-                    "AppInstance",
-                    "0oaadmin",
-                    "Okta Admin Console",
-                    "Okta Admin Console",
-                );
-            g.push(access, t + 2 * MINUTE + SECOND);
+            session(&mut g, u, t, &place, None);
+            g.open_admin_console(u, t, &place, &s);
         }
         // The help desk resets a (non-admin) user's factors on most days; the
         // user enrols again and signs in.
         if !weekend {
             let u = g.rng.below(300) as usize;
             let t = day_start(d) + 16 * HOUR + g.rng.range(0, 300) * MINUTE;
-            let reset = g
-                .event(
-                    "user.mfa.factor.reset_all",
-                    HELPDESK,
-                    &office(HELPDESK),
-                    "102helpdesk",
-                )
-                .target("User", &id(u), &login(u), &login(u));
-            g.push(reset, t);
-            g.session(u, t + 20 * MINUTE, &home(u), None);
+            g.factors_reset_by(HELPDESK, &office(HELPDESK), u, t);
+            session(&mut g, u, t + 20 * MINUTE, &home(u), None);
         }
         // Someone forgets a changed password: five tries, and the account locks.
         let u = g.rng.below(300) as usize;
@@ -424,38 +244,9 @@ fn benign_events() -> Vec<Ev> {
 /// Attacks on the last day, one or more per windowed detection.
 fn attack_events() -> Vec<Ev> {
     let day = day_start(DAYS - 1);
-    let mut g = Gen {
-        rng: Rng(42),
-        seq: 900_000,
-        events: Vec::new(),
-    };
-    let hosting = Place {
-        ip: "188.166.104.27".into(),
-        city: &CITIES[0],
-        asn: 14061,
-        as_org: "digitalocean",
-        client: ("python-requests/2.31", "Unknown", "UNKNOWN"),
-        dt: "dt-bot".into(),
-    };
-    let sydney = City {
-        name: "Sydney",
-        country: "Australia",
-        lat: -33.8688,
-        lon: 151.2093,
-    };
-    let sydney: &'static City = Box::leak(Box::new(sydney));
-    let abroad = Place {
-        ip: "1.145.88.14".into(),
-        city: sydney,
-        asn: 1221,
-        as_org: "telstra",
-        client: (
-            "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Firefox/128.0",
-            "Windows 10",
-            "FIREFOX",
-        ),
-        dt: "dt-intruder".into(),
-    };
+    let mut g = generator(42, "aaaaaaaa");
+    let hosting = bot_host();
+    let abroad = intruder_abroad();
     // Brute force against user005, password spray over eight users.
     for k in 0..12 {
         g.push(
@@ -474,7 +265,7 @@ fn attack_events() -> Vec<Ev> {
     }
     let sprayer = Place {
         ip: "45.134.26.115".into(),
-        dt: "dt-sprayer".into(),
+        dt: Some("dt-sprayer".into()),
         ..hosting.clone()
     };
     for k in 0..16 {
@@ -553,25 +344,8 @@ fn attack_events() -> Vec<Ev> {
     // The help desk is talked into resetting an admin, who reaches the Admin
     // Console an hour later from abroad.
     let admin = ADMINS.start + 3;
-    g.push(
-        g.event(
-            "user.mfa.factor.reset_all",
-            HELPDESK,
-            &office(HELPDESK),
-            "102helpdesk",
-        )
-        .target("User", &id(admin), &login(admin), &login(admin)),
-        day + 10 * HOUR,
-    );
-    let console = g
-        .event("policy.evaluate_sign_on", admin, &abroad, "102takeover")
-        .outcome("ALLOW", Some("Sign-on policy evaluation resulted in ALLOW"))
-        .target(
-            "AppInstance",
-            "0oaadmin",
-            "Okta Admin Console",
-            "Okta Admin Console",
-        );
+    g.factors_reset_by(HELPDESK, &office(HELPDESK), admin, day + 10 * HOUR);
+    let console = g.admin_console_sign_on(admin, &abroad, "102takeover");
     g.push(console, day + 11 * HOUR);
     // The same intruder enrols a factor of their own for the admin.
     let enrol = g.event("user.mfa.factor.activate", admin, &abroad, "102takeover");
@@ -596,7 +370,7 @@ fn attack_events() -> Vec<Ev> {
     g.push(approved, day + 13 * HOUR + 40 * SECOND);
     // An adversary-in-the-middle kit: one device token, six victims signed in.
     let aitm = Place {
-        dt: "dt-aitm".into(),
+        dt: Some("dt-aitm".into()),
         ..abroad.clone()
     };
     for k in 0..6 {
@@ -655,20 +429,7 @@ fn attack_events() -> Vec<Ev> {
     let ev = g.event("user.session.start", 400, &abroad, "102dormant");
     g.push(ev, day + 19 * HOUR);
     // The sync token used from a network it never used.
-    let token = Ev::new("user.account.update_profile")
-        .user(&id(300), &login(300))
-        .via_api_token("00Tsync")
-        .from(
-            "5.188.10.1",
-            "Moscow",
-            "Russia",
-            55.75,
-            37.62,
-            49505,
-            "selectel",
-        )
-        .no_user_agent();
-    g.push(token, day + 12 * HOUR);
+    g.push(stolen_sync_token(300), day + 12 * HOUR);
     g.events
 }
 

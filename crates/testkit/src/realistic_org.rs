@@ -31,7 +31,7 @@ pub struct City {
     pub lon: f64,
 }
 
-const fn city(name: &'static str, country: &'static str, lat: f64, lon: f64) -> City {
+pub const fn city(name: &'static str, country: &'static str, lat: f64, lon: f64) -> City {
     City {
         name,
         country,
@@ -41,7 +41,7 @@ const fn city(name: &'static str, country: &'static str, lat: f64, lon: f64) -> 
 }
 
 const US: &str = "United States";
-const US_CITIES: [City; 8] = [
+pub const US_CITIES: [City; 8] = [
     city("San Francisco", US, 37.7749, -122.4194),
     city("New York", US, 40.7128, -74.0060),
     city("Chicago", US, 41.8781, -87.6298),
@@ -59,7 +59,7 @@ const US_CARRIER_HUBS: [City; 5] = [
     city("Ashburn", US, 39.0438, -77.4874),
     city("Seattle", US, 47.6062, -122.3321),
 ];
-const EU_CITIES: [City; 4] = [
+pub const EU_CITIES: [City; 4] = [
     city("London", "United Kingdom", 51.5074, -0.1278),
     city("Paris", "France", 48.8566, 2.3522),
     city("Berlin", "Germany", 52.5200, 13.4050),
@@ -74,7 +74,7 @@ const ASHBURN: City = city("Ashburn", US, 39.0438, -77.4874);
 const BOARDMAN: City = city("Boardman", US, 45.8399, -119.7006);
 const RENO: City = city("Reno", US, 39.5296, -119.8138);
 const TOKYO: City = city("Tokyo", "Japan", 35.6762, 139.6503);
-const SYDNEY: City = city("Sydney", "Australia", -33.8688, 151.2093);
+pub const SYDNEY: City = city("Sydney", "Australia", -33.8688, 151.2093);
 /// A satellite provider's ground station: where in-flight Wi-Fi geolocates.
 const GROUND_STATION: City = city("Greenland", "Greenland", 64.1814, -51.6941);
 
@@ -85,19 +85,19 @@ enum Region {
     India,
 }
 
-const LAPTOP: (&str, &str, &str, &str) = (
+pub const LAPTOP: (&str, &str, &str, &str) = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/130.0.0.0 Safari/537.36",
     "Mac OS X",
     "CHROME",
     "Computer",
 );
-const WINDOWS: (&str, &str, &str, &str) = (
+pub const WINDOWS: (&str, &str, &str, &str) = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Edg/130.0.0.0",
     "Windows 10",
     "EDGE",
     "Computer",
 );
-const PHONE: (&str, &str, &str, &str) = (
+pub const PHONE: (&str, &str, &str, &str) = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148 Safari/604.1",
     "iOS",
     "MOBILE_SAFARI",
@@ -380,6 +380,18 @@ pub struct Gen {
     pub events: Vec<Ev>,
     /// Events that reach the pipeline late: uuid and how long after their time.
     pub late: Vec<(String, Millis)>,
+    /// How often a sign-in slips.
+    pub slips: Slips,
+}
+
+/// How often a sign-in slips before it succeeds: the near misses of an org's
+/// ordinary work that windowed detections must not fire on.
+#[derive(Debug, Clone, Copy)]
+pub struct Slips {
+    /// A mistyped password first.
+    pub typo: f64,
+    /// A push denied by mistake.
+    pub denied_push: f64,
 }
 
 impl Gen {
@@ -390,6 +402,10 @@ impl Gen {
             prefix,
             events: Vec::new(),
             late: Vec::new(),
+            slips: Slips {
+                typo: 0.03,
+                denied_push: 0.02,
+            },
         }
     }
 
@@ -420,14 +436,26 @@ impl Gen {
     /// One sign-in: maybe a typo, maybe a push denied by mistake, MFA, the
     /// session, then a few apps.
     pub fn session(&mut self, u: usize, t: Millis, place: &Place) {
+        let s = self.sign_in(u, t, place);
+        let apps = self.rng.range(1, 3);
+        for k in 0..apps {
+            let app = APPS[(u + k as usize * 3) % APPS.len()];
+            let when = t + self.rng.range(1, 120) * MINUTE;
+            self.push(self.sso(u, place, &s, app), when);
+        }
+    }
+
+    /// A sign-in at `t` with its slips ([`Gen::slips`]) and MFA; returns the
+    /// session's id.
+    pub fn sign_in(&mut self, u: usize, t: Millis, place: &Place) -> String {
         let s = format!("102s{u}x{}", self.seq);
-        if self.rng.chance(0.03) {
+        if self.rng.chance(self.slips.typo) {
             let typo = self
                 .event("user.session.start", u, place, "unknown")
                 .failure("INVALID_CREDENTIALS");
             self.push(typo, t - 40 * SECOND);
         }
-        if self.rng.chance(0.02) {
+        if self.rng.chance(self.slips.denied_push) {
             let denied = self
                 .event("user.mfa.okta_verify.deny_push", u, place, &s)
                 .outcome("FAILURE", Some("User rejected Okta push verify"))
@@ -439,30 +467,29 @@ impl Gen {
             .debug("factor", json!("OKTA_VERIFY_PUSH"));
         self.push(mfa, t - 5 * SECOND);
         self.push(self.event("user.session.start", u, place, &s), t);
-        let apps = self.rng.range(1, 3);
-        for k in 0..apps {
-            let app = APPS[(u + k as usize * 3) % APPS.len()];
-            let when = t + self.rng.range(1, 120) * MINUTE;
-            let sso = self.event("user.authentication.sso", u, place, &s).target(
-                "AppInstance",
-                &format!("0oa{}", app.replace(' ', "")),
-                app,
-                app,
-            );
-            self.push(sso, when);
-        }
+        s
+    }
+
+    /// Single sign-on into `app` in session `s`.
+    pub fn sso(&self, u: usize, place: &Place, s: &str, app: &str) -> Ev {
+        self.event("user.authentication.sso", u, place, s).target(
+            "AppInstance",
+            &format!("0oa{}", app.replace(' ', "")),
+            app,
+            app,
+        )
     }
 
     /// The help desk, from its office, resets a user's factors.
     pub fn reset_by_helpdesk(&mut self, u: usize, t: Millis) {
         let desk = roles::HELPDESK;
+        self.factors_reset_by(desk, &office(desk), u, t);
+    }
+
+    /// `desk`, at `place`, resets all of `u`'s factors.
+    pub fn factors_reset_by(&mut self, desk: usize, place: &Place, u: usize, t: Millis) {
         let reset = self
-            .event(
-                "user.mfa.factor.reset_all",
-                desk,
-                &office(desk),
-                "102helpdesk",
-            )
+            .event("user.mfa.factor.reset_all", desk, place, "102helpdesk")
             .target("User", &id(u), &login(u), &login(u));
         self.push(reset, t);
     }
@@ -479,18 +506,27 @@ impl Gen {
     fn admin_console(&mut self, u: usize, t: Millis, place: &Place) {
         let s = format!("102admin{u}x{}", self.seq);
         self.session(u, t, place);
-        let policy = self
-            .event("policy.evaluate_sign_on", u, place, &s)
+        self.open_admin_console(u, t, place, &s);
+    }
+
+    /// The sign-on policy lets `u` into the Admin Console, in session `s`.
+    pub fn admin_console_sign_on(&self, u: usize, place: &Place, s: &str) -> Ev {
+        self.event("policy.evaluate_sign_on", u, place, s)
             .outcome("ALLOW", Some("Sign-on policy evaluation resulted in ALLOW"))
             .target(
                 "AppInstance",
                 "0oaadmin",
                 "Okta Admin Console",
                 "Okta Admin Console",
-            );
+            )
+    }
+
+    /// In session `s` signed in at `t`, the user opens the Admin Console.
+    pub fn open_admin_console(&mut self, u: usize, t: Millis, place: &Place, s: &str) {
+        let policy = self.admin_console_sign_on(u, place, s);
         self.push(policy, t + 2 * MINUTE);
         let access = self
-            .event("user.session.access_admin_app", u, place, &s)
+            .event("user.session.access_admin_app", u, place, s)
             .target(
                 "AppInstance",
                 "0oaadmin",
@@ -501,7 +537,8 @@ impl Gen {
     }
 }
 
-pub const APPS: [&str; 10] = [
+/// The org's SaaS apps, the most used first.
+pub const SAAS_APPS: [&str; 24] = [
     "Slack",
     "Google Workspace",
     "Zoom",
@@ -512,7 +549,24 @@ pub const APPS: [&str; 10] = [
     "Workday",
     "Box",
     "Zendesk",
+    "DocuSign",
+    "Figma",
+    "Notion",
+    "AWS IAM Identity Center",
+    "Expensify",
+    "Okta Dashboard",
+    "ServiceNow",
+    "Tableau",
+    "Miro",
+    "Asana",
+    "Dropbox",
+    "Lucid",
+    "Greenhouse",
+    "Gong",
 ];
+
+/// The apps this org's people use.
+pub const APPS: &[&str] = SAAS_APPS.split_at(10).0;
 
 /// Midnight UTC of the org's first day, a Monday.
 pub fn day_start(d: i64) -> Millis {
@@ -812,29 +866,8 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
             severity: okta_itdr_core::detect::Severity::Low,
         });
     };
-    let hosting = Place {
-        ip: "188.166.104.27".into(),
-        city: US_CITIES[0],
-        asn: 14061,
-        as_org: "digitalocean, llc",
-        proxy: false,
-        client: ("python-requests/2.31", "Unknown", "UNKNOWN", "Unknown"),
-        dt: Some("dt-bot".into()),
-    };
-    let abroad = Place {
-        ip: "1.145.88.14".into(),
-        city: SYDNEY,
-        asn: 1221,
-        as_org: "telstra limited",
-        proxy: false,
-        client: (
-            "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Firefox/128.0",
-            "Windows 10",
-            "FIREFOX",
-            "Computer",
-        ),
-        dt: Some("dt-intruder".into()),
-    };
+    let hosting = bot_host();
+    let abroad = intruder_abroad();
     let sprayer = Place {
         ip: "45.134.26.115".into(),
         city: city("Saint Petersburg", "Russia", 59.9343, 30.3351),
@@ -1012,20 +1045,7 @@ pub fn attack_scenarios(d: i64) -> Vec<Scenario> {
         "the sync token used from a network it never used",
         &["api_token_new_network"],
         &|g, t| {
-            let ev = Ev::new("user.account.update_profile")
-                .user(&id(roles::ADMINS.start), &login(roles::ADMINS.start))
-                .via_api_token("00Tsync")
-                .from(
-                    "5.188.10.1",
-                    "Moscow",
-                    "Russia",
-                    55.75,
-                    37.62,
-                    49505,
-                    "selectel",
-                )
-                .no_user_agent();
-            g.push(ev, t + 30 * MINUTE);
+            g.push(stolen_sync_token(roles::ADMINS.start), t + 30 * MINUTE);
         },
     );
     add(
@@ -1285,6 +1305,55 @@ fn adversarial(
             g.push(console, t - 2 * HOUR + 100 * MINUTE);
         },
     );
+}
+
+/// The directory sync's API token (`00Tsync`, acting as `u`) used from a
+/// network it never used.
+pub fn stolen_sync_token(u: usize) -> Ev {
+    Ev::new("user.account.update_profile")
+        .user(&id(u), &login(u))
+        .via_api_token("00Tsync")
+        .from(
+            "5.188.10.1",
+            "Moscow",
+            "Russia",
+            55.75,
+            37.62,
+            49505,
+            "selectel",
+        )
+        .no_user_agent()
+}
+
+/// A script on a hosting provider's address: brute force, stuffing, lockouts.
+pub fn bot_host() -> Place {
+    Place {
+        ip: "188.166.104.27".into(),
+        city: US_CITIES[0],
+        asn: 14061,
+        as_org: "digitalocean, llc",
+        proxy: false,
+        client: ("python-requests/2.31", "Unknown", "UNKNOWN", "Unknown"),
+        dt: Some("dt-bot".into()),
+    }
+}
+
+/// An intruder's laptop in Sydney, new to everyone in the org.
+pub fn intruder_abroad() -> Place {
+    Place {
+        ip: "1.145.88.14".into(),
+        city: SYDNEY,
+        asn: 1221,
+        as_org: "telstra limited",
+        proxy: false,
+        client: (
+            "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Firefox/128.0",
+            "Windows 10",
+            "FIREFOX",
+            "Computer",
+        ),
+        dt: Some("dt-intruder".into()),
+    }
 }
 
 /// A laptop on a Sydney carrier's fixed line, new to everyone in the org.

@@ -45,24 +45,14 @@ pub(crate) fn finding(m: &RuleMatch, r: &ActivityRecord) -> Finding {
         r.event.event_type,
         principal.label()
     );
-    let mut f = Finding {
-        detection: m.id.clone(),
-        severity: severity(&m.level),
-        title: m.title.clone(),
+    let mut f = Finding::of_one(
+        m.id.clone(),
+        severity(&m.level),
+        m.title.clone(),
         principal,
+        r,
         summary,
-        anchor: r.published,
-        first_seen: r.published,
-        last_seen: r.published,
-        evidence: vec![r.uuid.to_string()],
-        endpoints: if r.network.ip.is_some() {
-            vec![crate::record::Network::clone(&r.network)]
-        } else {
-            Vec::new()
-        },
-        facts: Default::default(),
-        related: Vec::new(),
-    }
+    )
     .fact("rule_file", m.file.as_str())
     .fact("rule_level", m.level.as_str())
     .fact("event_type", r.event.event_type.as_str());

@@ -219,10 +219,23 @@ impl Finding {
         r: &ActivityRecord,
         summary: String,
     ) -> Self {
+        let (id, title) = (meta.id.to_owned(), meta.title.to_owned());
+        Finding::of_one(id, meta.severity, title, principal, r, summary)
+    }
+
+    /// A finding from one record: its time, its uuid and its network.
+    pub(crate) fn of_one(
+        detection: String,
+        severity: Severity,
+        title: String,
+        principal: FindingPrincipal,
+        r: &ActivityRecord,
+        summary: String,
+    ) -> Self {
         Finding {
-            detection: meta.id.to_owned(),
-            severity: meta.severity,
-            title: meta.title.to_owned(),
+            detection,
+            severity,
+            title,
             principal,
             summary,
             anchor: r.published,

@@ -71,23 +71,48 @@ fn eval(v: &Yaml, uri: &str) -> Yaml {
     }
 }
 
-/// The function's statements that exist only with `HasCustomRules`, evaluated.
+/// The function's statements that exist only with `HasCustomRules`,
+/// evaluated: inline ones, and those of the managed policies its `Policies`
+/// attach under that condition.
 fn rules_statements(function: &str, uri: &str) -> Vec<Yaml> {
-    resource(function)["Properties"]["Policies"]
+    let policies = resource(function)["Properties"]["Policies"]
         .as_sequence()
         .into_iter()
-        .flatten()
+        .flatten();
+    let conditional = |v: &'static Yaml| {
+        let args = tag(v, "If").filter(|args| args[0].as_str() == Some("HasCustomRules"))?;
+        assert!(
+            tag(&args[2], "Ref").and_then(Yaml::as_str) == Some("AWS::NoValue"),
+            "{function}: without rules, no statement"
+        );
+        Some(&args[1])
+    };
+    let inline = policies
+        .clone()
         .flat_map(|p| p["Statement"].as_sequence().into_iter().flatten())
-        .filter_map(|s| tag(s, "If"))
-        .filter(|args| args[0].as_str() == Some("HasCustomRules"))
-        .map(|args| {
+        .filter_map(conditional);
+    let attached = policies.filter_map(conditional).flat_map(|p| {
+        let id = tag(p, "Ref")
+            .and_then(Yaml::as_str)
+            .unwrap_or_else(|| panic!("{function}: a policy with rules is a !Ref to one"));
+        let policy = resource(id);
+        assert_eq!(policy["Type"].as_str(), Some("AWS::IAM::ManagedPolicy"));
+        assert_eq!(
+            policy["Condition"].as_str(),
+            Some("HasCustomRules"),
+            "{id} exists only with rules"
+        );
+        for other in ["Roles", "Users", "Groups"] {
             assert!(
-                tag(&args[2], "Ref").and_then(Yaml::as_str) == Some("AWS::NoValue"),
-                "{function}: without rules, no statement"
+                policy["Properties"][other].is_null(),
+                "{id} is attached only by the functions that load the rules"
             );
-            eval(&args[1], uri)
-        })
-        .collect()
+        }
+        policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id} has statements"))
+    });
+    inline.chain(attached).map(|s| eval(s, uri)).collect()
 }
 
 fn allowed_pattern() -> regex::Regex {

@@ -13,14 +13,15 @@
 //! and "new" is what the user's baseline had not seen before the enrolment,
 //! not what the hours since have taught it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use super::super::{Analysis, DetectConfig, FindingPrincipal, HistoryRequest};
+use super::super::{Analysis, DetectConfig, FindingPrincipal};
 use super::reset::reset_target;
 use super::window::{self, Hit};
+use super::Spans;
 use super::{FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK, NEW_USER_GRANTED_ADMIN};
 use crate::record::{ActivityRecord, IdentityKind, Role};
-use crate::time::{Hour, Millis, HOUR};
+use crate::time::{Millis, HOUR};
 
 /// A user enrolling (activating) a factor of their own.
 pub(super) fn enrolled(r: &ActivityRecord) -> Option<&str> {
@@ -61,22 +62,20 @@ fn hours(config: &DetectConfig, id: &str) -> Millis {
     (config.threshold(id, "window_hours") * HOUR as f64).round() as Millis
 }
 
-pub(super) fn history_requests(
+/// The timelines the enrolment detections need: before an enrolment and a
+/// grant of admin, after a reset.
+pub(super) fn want_history<'a>(
     config: &DetectConfig,
-    hour: Hour,
-    records: &[ActivityRecord],
-) -> Vec<HistoryRequest> {
+    in_hour: &[&'a ActivityRecord],
+    spans: &mut Spans<'a>,
+) {
     let enrol = config.enabled(FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK);
     let admin = config.enabled(NEW_USER_GRANTED_ADMIN);
     let (enrol_width, admin_width) = (
         hours(config, FACTOR_ENROLLED_AFTER_RESET_NEW_NETWORK),
         hours(config, NEW_USER_GRANTED_ADMIN),
     );
-    let mut spans: BTreeMap<&str, (Millis, Millis)> = BTreeMap::new();
-    let in_hour = records.iter().filter(|r| {
-        r.role == Role::Actor && r.published >= hour.start() && r.published < hour.end()
-    });
-    for r in in_hour {
+    for &r in in_hour {
         let t = r.published;
         let wanted = [
             enrolled(r)
@@ -91,18 +90,9 @@ pub(super) fn history_requests(
                 .map(|u| (u, t, t + enrol_width)),
         ];
         for (user, from, to) in wanted.into_iter().flatten() {
-            let span = spans.entry(user).or_insert((from, to));
-            *span = (span.0.min(from), span.1.max(to));
+            spans.want(user, from, to);
         }
     }
-    spans
-        .into_iter()
-        .map(|(identity, (from, to))| HistoryRequest {
-            identity: identity.to_owned(),
-            from,
-            to,
-        })
-        .collect()
 }
 
 /// The user's earlier events: from the fetched timeline and from the records.

@@ -151,27 +151,10 @@ fn by_actor(
             continue;
         };
         let actor = hit_records[0];
-        let (users, named) = distinct_targets(&hit_records, target_user, target_label);
-        let summary = format!(
-            "{} {verb} {users} users between {} and {}: {}",
-            actor_label(actor),
-            window::clock(hit_records[0].published),
-            window::clock(hit_records[hit_records.len() - 1].published),
-            named.join(", ")
-        );
-        let f = window::finding(
-            id,
-            FindingPrincipal::of_record(actor),
-            burst.anchor,
-            summary,
-            hit_records.iter().copied(),
-        )
-        .fact("distinct_users", users)
-        .fact("users", named);
-        hits.push(Hit {
-            trigger: burst.trigger,
-            finding: f,
-        });
+        let targets = distinct_targets(&hit_records, target_user, target_label);
+        let what = format!("{} {verb} {} users", actor_label(actor), targets.0);
+        let principal = FindingPrincipal::of_record(actor);
+        push_distinct_users(hits, id, principal, what, (&hit_records, burst), targets);
     }
 }
 
@@ -216,28 +199,46 @@ fn shared_device(a: &Analysis<'_>, hits: &mut Vec<Hit>) {
         let Some((uses, burst)) = report(a, &group, width, distinct) else {
             continue;
         };
-        let (users, named) =
+        let targets =
             distinct_targets(&uses, |r| Some(r.identity.as_str()), |r| r.identity_label());
-        let summary = format!(
-            "The device token {dt_hash} signed in {users} distinct users between {} and {}: {}",
-            window::clock(uses[0].published),
-            window::clock(uses[uses.len() - 1].published),
-            named.join(", ")
+        let what = format!(
+            "The device token {dt_hash} signed in {} distinct users",
+            targets.0
         );
-        let f = window::finding(
-            id,
-            FindingPrincipal::device(dt_hash),
-            burst.anchor,
-            summary,
-            uses.iter().copied(),
-        )
-        .fact("distinct_users", users)
-        .fact("users", named);
-        hits.push(Hit {
-            trigger: burst.trigger,
-            finding: f,
-        });
+        let principal = FindingPrincipal::device(dt_hash);
+        push_distinct_users(hits, id, principal, what, (&uses, burst), targets);
     }
+}
+
+/// Pushes the finding of a burst that reached `users` distinct users, naming
+/// `named` of them; `what` says who did what to how many.
+fn push_distinct_users(
+    hits: &mut Vec<Hit>,
+    id: &str,
+    principal: FindingPrincipal,
+    what: String,
+    (records, burst): (&[&ActivityRecord], window::Burst),
+    (users, named): (usize, Vec<&str>),
+) {
+    let summary = format!(
+        "{what} between {} and {}: {}",
+        window::clock(records[0].published),
+        window::clock(records[records.len() - 1].published),
+        named.join(", ")
+    );
+    let f = window::finding(
+        id,
+        principal,
+        burst.anchor,
+        summary,
+        records.iter().copied(),
+    )
+    .fact("distinct_users", users)
+    .fact("users", named);
+    hits.push(Hit {
+        trigger: burst.trigger,
+        finding: f,
+    });
 }
 
 /// The first burst of a group that completes in the hour, and its records.

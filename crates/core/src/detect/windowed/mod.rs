@@ -42,7 +42,7 @@ mod window;
 mod tests;
 
 use super::{Analysis, DetectConfig, Finding, HistoryRequest};
-use crate::record::ActivityRecord;
+use crate::record::{ActivityRecord, Role};
 use crate::time::{Hour, Millis};
 
 use index::Index;
@@ -137,22 +137,37 @@ pub fn history_requests(
     hour: Hour,
     records: &[ActivityRecord],
 ) -> Vec<HistoryRequest> {
-    let mut requests = if config.enabled(MFA_RESET_THEN_ADMIN_ACCESS) {
-        reset::history_requests(config, hour, records)
-    } else {
-        Vec::new()
-    };
-    requests.extend(enrolment::history_requests(config, hour, records));
-    // One timeline per identity: the span covering every request for it.
-    let mut spans: std::collections::BTreeMap<String, (Millis, Millis)> = Default::default();
-    for r in requests {
-        let span = spans.entry(r.identity).or_insert((r.from, r.to));
-        *span = (span.0.min(r.from), span.1.max(r.to));
+    let in_hour: Vec<&ActivityRecord> = records
+        .iter()
+        .filter(|r| {
+            r.role == Role::Actor && r.published >= hour.start() && r.published < hour.end()
+        })
+        .collect();
+    let mut spans = Spans::default();
+    if config.enabled(MFA_RESET_THEN_ADMIN_ACCESS) {
+        reset::want_history(config, &in_hour, &mut spans);
     }
+    enrolment::want_history(config, &in_hour, &mut spans);
     spans
+        .0
         .into_iter()
-        .map(|(identity, (from, to))| HistoryRequest { identity, from, to })
+        .map(|(identity, (from, to))| HistoryRequest {
+            identity: identity.to_owned(),
+            from,
+            to,
+        })
         .collect()
+}
+
+/// One timeline per identity: the span covering every request for it.
+#[derive(Default)]
+struct Spans<'a>(std::collections::BTreeMap<&'a str, (Millis, Millis)>);
+
+impl<'a> Spans<'a> {
+    fn want(&mut self, identity: &'a str, from: Millis, to: Millis) {
+        let span = self.0.entry(identity).or_insert((from, to));
+        *span = (span.0.min(from), span.1.max(to));
+    }
 }
 
 /// `user.session.start`: Okta's sign-in event, success or failure.

@@ -10,14 +10,14 @@
 //! events, and the finding (anchored on the reset) is the same whichever hour
 //! reports it: a late reset is still paired when its hour is analysed again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use super::super::{Analysis, DetectConfig, FindingPrincipal, HistoryRequest};
+use super::super::{Analysis, DetectConfig, FindingPrincipal};
 use super::index::{Index, ADMIN_ACCESS, FACTOR_RESET};
 use super::window::{self, Hit};
-use super::MFA_RESET_THEN_ADMIN_ACCESS;
+use super::{Spans, MFA_RESET_THEN_ADMIN_ACCESS};
 use crate::record::{ActivityRecord, IdentityKind, Role};
-use crate::time::{Hour, Millis, HOUR, MINUTE};
+use crate::time::{Millis, HOUR, MINUTE};
 
 /// The user whose factors someone else reset.
 pub(super) fn reset_target(r: &ActivityRecord) -> Option<&str> {
@@ -66,35 +66,22 @@ fn window_of(config: &DetectConfig) -> Millis {
     (config.threshold(MFA_RESET_THEN_ADMIN_ACCESS, "window_hours") * HOUR as f64).round() as Millis
 }
 
-pub(super) fn history_requests(
+/// The timelines this detection needs: before an admin access, and after a
+/// reset.
+pub(super) fn want_history<'a>(
     config: &DetectConfig,
-    hour: Hour,
-    records: &[ActivityRecord],
-) -> Vec<HistoryRequest> {
+    in_hour: &[&'a ActivityRecord],
+    spans: &mut Spans<'a>,
+) {
     let width = window_of(config);
-    let mut spans: BTreeMap<&str, (Millis, Millis)> = BTreeMap::new();
-    let in_hour = records.iter().filter(|r| {
-        r.role == Role::Actor && r.published >= hour.start() && r.published < hour.end()
-    });
-    for r in in_hour {
-        // Before an admin access, and after a reset.
-        let wanted = access_subject(r).map(|user| (user, r.published - width, r.published));
-        let wanted = wanted
-            .into_iter()
-            .chain(reset_target(r).map(|user| (user, r.published, r.published + width)));
-        for (user, from, to) in wanted {
-            let span = spans.entry(user).or_insert((from, to));
-            *span = (span.0.min(from), span.1.max(to));
+    for &r in in_hour {
+        if let Some(user) = access_subject(r) {
+            spans.want(user, r.published - width, r.published);
+        }
+        if let Some(user) = reset_target(r) {
+            spans.want(user, r.published, r.published + width);
         }
     }
-    spans
-        .into_iter()
-        .map(|(identity, (from, to))| HistoryRequest {
-            identity: identity.to_owned(),
-            from,
-            to,
-        })
-        .collect()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
