@@ -4,6 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | watermark | `WATERMARK` | `detect` | `next_hour` (hours since the epoch), `late_checked_until` (ms), `learn_until` (hours; backfilled history before it is learned, not published), `history_pending` (the poll function is still reading it) |
 //! | baseline | `B#<identity>` | `baseline` | `doc` (Baseline JSON; over 64 KB deflated, as binary `docz`), `expires_at` = last seen + the longer of baseline days + 7 days and 400 days |
+//! | org context | `ORG` | `context` | `doc` (OrgLearned JSON; over 64 KB deflated, as binary `docz`), `expires_at` as a baseline's |
 //! | finding | `F#<uid>` | `finding` | `doc` (StoredFinding JSON), `status`, `attempts`, `next_attempt`, `claimed_by`, `claimed_at`, `expires_at` |
 //! | pending index | `PENDING` | `<uid>` | `expires_at` |
 //! | risk ledger | `R#<principal>` | `ledger` | `doc` (Ledger JSON), `expires_at` = last entry + 8 days |
@@ -31,6 +32,9 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use futures::{StreamExt, TryStreamExt};
 use okta_itdr_core::alert::{Status, StoredFinding};
+use okta_itdr_core::detect::alerting::context::{
+    LegacyOrgBaseline, OrgLearned, LEGACY_ORG_IDENTITY,
+};
 use okta_itdr_core::detect::alerting::Ledger;
 use okta_itdr_core::detect::baseline::{Baseline, LAST_SEEN_KEPT_DAYS};
 use okta_itdr_core::ports::{Claim, Delivery, StateStore, StoreError, StoreErrorKind, Watermark};
@@ -50,6 +54,8 @@ const BASELINE_GRACE_DAYS: i64 = 7;
 const WATERMARK_PK: &str = "WATERMARK";
 const WATERMARK_SK: &str = "detect";
 const BASELINE_SK: &str = "baseline";
+const ORG_PK: &str = "ORG";
+const ORG_SK: &str = "context";
 const LEDGER_SK: &str = "ledger";
 /// Documents longer than this are stored deflated (`docz`, binary).
 const DEFLATE_OVER: usize = 64 * 1024;
@@ -342,6 +348,15 @@ impl DynamoStateStore {
         Ok(found)
     }
 
+    /// When a baseline or the org's context last seen at `last_seen` expires
+    /// (seconds): its last-seen time outlives its values, so a sign-in after
+    /// months of dormancy is judged against it.
+    fn learned_expiry(&self, last_seen: Millis) -> i64 {
+        let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
+            .max(i64::from(LAST_SEEN_KEPT_DAYS));
+        (last_seen + kept_days * DAY) / 1000
+    }
+
     /// Reads the `doc` of the items `<prefix><id>`/`sk`, by id. An unreadable
     /// document is skipped with a warning: relearned beats stopping detection.
     pub(crate) async fn load_docs<T: serde::de::DeserializeOwned>(
@@ -560,15 +575,43 @@ impl StateStore for DynamoStateStore {
     }
 
     async fn save_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError> {
-        // The baseline's last-seen time outlives its values: a sign-in after
-        // months of dormancy is judged against it.
-        let kept_days = (i64::from(self.baseline_days) + BASELINE_GRACE_DAYS)
-            .max(i64::from(LAST_SEEN_KEPT_DAYS));
         let docs = baselines.iter().map(|b| {
-            let expires_at = (b.last_seen + kept_days * DAY) / 1000;
-            (baseline_key(&b.identity), BASELINE_SK, b, expires_at)
+            (
+                baseline_key(&b.identity),
+                BASELINE_SK,
+                b,
+                self.learned_expiry(b.last_seen),
+            )
         });
         self.save_docs("a baseline", docs).await
+    }
+
+    async fn load_org_context(&self) -> Result<Option<OrgLearned>, StoreError> {
+        let org = self
+            .load_docs::<OrgLearned>("", ORG_SK, &[ORG_PK.to_owned()])
+            .await?
+            .remove(ORG_PK);
+        if org.is_some() {
+            return Ok(org);
+        }
+        // Until its first save, a deployment's context is where the earlier
+        // version kept it: the baseline of a made-up identity.
+        Ok(self
+            .load_docs::<LegacyOrgBaseline>("B#", BASELINE_SK, &[LEGACY_ORG_IDENTITY.to_owned()])
+            .await?
+            .remove(LEGACY_ORG_IDENTITY)
+            .map(OrgLearned::from))
+    }
+
+    async fn save_org_context(&self, org: &OrgLearned) -> Result<(), StoreError> {
+        let doc = (
+            ORG_PK.to_owned(),
+            ORG_SK,
+            org,
+            self.learned_expiry(org.last_seen),
+        );
+        self.save_docs("the org's context", std::iter::once(doc))
+            .await
     }
 
     async fn load_ledgers(

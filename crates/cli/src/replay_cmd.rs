@@ -359,7 +359,7 @@ fn run_saving(
         None => MemoryStore::new(),
     };
     let store = match learned {
-        Some(state) => store.with_baselines(state.baselines),
+        Some(state) => store.with_learned(state.baselines, state.org),
         None => store,
     };
     let mut replay = Replay::new(Normalizer::new(hasher), config, store);
@@ -473,7 +473,7 @@ fn run_saving(
         .filter_map(|a| Some((a.time, pipeline.replay().sending(&a.uid)?)))
         .collect();
     if let Some((path, until)) = save {
-        LearnedState::new(until, pipeline.replay().store().baseline_snapshot()).write(path)?;
+        LearnedState::new(until, pipeline.replay().store().learned_snapshot()).write(path)?;
     }
     summary.behind_window = pipeline.reorder().behind();
     let timeline = args

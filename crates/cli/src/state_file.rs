@@ -5,6 +5,9 @@
 
 use std::path::Path;
 
+use okta_itdr_core::detect::alerting::context::{
+    LegacyOrgBaseline, OrgLearned, LEGACY_ORG_IDENTITY,
+};
 use okta_itdr_core::detect::Baseline;
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis};
 use serde::{Deserialize, Serialize};
@@ -20,14 +23,19 @@ pub struct LearnedState {
     /// starts here.
     pub learned_until: String,
     pub baselines: Vec<Baseline>,
+    /// The org's learned context. States written before it had a field of its
+    /// own hold it as the baseline of [`LEGACY_ORG_IDENTITY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<OrgLearned>,
 }
 
 impl LearnedState {
-    pub fn new(until: Millis, baselines: Vec<Baseline>) -> Self {
+    pub fn new(until: Millis, (baselines, org): (Vec<Baseline>, Option<OrgLearned>)) -> Self {
         LearnedState {
             version: VERSION,
             learned_until: format_rfc3339_ms(until),
             baselines,
+            org,
         }
     }
 
@@ -38,8 +46,19 @@ impl LearnedState {
     pub fn read(path: &Path) -> Result<Self, CliError> {
         let refuse = |why: String| CliError::State(format!("{}: {why}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| refuse(e.to_string()))?;
-        let state: LearnedState = serde_json::from_str(&text)
+        let mut state: LearnedState = serde_json::from_str(&text)
             .map_err(|e| refuse(format!("not a state written by okta-itdr learn ({e})")))?;
+        if state.org.is_none()
+            && state
+                .baselines
+                .iter()
+                .any(|b| b.identity == LEGACY_ORG_IDENTITY)
+        {
+            state.org = legacy_org(&text);
+            state
+                .baselines
+                .retain(|b| b.identity != LEGACY_ORG_IDENTITY);
+        }
         if state.version != VERSION {
             return Err(refuse(format!(
                 "state version {} is not {VERSION}: learn it again",
@@ -63,6 +82,22 @@ impl LearnedState {
     }
 }
 
+/// The org's context from a state written before it had a field of its own.
+fn legacy_org(text: &str) -> Option<OrgLearned> {
+    #[derive(Deserialize)]
+    struct Earlier {
+        baselines: Vec<serde_json::Value>,
+    }
+    let earlier: Earlier = serde_json::from_str(text).ok()?;
+    let doc = earlier
+        .baselines
+        .into_iter()
+        .find(|b| b["identity"] == LEGACY_ORG_IDENTITY)?;
+    serde_json::from_value::<LegacyOrgBaseline>(doc)
+        .ok()
+        .map(OrgLearned::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,10 +107,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let at = parse_rfc3339_ms("2026-11-01T00:00:00Z").unwrap();
-        let state = LearnedState::new(at, vec![Baseline::new("00ua", at - 1000)]);
+        let mut org = OrgLearned::new(at - 9 * okta_itdr_core::time::DAY);
+        org.seen.active.insert(20_000, 12);
+        let state = LearnedState::new(
+            at,
+            (vec![Baseline::new("00ua", at - 1000)], Some(org.clone())),
+        );
         state.write(&path).unwrap();
         let back = LearnedState::read(&path).unwrap();
         assert_eq!(back.until(), at);
+        assert_eq!(back.baselines, state.baselines);
+        assert_eq!(back.org, Some(org.clone()));
+
+        // Written before the org's context had a field of its own: it was the
+        // baseline of a made-up identity, and reads as the org's context.
+        let mut earlier = serde_json::to_value(&state).unwrap();
+        earlier.as_object_mut().unwrap().remove("org");
+        earlier["baselines"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "identity": LEGACY_ORG_IDENTITY,
+                "first_seen": org.first_seen,
+                "last_seen": org.last_seen,
+                "org": org.seen,
+            }));
+        std::fs::write(&path, earlier.to_string()).unwrap();
+        let back = LearnedState::read(&path).unwrap();
+        assert_eq!(back.org, Some(org));
         assert_eq!(back.baselines, state.baselines);
         std::fs::write(&path, "{}").unwrap();
         let err = LearnedState::read(&path).unwrap_err().to_string();

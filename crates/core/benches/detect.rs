@@ -810,6 +810,7 @@ impl Input {
             hour: self.hour,
             records: &self.records,
             baselines: &self.baselines,
+            org: None,
             histories: &self.histories,
             config: &self.config,
         }

@@ -11,6 +11,7 @@ use std::future::{ready, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::alert::{Alert, Status, StoredFinding};
+use crate::detect::alerting::context::OrgLearned;
 use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
 use crate::ports::{
@@ -33,6 +34,7 @@ struct Inner {
     late: BTreeMap<Hour, Millis>,
     watermark: Option<Watermark>,
     baselines: HashMap<String, Baseline>,
+    org: Option<OrgLearned>,
     ledgers: HashMap<String, Ledger>,
     findings: BTreeMap<String, StoredFinding>,
     pending: BTreeSet<String>,
@@ -104,19 +106,24 @@ impl MemoryStore {
         self.lock().baselines.len()
     }
 
-    /// Every baseline (the org's context included), by identity: what a
-    /// replay learned, to save and start another from.
-    pub fn baseline_snapshot(&self) -> Vec<Baseline> {
-        let mut v: Vec<Baseline> = self.lock().baselines.values().cloned().collect();
+    /// Every baseline, by identity, and the org's context: what a replay
+    /// learned, to save and start another from.
+    pub fn learned_snapshot(&self) -> (Vec<Baseline>, Option<OrgLearned>) {
+        let inner = self.lock();
+        let mut v: Vec<Baseline> = inner.baselines.values().cloned().collect();
         v.sort_by(|a, b| a.identity.cmp(&b.identity));
-        v
+        (v, inner.org.clone())
     }
 
-    /// Starts from baselines learned before (see [`MemoryStore::baseline_snapshot`]).
-    pub fn with_baselines(self, baselines: Vec<Baseline>) -> Self {
-        self.lock()
-            .baselines
-            .extend(baselines.into_iter().map(|b| (b.identity.clone(), b)));
+    /// Starts from what was learned before (see [`MemoryStore::learned_snapshot`]).
+    pub fn with_learned(self, baselines: Vec<Baseline>, org: Option<OrgLearned>) -> Self {
+        {
+            let mut inner = self.lock();
+            inner
+                .baselines
+                .extend(baselines.into_iter().map(|b| (b.identity.clone(), b)));
+            inner.org = org;
+        }
         self
     }
 }
@@ -321,6 +328,20 @@ impl StateStore for MemoryStore {
         for b in baselines {
             inner.baselines.insert(b.identity.clone(), b.clone());
         }
+        ready(Ok(()))
+    }
+
+    fn load_org_context(
+        &self,
+    ) -> impl Future<Output = Result<Option<OrgLearned>, StoreError>> + Send {
+        ready(Ok(self.lock().org.clone()))
+    }
+
+    fn save_org_context(
+        &self,
+        org: &OrgLearned,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.lock().org = Some(org.clone());
         ready(Ok(()))
     }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 use crate::alert::StoredFinding;
+use crate::detect::alerting::context::OrgLearned;
 use crate::detect::alerting::Ledger;
 use crate::detect::baseline::Baseline;
 use crate::posture::identity::{Identity, InventoryMeta};
@@ -258,6 +259,16 @@ pub trait StateStore: Send + Sync {
         baselines: &[Baseline],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The org's learned context, one item of its own.
+    fn load_org_context(
+        &self,
+    ) -> impl Future<Output = Result<Option<OrgLearned>, StoreError>> + Send;
+
+    fn save_org_context(
+        &self,
+        org: &OrgLearned,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Records `finding` if its uid is new (a conditional write), else returns
     /// what is stored.
     fn claim_finding(
@@ -433,6 +444,8 @@ impl<T: StateStore> StateStore for std::sync::Arc<T> {
         save_watermark(next: &Watermark, expected: Option<&Watermark>) -> Result<(), StoreError>;
         load_baselines(identities: &[String]) -> Result<HashMap<String, Baseline>, StoreError>;
         save_baselines(baselines: &[Baseline]) -> Result<(), StoreError>;
+        load_org_context() -> Result<Option<OrgLearned>, StoreError>;
+        save_org_context(org: &OrgLearned) -> Result<(), StoreError>;
         claim_finding(finding: &StoredFinding) -> Result<Claim, StoreError>;
         load_ledgers(principals: &[String]) -> Result<HashMap<String, Ledger>, StoreError>;
         save_ledgers(ledgers: &[Ledger]) -> Result<(), StoreError>;

@@ -2,7 +2,6 @@
 //! (baselines, the org's context) and publish nothing; the first published
 //! hour starts after them and judges against what they taught.
 
-use okta_itdr_core::detect::alerting::context::ORG;
 use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::ports::{StateStore, Watermark};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE};
@@ -50,10 +49,9 @@ async fn catch_up(org: &Deployment, now: Millis) -> (usize, usize) {
 }
 
 async fn org_networks(org: &Deployment) -> Vec<String> {
-    let b = org.store.load_baselines(&[ORG.to_owned()]).await.unwrap();
-    b.get(ORG)
-        .and_then(|b| b.org.as_ref())
-        .map(|o| o.networks.keys().cloned().collect())
+    let learned = org.store.load_org_context().await.unwrap();
+    learned
+        .map(|o| o.seen.networks.keys().cloned().collect())
         .unwrap_or_default()
 }
 

@@ -508,6 +508,7 @@ impl Store {
                 hour,
                 records: &records,
                 baselines: &baselines,
+                org: None,
                 histories: &histories,
                 config,
             };

@@ -14,6 +14,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use okta_itdr_aws::handlers::{detect_metrics, LambdaDetector};
 use okta_itdr_aws::{DetectHandler, DynamoActivityStore, DynamoStateStore, SnsAlertSink};
 use okta_itdr_core::alert::{Alert, StoredFinding};
+use okta_itdr_core::detect::alerting::context::OrgLearned;
 use okta_itdr_core::detect::alerting::Ledger;
 use okta_itdr_core::detect::baseline::Baseline;
 use okta_itdr_core::detect::run::{Detector, RunReport};
@@ -300,6 +301,14 @@ impl<S: StateStore> StateStore for Crashing<S> {
     async fn save_baselines(&self, b: &[Baseline]) -> Result<(), StoreError> {
         self.step("save_baselines")?;
         self.inner.save_baselines(b).await
+    }
+    async fn load_org_context(&self) -> Result<Option<OrgLearned>, StoreError> {
+        self.step("load_org_context")?;
+        self.inner.load_org_context().await
+    }
+    async fn save_org_context(&self, org: &OrgLearned) -> Result<(), StoreError> {
+        self.step("save_org_context")?;
+        self.inner.save_org_context(org).await
     }
     async fn load_ledgers(
         &self,

@@ -1,10 +1,11 @@
 //! The detector's state in DynamoDB (moto): watermark, baselines, findings.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use okta_itdr_core::alert::{Alert, Status, StoredFinding};
 use okta_itdr_core::detect::baseline::{Baseline, Seen, SignInPoint};
 use okta_itdr_core::detect::Severity;
 use okta_itdr_core::ports::{Claim, StateStore, Watermark};
-use okta_itdr_core::time::{Hour, DAY};
+use okta_itdr_core::time::{Hour, DAY, HOUR};
 use okta_itdr_e2e::{at, TestEnv};
 
 fn finding(uid: &str, detection: &str, principal: &str, t: i64) -> StoredFinding {
@@ -309,10 +310,7 @@ async fn a_contributor_stored_before_grouping_had_its_field_reads_as_grouped() {
         .expect("doc")
         .replace("\"grouped_into\"", "\"suppressed_by\"");
     let mut item = item;
-    item.insert(
-        "doc".into(),
-        aws_sdk_dynamodb::types::AttributeValue::S(legacy),
-    );
+    item.insert("doc".into(), AttributeValue::S(legacy));
     env.dynamodb
         .put_item()
         .table_name(&env.state_table)
@@ -328,9 +326,9 @@ async fn a_contributor_stored_before_grouping_had_its_field_reads_as_grouped() {
 }
 
 #[tokio::test]
-async fn the_orgs_learned_context_round_trips_as_its_baseline() {
+async fn the_orgs_learned_context_round_trips_as_its_own_item() {
     use okta_itdr_core::detect::alerting::context::{
-        OrgSeen, MAX_ASNS, MAX_DAYS, MAX_NETWORKS, MAX_PROXIES, MAX_USERS_PER_NETWORK, ORG,
+        OrgLearned, OrgSeen, MAX_ASNS, MAX_DAYS, MAX_NETWORKS, MAX_PROXIES, MAX_USERS_PER_NETWORK,
     };
     let env = TestEnv::new("state-org").await;
     let store = env.state_store();
@@ -366,14 +364,73 @@ async fn the_orgs_learned_context_round_trips_as_its_baseline() {
         org.active.insert(t / DAY - d, 4000);
     }
     assert!(serde_json::to_string(&org).unwrap().len() > 400 * 1024);
-    let mut b = Baseline::new(ORG, t);
-    b.org = Some(org);
-    store
-        .save_baselines(std::slice::from_ref(&b))
+    assert_eq!(store.load_org_context().await.expect("load"), None);
+    let learned = OrgLearned {
+        first_seen: t - 30 * DAY,
+        last_seen: t,
+        seen: org,
+    };
+    store.save_org_context(&learned).await.expect("save");
+    let loaded = store.load_org_context().await.expect("load");
+    assert_eq!(loaded, Some(learned));
+    let item = env.partition(&env.state_table, "ORG").await.remove(0);
+    assert!(item.contains_key("docz") && item.contains_key("expires_at"));
+    // It is no identity's baseline.
+    assert!(env
+        .partition(&env.state_table, "B#org:context")
         .await
-        .expect("save");
-    let loaded = store.load_baselines(&[ORG.to_owned()]).await.expect("load");
-    assert_eq!(loaded.get(ORG), Some(&b));
+        .is_empty());
+}
+
+/// A deployment upgraded from the version that kept the org's context as the
+/// baseline of a made-up identity keeps what it learned: the context is read
+/// from there until it is first saved as its own item.
+#[tokio::test]
+async fn an_org_context_stored_as_a_baseline_by_the_earlier_version_is_read() {
+    use okta_itdr_core::detect::alerting::context::{OrgLearned, LEGACY_ORG_IDENTITY};
+    let env = TestEnv::new("state-org-legacy").await;
+    let store = env.state_store();
+    let t = at("2026-11-10T10:00:00Z");
+    let doc = serde_json::json!({
+        "identity": LEGACY_ORG_IDENTITY,
+        "first_seen": t - 20 * DAY,
+        "last_seen": t - HOUR,
+        "org": {
+            "networks": {"198.51.100.0/24": {"00u1": t - HOUR, "00u2": t - HOUR}},
+            "network_days": {"198.51.100.0/24": [20400, 20401]},
+            "active": {"20401": 40}
+        }
+    });
+    env.dynamodb
+        .put_item()
+        .table_name(&env.state_table)
+        .item("pk", AttributeValue::S(format!("B#{LEGACY_ORG_IDENTITY}")))
+        .item("sk", AttributeValue::S("baseline".into()))
+        .item("doc", AttributeValue::S(doc.to_string()))
+        .send()
+        .await
+        .expect("legacy item");
+    let learned = store
+        .load_org_context()
+        .await
+        .expect("load")
+        .expect("the earlier context");
+    assert_eq!(learned.first_seen, t - 20 * DAY);
+    assert_eq!(learned.last_seen, t - HOUR);
+    assert_eq!(
+        learned.seen.networks["198.51.100.0/24"].len(),
+        2,
+        "{learned:?}"
+    );
+    assert_eq!(
+        learned.seen.network_days["198.51.100.0/24"],
+        vec![20400, 20401]
+    );
+    // Saved once, the context is its own item and is read from there.
+    let mut next: OrgLearned = learned.clone();
+    next.last_seen = t;
+    store.save_org_context(&next).await.expect("save");
+    assert_eq!(store.load_org_context().await.expect("load"), Some(next));
 }
 
 #[tokio::test]

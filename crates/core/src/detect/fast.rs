@@ -102,9 +102,8 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
             return Ok(report);
         }
         let principals = super::principals_of(&findings);
-        let mut identities = principals.clone();
-        identities.push(alerting::context::ORG.to_owned());
-        let baselines = self.out.state.load_baselines(&identities).await?;
+        let baselines = self.out.state.load_baselines(&principals).await?;
+        let org = self.out.state.load_org_context().await?;
         let ledgers = self.out.state.load_ledgers(&principals).await?;
         let mut actors: Vec<ActivityRecord> = records
             .iter()
@@ -117,6 +116,7 @@ impl<S: StateStore, K: AlertSink> FastPath<S, K> {
             hour: Hour::of(findings[0].anchor),
             records: &actors,
             baselines: &baselines,
+            org: org.as_ref(),
             histories: &histories,
             config: &self.out.config,
         };

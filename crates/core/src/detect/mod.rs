@@ -268,6 +268,8 @@ pub struct Analysis<'a> {
     pub records: &'a [ActivityRecord],
     /// Baselines as they stood before `hour`, by identity.
     pub baselines: &'a HashMap<String, Baseline>,
+    /// The org's learned context as it stood before `hour`, once there is one.
+    pub org: Option<&'a alerting::context::OrgLearned>,
     /// Timelines fetched for [`history_requests`], by identity, oldest first.
     pub histories: &'a HashMap<String, Vec<ActivityRecord>>,
     pub config: &'a DetectConfig,

@@ -376,10 +376,10 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         tally.report.records += in_hour.len();
 
         let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.to_string()).collect();
-        identities.push(alerting::context::ORG.to_owned());
         identities.sort_unstable();
         identities.dedup();
         let baselines = self.out.state.load_baselines(&identities).await?;
+        let org = self.out.state.load_org_context().await?;
 
         let mut histories: HashMap<String, Vec<ActivityRecord>> = HashMap::new();
         for req in history_requests(&self.out.config, hour, records) {
@@ -397,6 +397,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             hour,
             records,
             baselines: &baselines,
+            org: org.as_ref(),
             histories: &histories,
             config: &self.out.config,
         };
@@ -435,7 +436,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             org_skips: &evidence,
             user_skips: &attacks,
         };
-        self.learn(hour, &in_hour, baselines, taught).await
+        self.learn(hour, &in_hour, baselines, org, taught).await
     }
 
     /// Decides which of an hour's findings page, claims and publishes them, and
@@ -540,6 +541,7 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         hour: Hour,
         in_hour: &[&ActivityRecord],
         mut baselines: HashMap<String, Baseline>,
+        mut org: Option<alerting::context::OrgLearned>,
         taught: Taught<'_>,
     ) -> Result<(), RunError> {
         // Ordered, so baselines are saved in the same order on every run.
@@ -560,15 +562,8 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
                 changed.insert(r.identity.clone());
             }
         }
-        if alerting::learn_org(
-            &mut baselines,
-            in_hour,
-            hour,
-            &self.out.config,
-            taught.org_skips,
-        ) {
-            changed.insert(Text::from(alerting::context::ORG));
-        }
+        let org_changed =
+            alerting::learn_org(&mut org, in_hour, hour, &self.out.config, taught.org_skips);
         // The hour's baselines are not needed after this: move, do not copy.
         let mut changed: Vec<Baseline> = changed
             .iter()
@@ -579,6 +574,9 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
         }
         if !changed.is_empty() {
             self.out.state.save_baselines(&changed).await?;
+        }
+        if let Some(org) = org.filter(|_| org_changed) {
+            self.out.state.save_org_context(&org).await?;
         }
         Ok(())
     }

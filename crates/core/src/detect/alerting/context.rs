@@ -22,8 +22,10 @@ use crate::detect::baseline::{network_prefix, Seen};
 use crate::detect::{Analysis, Baseline, Finding};
 use crate::record::{ActivityRecord, IdentityKind};
 
-/// The baseline identity under which the org's own context is stored.
-pub const ORG: &str = "org:context";
+/// The made-up identity whose baseline held the org's context before it was
+/// an item of its own ([`OrgLearned`]); read once, to carry a deployment's
+/// learned context over.
+pub const LEGACY_ORG_IDENTITY: &str = "org:context";
 
 /// Networks and proxy providers kept in the org's context, at most: with the
 /// users each needs, the stored document stays well under DynamoDB's 400 KB item.
@@ -44,8 +46,7 @@ pub const MAX_DAYS: usize = 14;
 /// How long after its context's first hour a deployment is still learning.
 pub const LEARNING: i64 = 7 * crate::time::DAY;
 
-/// The org's learned context, stored as the baseline of [`ORG`] so it outlives
-/// the hour: per network and per proxy provider (`AS<n>`), the users seen there
+/// What the org's users were seen at: per network and per proxy provider (`AS<n>`), the users seen there
 /// (up to the number that makes it the org's), each with when last seen, and
 /// the distinct days it was seen on.
 ///
@@ -75,6 +76,47 @@ pub struct OrgSeen {
     pub phone_asns: BTreeMap<String, Seen>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub computer_asns: BTreeMap<String, Seen>,
+}
+
+/// The org's learned context as stored, an item of its own so it outlives
+/// the hour: since when it has been learned (a deployment is still learning
+/// for [`LEARNING`] after that) and what the org's users were seen at.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OrgLearned {
+    pub first_seen: crate::time::Millis,
+    pub last_seen: crate::time::Millis,
+    #[serde(default)]
+    pub seen: OrgSeen,
+}
+
+impl OrgLearned {
+    pub fn new(at: crate::time::Millis) -> Self {
+        OrgLearned {
+            first_seen: at,
+            last_seen: at,
+            seen: OrgSeen::default(),
+        }
+    }
+}
+
+/// The org's context as the earlier version stored it: the baseline of
+/// [`LEGACY_ORG_IDENTITY`], the context in its `org` field.
+#[derive(Debug, Deserialize)]
+pub struct LegacyOrgBaseline {
+    pub first_seen: crate::time::Millis,
+    pub last_seen: crate::time::Millis,
+    #[serde(default)]
+    pub org: Option<OrgSeen>,
+}
+
+impl From<LegacyOrgBaseline> for OrgLearned {
+    fn from(b: LegacyOrgBaseline) -> Self {
+        OrgLearned {
+            first_seen: b.first_seen,
+            last_seen: b.last_seen,
+            seen: b.org.unwrap_or_default(),
+        }
+    }
 }
 
 impl OrgSeen {
@@ -260,13 +302,11 @@ impl OrgContext {
             carrier_users: a.config.org_network_users as usize,
             ..Default::default()
         };
-        let Some(b) = a.baselines.get(ORG) else {
+        let Some(learned) = a.org else {
             return ctx;
         };
-        ctx.established = a.hour.start() - b.first_seen >= LEARNING;
-        let Some(org) = b.org.as_ref() else {
-            return ctx;
-        };
+        ctx.established = a.hour.start() - learned.first_seen >= LEARNING;
+        let org = &learned.seen;
         ctx.min_users = org.users_needed(a.config);
         let days = |map: &BTreeMap<String, Vec<i64>>, k: &str| map.get(k).map_or(0, Vec::len);
         for (net, users) in &org.networks {

@@ -318,16 +318,14 @@ pub fn decide(
 /// the hour's findings teach nothing: a phishing proxy relaying its victims'
 /// sign-ins, or a spray that succeeds, must not make its network the org's.
 pub fn learn_org(
-    baselines: &mut HashMap<String, super::Baseline>,
+    learned: &mut Option<context::OrgLearned>,
     in_hour: &[&crate::record::ActivityRecord],
     hour: crate::time::Hour,
     config: &super::DetectConfig,
     evidence: &HashSet<String>,
 ) -> bool {
-    let b = baselines
-        .entry(context::ORG.to_owned())
-        .or_insert_with(|| super::Baseline::new(context::ORG, hour.start()));
-    let org = b.org.get_or_insert_with(Default::default);
+    let learned = learned.get_or_insert_with(|| context::OrgLearned::new(hour.start()));
+    let org = &mut learned.seen;
     let mut changed = org.count_active(in_hour, hour);
     let keep = org.users_needed(config);
     for r in in_hour {
@@ -338,7 +336,7 @@ pub fn learn_org(
     }
     if changed {
         org.prune(hour.end() - i64::from(config.baseline_days) * crate::time::DAY);
-        b.last_seen = b.last_seen.max(hour.start());
+        learned.last_seen = learned.last_seen.max(hour.start());
     }
     changed
 }

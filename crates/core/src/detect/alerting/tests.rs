@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
+use super::context::OrgLearned;
 use super::{decide, Verdict};
 use crate::detect::{analyze, Analysis, Baseline, DetectConfig};
 use crate::record::ActivityRecord;
@@ -18,6 +19,7 @@ const NOW: &str = "2026-11-10T10:00:00Z";
 struct Hourly {
     records: Vec<ActivityRecord>,
     baselines: HashMap<String, Baseline>,
+    org: Option<OrgLearned>,
 }
 
 impl Hourly {
@@ -28,6 +30,11 @@ impl Hourly {
 
     fn baseline(&mut self, b: Baseline) -> &mut Self {
         self.baselines.insert(b.identity.clone(), b);
+        self
+    }
+
+    fn org(&mut self, org: OrgLearned) -> &mut Self {
+        self.org = Some(org);
         self
     }
 
@@ -50,9 +57,7 @@ impl Hourly {
     /// Every decision of the hour, findings and their facts whole.
     fn decisions(&mut self) -> Vec<super::Decision> {
         // Past its learning week unless the test says otherwise.
-        self.baselines
-            .entry(super::context::ORG.to_owned())
-            .or_insert_with(established_org);
+        let org = self.org.get_or_insert_with(established_org).clone();
         self.records
             .sort_by(|a, b| (a.published, &a.uuid).cmp(&(b.published, &b.uuid)));
         let config = DetectConfig::default();
@@ -61,6 +66,7 @@ impl Hourly {
             hour: Hour::of(at(NOW)),
             records: &self.records,
             baselines: &self.baselines,
+            org: Some(&org),
             histories: &histories,
             config: &config,
         };
@@ -106,15 +112,15 @@ fn settled(n: usize) -> Baseline {
 
 /// The org's own context after a month: nothing learned about these networks,
 /// but past its first week, so the hour under analysis no longer teaches it.
-fn established_org() -> Baseline {
-    Baseline::new(super::context::ORG, at(NOW) - 30 * DAY)
+fn established_org() -> OrgLearned {
+    OrgLearned::new(at(NOW) - 30 * DAY)
 }
 
 /// The org's context after a month, having learned each network (`a.b.c.0/24`)
 /// and proxy provider (`AS<n>`, by number) from `users` users over `days` days.
-fn org_knowing(networks: &[&str], proxies: &[u64], users: usize, days: i64) -> Baseline {
+fn org_knowing(networks: &[&str], proxies: &[u64], users: usize, days: i64) -> OrgLearned {
     let mut b = established_org();
-    let org = b.org.get_or_insert_with(Default::default);
+    let org = &mut b.seen;
     let now = at(NOW);
     let day = |k: i64| (now - (k + 1) * DAY).div_euclid(DAY);
     for (keys, seen, days_of) in [
@@ -227,7 +233,7 @@ fn a_proxy_provider_many_users_go_through_is_the_orgs_own() {
     // `days` days. User 1, who never went through it, now signs in through it.
     let hour_with = |users: usize, days: i64| {
         let mut hour = Hourly::default();
-        hour.baseline(org_knowing(&[], &[36183], users, days));
+        hour.org(org_knowing(&[], &[36183], users, days));
         hour.baseline(settled(1)).add(relay(sign_in(1, 1)));
         hour.decide()
     };
@@ -289,7 +295,7 @@ fn vpn_frankfurt(n: usize, minute: i64) -> Ev {
 fn travel_to_an_org_vpn_gateway_is_not_travel_but_to_a_stranger_it_is() {
     // Five users have used the gateway on many days: it is the org's.
     let mut hour = Hourly::default();
-    hour.baseline(org_knowing(&["3.120.181.0/24"], &[], 5, 10));
+    hour.org(org_knowing(&["3.120.181.0/24"], &[], 5, 10));
     hour.baseline(settled(1));
     hour.add(sign_in(1, 0).debug("dtHash", json!("dt-1-other")))
         .add(vpn_frankfurt(1, 20));
@@ -351,14 +357,14 @@ fn a_phone_geolocated_to_the_carriers_gateway_is_within_its_accuracy() {
     // The org's data shows AS55836 to be a carrier: many users' phones, no
     // computers.
     let mut org = established_org();
-    let ctx = org.org.get_or_insert_with(Default::default);
+    let ctx = &mut org.seen;
     let phones = ctx.phone_asns.entry("55836".into()).or_default();
     for u in 0..8 {
         phones.insert(format!("00u9{u:03}"), at(NOW) - DAY);
     }
-    let with_org = |org: Baseline, phone_ev: Ev| {
+    let with_org = |org: OrgLearned, phone_ev: Ev| {
         let mut hour = Hourly::default();
-        hour.baseline(org)
+        hour.org(org)
             .baseline(b.clone())
             .add(blr(sign_in(1, 0)).debug("dtHash", json!("dt-1-new")))
             .add(phone_ev);
@@ -406,7 +412,7 @@ fn failures_behind_the_office_nat_are_an_expiry_wave_not_a_spray() {
     // later, after changing it. Everyone at the office signs in from there.
     let wave = |people: usize| {
         let mut hour = Hourly::default();
-        hour.baseline(org_knowing(&["198.18.0.0/24"], &[], 10, 20));
+        hour.org(org_knowing(&["198.18.0.0/24"], &[], 10, 20));
         for n in 1..=people {
             hour.baseline(settled(n))
                 .add(office(sign_in(n, (n % 50) as i64)).failure("INVALID_CREDENTIALS"));
@@ -531,7 +537,7 @@ fn a_kiosk_on_the_orgs_network_is_shared_but_a_token_shared_from_a_stranger_page
     let kiosk = |ev: Ev| ev.debug("dtHash", json!("dt-kiosk"));
     // Six warehouse workers sign in at the same kiosk, on the warehouse's network.
     let mut hour = Hourly::default();
-    hour.baseline(org_knowing(&["198.51.100.0/24"], &[], 6, 20));
+    hour.org(org_knowing(&["198.51.100.0/24"], &[], 6, 20));
     for n in 1..=6 {
         hour.baseline(settled(n))
             .add(kiosk(warehouse(sign_in(n, 5 * n as i64))));
@@ -549,7 +555,7 @@ fn a_kiosk_on_the_orgs_network_is_shared_but_a_token_shared_from_a_stranger_page
     // One device token signing in six users from an address none of them uses:
     // an adversary-in-the-middle proxy replaying their sessions.
     let mut hour = Hourly::default();
-    hour.baseline(established_org());
+    hour.org(established_org());
     for n in 1..=6 {
         hour.baseline(settled(n))
             .add(kiosk(sign_in(n, 5 * n as i64).from(

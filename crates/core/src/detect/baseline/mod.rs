@@ -77,9 +77,6 @@ pub struct Baseline {
     /// Network, country and device of `last_sign_in`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sign_in_from: Option<SignInSource>,
-    /// Only in the org's own baseline ([`crate::detect::alerting::context::ORG`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org: Option<crate::detect::alerting::context::OrgSeen>,
 }
 
 impl Baseline {

@@ -83,6 +83,7 @@ impl Lab {
             hour,
             records: &records,
             baselines: &self.baselines,
+            org: None,
             histories: &histories,
             config: &self.config,
         };

@@ -21,6 +21,7 @@ fn run(records: &[ActivityRecord], config: &DetectConfig) -> Vec<Finding> {
         hour: Hour::of(at(HOUR_START)),
         records,
         baselines: &baselines,
+        org: None,
         histories: &histories,
         config,
     };
