@@ -11,7 +11,15 @@ moto_pin="moto[server]==5.2.1"
 cfn_lint_pin="cfn-lint==1.51.0"
 ocsf_pin="py-ocsf-models==0.10.0"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (seconds since the command began): where the
+# time goes, in every run's log.
+step() { printf '\n==> [%ds] %s\n' "$SECONDS" "$*"; }
+
+# CI builds a fresh clone: incremental compilation's caches would be written
+# and never read.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
 
 # The Python tools install while Rust builds: pip waits on the network, the
 # build on the CPU.
@@ -112,3 +120,4 @@ else
   echo "cargo-nextest not found: running cargo test (slower; 'cargo install cargo-nextest' to speed it up)"
   cargo test --workspace --locked --no-fail-fast
 fi
+step "done"
