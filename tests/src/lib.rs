@@ -40,7 +40,7 @@ use okta_itdr_aws::{
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
-pub use okta_itdr_core::testkit::{self, at, Ev};
+pub use okta_itdr_testkit::{self, at, Ev};
 
 /// The HMAC key the functions get in these tests.
 pub const HASH_KEY: &str = "e2e-username-hash-key-0123456789abcdef";

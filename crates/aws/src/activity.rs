@@ -492,6 +492,7 @@ pub fn uuid_of_hour_item(item: &Item) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use okta_itdr_testkit::Typed;
 
     #[test]
     fn fnv1a_matches_reference_vectors() {
@@ -515,7 +516,7 @@ mod tests {
 
     #[test]
     fn records_are_stored_deflated() {
-        let r = okta_itdr_core::testkit::Ev::new("user.session.start").record();
+        let r = okta_itdr_testkit::Ev::new("user.session.start").record();
         let packed = r.encode();
         let json = serde_json::to_string(&r).unwrap();
         assert!(

@@ -18,8 +18,8 @@ use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, R
 use okta_itdr_aws::activity::{decode_record, DynamoActivityStore};
 use okta_itdr_core::ports::ActivityStore;
 use okta_itdr_core::record::{ActivityRecord, Interner, Role};
-use okta_itdr_core::testkit::{normalizer, Ev};
 use okta_itdr_core::time::parse_rfc3339_ms;
+use okta_itdr_testkit::{normalizer, Ev};
 
 struct Counting;
 

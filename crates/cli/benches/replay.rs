@@ -21,7 +21,7 @@
 //! --all-targets` runs it) a small log is used. `OKTA_ITDR_BENCH_WRITE=FILE`
 //! (and `OKTA_ITDR_BENCH_EVENTS=N`) only writes the log, for profiling.
 
-use okta_itdr_core::testkit::Rng;
+use okta_itdr_testkit::Rng;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@
 //!
 //! `cargo bench -p okta-itdr-core --bench detect`
 
-use okta_itdr_core::testkit::Rng;
+use okta_itdr_testkit::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, HashMap};
 use std::future::{ready, Future};

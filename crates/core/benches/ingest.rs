@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::ingest::check_envelope;
 use okta_itdr_core::sigma::RuleSet;
-use okta_itdr_core::testkit::normalizer;
+use okta_itdr_testkit::normalizer;
 
 /// The benchmark's fifty custom rules (see `okta_itdr_testkit::rules`).
 fn fifty_rules() -> RuleSet {

@@ -284,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn over_long_key_parts_are_refused_before_any_write() {
         use crate::memory::MemoryStore;
-        use crate::testkit::{at, normalizer, Ev};
+        use crate::test_support::{at, normalizer, Ev};
         let ingestor = Ingestor::new(normalizer(), MemoryStore::new(), IngestSettings::default());
         let long = "x".repeat(MAX_KEY_PART + 1);
         for (what, ev) in [
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn polled_text_meets_the_rules_streamed_events_do() {
         use crate::memory::MemoryStore;
-        use crate::testkit::{normalizer, Ev};
+        use crate::test_support::{normalizer, Ev};
         let rules = RuleSet::parse([(
             "sign-ins.yml",
             "title: Sign-ins\nid: r1\nlogsource:\n  product: okta\ndetection:\n  sel:\n    eventtype: user.session.start\n  condition: sel\n",

@@ -22,5 +22,5 @@ pub mod sigma;
 pub mod source;
 pub mod time;
 
-#[cfg(any(test, feature = "testkit"))]
-pub mod testkit;
+#[cfg(test)]
+mod test_support;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::ingest::check_envelope;
 use okta_itdr_core::sigma::{RuleEngine, RuleSet};
-use okta_itdr_core::testkit::normalizer;
+use okta_itdr_testkit::normalizer;
 use rsigma_port::Rsigma;
 use serde_json::{json, Map, Value};
 

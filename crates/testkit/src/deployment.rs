@@ -3,8 +3,10 @@
 //! functions wire them. The core's integration tests drive it event by event
 //! and run by run.
 
+use crate::events::Typed;
 use std::sync::Arc;
 
+use crate::{at, normalizer, Ev};
 use okta_itdr_core::alert::{Alert, Status};
 use okta_itdr_core::detect::fast::{FastPath, FastReport};
 use okta_itdr_core::detect::run::{Detector, RunReport};
@@ -13,7 +15,6 @@ use okta_itdr_core::ingest::{IngestSettings, Ingestor};
 use okta_itdr_core::memory::{CollectingSink, MemoryStore};
 use okta_itdr_core::ports::{StateStore, Watermark};
 use okta_itdr_core::record::ActivityRecord;
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::{Hour, Millis, MINUTE};
 
 /// The detector the deployment runs, over the in-memory store.

@@ -13,7 +13,7 @@
 
 use serde_json::json;
 
-use okta_itdr_core::testkit::{Ev, Rng};
+use crate::{Ev, Rng};
 use okta_itdr_core::time::{Millis, DAY, HOUR, MINUTE, SECOND};
 
 pub const USERS: usize = 1000;
@@ -570,7 +570,7 @@ pub const APPS: &[&str] = SAAS_APPS.split_at(10).0;
 
 /// Midnight UTC of the org's first day, a Monday.
 pub fn day_start(d: i64) -> Millis {
-    okta_itdr_core::testkit::at("2026-10-05T00:00:00Z") + d * DAY
+    crate::at("2026-10-05T00:00:00Z") + d * DAY
 }
 
 /// When the working day starts in the user's region, in UTC.

@@ -4,6 +4,7 @@
 //! run of the binary. Faults moto cannot produce come from an HTTP fault proxy
 //! in front of it, or a store wrapper that fails every call after the k-th.
 
+use okta_itdr_testkit::Typed;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

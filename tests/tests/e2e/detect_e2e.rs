@@ -2,6 +2,7 @@
 //! through the ingest handler, hourly runs of the detect handler analyse them,
 //! and alerts come out of an SQS queue subscribed to the SNS topic.
 
+use okta_itdr_testkit::Typed;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

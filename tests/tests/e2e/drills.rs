@@ -3,6 +3,7 @@
 //! retries and the event source mapping are played by the test minute by
 //! minute, and a message's backoff "elapses" when the simulated clock passes it.
 
+use okta_itdr_testkit::Typed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

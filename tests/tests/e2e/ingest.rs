@@ -6,6 +6,7 @@ use okta_itdr_core::ports::ActivityStore;
 use okta_itdr_core::record::Role;
 use okta_itdr_core::time::{parse_rfc3339_ms, Hour, MINUTE};
 use okta_itdr_e2e::{at, sample_event, Ev, LogCapture, TestEnv};
+use okta_itdr_testkit::Typed;
 use serde_json::{json, Value};
 
 fn invocation(payload: Value) -> LambdaEvent<Value> {

@@ -5,6 +5,7 @@
 //! then the detect handler enriching its alerts from those items and the
 //! events since the refresh.
 
+use okta_itdr_testkit::Typed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

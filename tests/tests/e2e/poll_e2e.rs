@@ -25,9 +25,9 @@ use okta_itdr_core::record::ActivityRecord;
 use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Hour, Millis, HOUR, MINUTE};
 use okta_itdr_e2e::alarms::{Deployment, Drill, DRILL_LOG_LEVEL};
 use okta_itdr_e2e::fake_okta::{sample_log_events, FakeOkta, FakeOktaConfig};
-use okta_itdr_e2e::testkit::Rng;
 use okta_itdr_e2e::{scheduled_event, Ev, TestEnv};
 use okta_itdr_okta::{ClientConfig, Credentials, OktaClient, OrgUrl, Secret};
+use okta_itdr_testkit::Rng;
 use serde_json::Value;
 
 const TOKEN: &str = "00fake-api-token-value";

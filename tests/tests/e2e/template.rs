@@ -823,7 +823,7 @@ fn metrics_of(report: &okta_itdr_core::poll::PollReport) -> serde_json::Value {
     .unwrap();
     let store = okta_itdr_core::memory::MemoryStore::new();
     let ingestor = okta_itdr_core::ingest::Ingestor::new(
-        okta_itdr_core::testkit::normalizer(),
+        okta_itdr_testkit::normalizer(),
         store,
         okta_itdr_core::ingest::IngestSettings::default(),
     );

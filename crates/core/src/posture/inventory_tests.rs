@@ -1,6 +1,7 @@
 //! The stored identities brought up to date from events, enrichment through
 //! the stores, and publishing posture findings on change.
 
+use crate::test_support::Typed;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
@@ -14,7 +15,7 @@ use crate::detect::Severity;
 use crate::memory::MemoryStore;
 use crate::ports::{ActivityStore, IdentityStore};
 use crate::record::ActivityRecord;
-use crate::testkit::{at, Ev};
+use crate::test_support::{at, Ev};
 
 const REFRESH: &str = "2026-11-10T06:00:00Z";
 

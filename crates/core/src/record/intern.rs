@@ -187,7 +187,8 @@ fn retain_used<T>(set: &mut HashSet<Arc<T>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::Ev;
+    use crate::test_support::Ev;
+    use crate::test_support::Typed;
 
     fn signin(uuid: &str) -> ActivityRecord {
         Ev::new("user.session.start")

@@ -98,7 +98,8 @@ impl From<ActivityRecord> for StoredRecord {
 
 #[cfg(test)]
 mod tests {
-    use crate::testkit::Ev;
+    use crate::test_support::Ev;
+    use crate::test_support::Typed;
 
     #[test]
     fn the_stored_document_stays_flat() {

@@ -6,6 +6,7 @@
 //! tokens on two cloud networks), so the same harness fires when the thresholds
 //! are set too low, and fires every windowed detection once attacks are added.
 
+use okta_itdr_testkit::Typed;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -13,12 +14,12 @@ use okta_itdr_core::detect::{
     analyze, history_requests, Analysis, Baseline, DetectConfig, Finding, Kind, CATALOG, CONTEXT,
 };
 use okta_itdr_core::record::{ActivityRecord, Role};
-use okta_itdr_core::testkit::{at, Ev, Rng};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE, SECOND};
 use okta_itdr_testkit::realistic_org::{
     bot_host, id, intruder_abroad, login, stolen_sync_token, City, Gen, Place, Slips, EU_CITIES,
     LAPTOP, PHONE, SAAS_APPS, US_CITIES, WINDOWS,
 };
+use okta_itdr_testkit::{at, Ev, Rng};
 use serde_json::json;
 
 const USERS: usize = 320;

@@ -7,7 +7,8 @@ use okta_itdr_core::detect::DetectConfig;
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::replay::Replay;
 use okta_itdr_core::sigma::RuleSet;
-use okta_itdr_core::testkit::{normalizer, replay_with_rules, Ev};
+use okta_itdr_testkit::Typed;
+use okta_itdr_testkit::{normalizer, replay_with_rules, Ev};
 use serde_json::Value;
 
 const BURST: &str = "0c0c0c0c-0000-4000-8000-000000000001";
@@ -156,7 +157,7 @@ async fn a_window_spanning_the_hour_boundary_counts_both_hours() {
     // Anchored at the window's first event, in the earlier hour.
     assert_eq!(
         burst[0]["finding_info"]["first_seen_time"],
-        okta_itdr_core::testkit::at("2026-11-10T09:56:00Z")
+        okta_itdr_testkit::at("2026-11-10T09:56:00Z")
     );
 }
 

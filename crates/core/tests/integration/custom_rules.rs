@@ -5,7 +5,8 @@
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::record::ActivityRecord;
 use okta_itdr_core::sigma::RuleSet;
-use okta_itdr_core::testkit::{normalizer, replay_with_rules, Ev};
+use okta_itdr_testkit::Typed;
+use okta_itdr_testkit::{normalizer, replay_with_rules, Ev};
 use serde_json::Value;
 
 const PROXY_ADMIN: &str = r#"
@@ -123,7 +124,7 @@ fn the_match_is_stored_on_the_record_and_old_records_still_decode() {
 async fn ingest_evaluates_rules_on_the_envelope_s_raw_detail() {
     use okta_itdr_core::ingest::{IngestSettings, Ingestor};
     use okta_itdr_core::ports::ActivityStore;
-    use okta_itdr_core::testkit::at;
+    use okta_itdr_testkit::at;
     use std::sync::Arc;
 
     let store = Arc::new(MemoryStore::new());

@@ -3,7 +3,8 @@
 
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::ingest::check_envelope;
-use okta_itdr_core::testkit::{normalizer, Ev};
+use okta_itdr_testkit::Typed;
+use okta_itdr_testkit::{normalizer, Ev};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

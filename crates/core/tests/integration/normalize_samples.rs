@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use okta_itdr_core::event::LogEvent;
 use okta_itdr_core::ingest::check_envelope;
 use okta_itdr_core::record::{ActivityRecord, Category, IdentityKind, Outcome, Role};
-use okta_itdr_core::testkit::normalizer;
+use okta_itdr_testkit::normalizer;
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use okta_itdr_core::detect::{catalog, matches_event, DetectConfig, Kind};
 use okta_itdr_core::event::{EventError, LogEvent};
 use okta_itdr_core::record::{ActivityRecord, Role};
-use okta_itdr_core::testkit::normalizer;
+use okta_itdr_testkit::normalizer;
 use serde_json::{json, Value};
 
 /// Which of our detections corresponds to a Panther rule.

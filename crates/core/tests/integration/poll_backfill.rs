@@ -3,6 +3,7 @@
 //! once the history is read, the detector learns it without publishing, then
 //! publishes from the hours after it.
 
+use okta_itdr_testkit::Typed;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,8 +14,8 @@ use okta_itdr_core::memory::{CollectingSink, MemoryStore};
 use okta_itdr_core::poll::{poll, Cursor, CursorStore, Mode, PollSettings, Refused, RefusedEvents};
 use okta_itdr_core::ports::{StateStore, StoreError, Watermark};
 use okta_itdr_core::source::{LogSource, NextPage, Page, SourceError};
-use okta_itdr_core::testkit::{at, normalizer, Ev};
 use okta_itdr_core::time::{Hour, Millis, DAY, HOUR, MINUTE};
+use okta_itdr_testkit::{at, normalizer, Ev};
 
 /// Serves its events like the System Log API: bounded, in order, in pages.
 struct FakeLog {

@@ -5,6 +5,7 @@
 //! suite, injected into the same org, still publishes an alert naming its
 //! detection.
 
+use okta_itdr_testkit::Typed;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -12,11 +13,11 @@ use okta_itdr_core::alert::{Alert, Status, StoredFinding};
 use okta_itdr_core::detect::{DetectConfig, Severity};
 use okta_itdr_core::memory::MemoryStore;
 use okta_itdr_core::replay::Replay;
-use okta_itdr_core::testkit::{normalizer, Ev};
 use okta_itdr_core::time::{Millis, HOUR};
 use okta_itdr_testkit::realistic_org::{
     attack_scenarios, benign_events, day_start, LEARNING_DAYS, MEASURED_DAYS, USERS,
 };
+use okta_itdr_testkit::{normalizer, Ev};
 use serde_json::Value;
 
 /// The day the attacks happen on: the org has learned for more than two weeks.

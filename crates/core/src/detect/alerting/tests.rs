@@ -1,6 +1,7 @@
 //! The alerting stage over one hour of real records: each context rule with a
 //! case it explains and one it must not, risk accumulation and grouping.
 
+use crate::test_support::Typed;
 use std::collections::HashMap;
 
 use serde_json::json;
@@ -9,7 +10,7 @@ use super::context::OrgLearned;
 use super::{decide, Verdict};
 use crate::detect::{analyze, Analysis, Baseline, DetectConfig};
 use crate::record::ActivityRecord;
-use crate::testkit::{at, Ev};
+use crate::test_support::{at, Ev};
 use crate::time::{Hour, DAY, HOUR};
 
 const NOW: &str = "2026-11-10T10:00:00Z";

@@ -1,6 +1,7 @@
 //! Every windowed detection: what fires, the benign look-alike that must not,
 //! hour boundaries, re-analysis, configuration.
 
+use crate::test_support::Typed;
 use std::collections::HashMap;
 
 use super::super::{Analysis, Baseline, DetectConfig, Finding, Severity, CONTEXT};
@@ -8,7 +9,7 @@ use super::*;
 use crate::detect::baseline::{Seen, SignInPoint};
 use crate::event::LogEvent;
 use crate::record::{ActivityRecord, Role};
-use crate::testkit::{at, normalizer, Ev};
+use crate::test_support::{at, normalizer, Ev};
 use crate::time::{Hour, Millis, DAY, HOUR, MINUTE};
 
 /// An org's stored activity (every role), analysed hour by hour the way the

@@ -1,6 +1,7 @@
 //! Sign-ins, sessions and Okta's threat signals.
 
 use super::*;
+use crate::test_support::Typed;
 
 // --- fastpass_phishing_blocked --------------------------------------------------
 

@@ -1,6 +1,7 @@
 //! Tests of the single-event detections: the table and the engine here, each
 //! detection in the file of its module.
 
+use crate::test_support::Typed;
 use std::collections::{BTreeSet, HashMap};
 
 use serde_json::json;
@@ -10,7 +11,7 @@ use crate::detect::{
     catalog, Analysis, DetectConfig, Finding, Kind, PrincipalKind, Severity, CATALOG,
 };
 use crate::record::{ActivityRecord, IdentityKind, Role};
-use crate::testkit::{at, Ev};
+use crate::test_support::{at, Ev};
 use crate::time::Hour;
 
 const HOUR_START: &str = "2026-11-10T10:00:00Z";

@@ -1,12 +1,11 @@
 //! Builders for realistic Okta events, for tests and benchmarks across crates.
-//! Enabled for this crate's tests and, elsewhere, with the `testkit` feature.
+//! An [`Ev`] is the event's JSON; [`Typed`] makes it the core's types.
 
+use okta_itdr_core::event::LogEvent;
+use okta_itdr_core::normalize::{Normalizer, UsernameHasher};
+use okta_itdr_core::record::ActivityRecord;
+use okta_itdr_core::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis};
 use serde_json::{json, Value};
-
-use crate::event::LogEvent;
-use crate::normalize::{Normalizer, UsernameHasher};
-use crate::record::ActivityRecord;
-use crate::time::{format_rfc3339_ms, parse_rfc3339_ms, Millis};
 
 /// The key test normalisers hash unknown usernames with.
 pub const TEST_KEY: &[u8] = b"okta-itdr-test-key-0123456789abcdef";
@@ -168,20 +167,6 @@ impl Ev {
         self
     }
 
-    pub fn event(&self) -> LogEvent {
-        LogEvent::from_value(self.json.clone()).expect("test event is a LogEvent")
-    }
-
-    /// All records of the event (actor first).
-    pub fn records(&self) -> Vec<ActivityRecord> {
-        normalizer().normalize(&self.event())
-    }
-
-    /// The actor record, which the hourly detector reads.
-    pub fn record(&self) -> ActivityRecord {
-        self.records().remove(0)
-    }
-
     /// As Okta Log Streaming wraps it for EventBridge.
     pub fn envelope(&self) -> Value {
         json!({
@@ -190,6 +175,29 @@ impl Ev {
             "account": "123456789012", "time": self.json["published"], "region": "us-east-1", "resources": [],
             "detail": self.json
         })
+    }
+}
+
+/// The event as the core's types. A trait, not methods of [`Ev`]: the core's
+/// own unit tests implement it again for their build of the core's types,
+/// which are not this crate's.
+pub trait Typed {
+    fn event(&self) -> LogEvent;
+    /// All records of the event (actor first).
+    fn records(&self) -> Vec<ActivityRecord>;
+    /// The actor record, which the hourly detector reads.
+    fn record(&self) -> ActivityRecord {
+        self.records().remove(0)
+    }
+}
+
+impl Typed for Ev {
+    fn event(&self) -> LogEvent {
+        LogEvent::from_value(self.json.clone()).expect("test event is a LogEvent")
+    }
+
+    fn records(&self) -> Vec<ActivityRecord> {
+        normalizer().normalize(&self.event())
     }
 }
 
@@ -251,16 +259,23 @@ impl Rng {
 
 /// The OCSF bodies a replay publishes for `events`: `rules` evaluated on each
 /// raw event as ingest does, their correlations run by the detector.
-pub async fn replay_with_rules(rules: &crate::sigma::RuleSet, events: &[Ev]) -> Vec<Value> {
-    let config = crate::detect::DetectConfig {
+pub async fn replay_with_rules(
+    rules: &okta_itdr_core::sigma::RuleSet,
+    events: &[Ev],
+) -> Vec<Value> {
+    let config = okta_itdr_core::detect::DetectConfig {
         correlations: rules.correlations(),
-        ..crate::detect::DetectConfig::default()
+        ..okta_itdr_core::detect::DetectConfig::default()
     };
-    let mut replay =
-        crate::replay::Replay::new(normalizer(), config, crate::memory::MemoryStore::new());
+    let mut replay = okta_itdr_core::replay::Replay::new(
+        normalizer(),
+        config,
+        okta_itdr_core::memory::MemoryStore::new(),
+    );
     let mut alerts = Vec::new();
     for ev in events {
-        let event = crate::ingest::ruled_event(ev.json.clone(), Some(rules)).expect("a LogEvent");
+        let event =
+            okta_itdr_core::ingest::ruled_event(ev.json.clone(), Some(rules)).expect("a LogEvent");
         alerts.extend(replay.push(&event).await.expect("replayed"));
     }
     alerts.extend(replay.finish().await.expect("replayed"));
