@@ -694,40 +694,6 @@ pub fn published(ms: Millis) -> String {
     format_rfc3339_ms(ms)
 }
 
-/// The LogEvents of the sample scenarios in `events/` (the `detail` of each Okta
-/// EventBridge event), as the System Log API would return them.
-pub fn sample_log_events() -> Vec<Value> {
-    let root = crate::repo_root().join("events");
-    let mut files = Vec::new();
-    for dir in [root.clone(), root.join("scenarios")] {
-        for entry in std::fs::read_dir(&dir).expect("events directory") {
-            let path = entry.expect("entry").path();
-            let name = path.to_string_lossy().to_string();
-            if name.ends_with(".json") || name.ends_with(".jsonl") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).expect("read sample");
-        let docs: Vec<Value> = if path.extension().is_some_and(|e| e == "jsonl") {
-            text.lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).expect("sample line"))
-                .collect()
-        } else {
-            vec![serde_json::from_str(&text).expect("sample file")]
-        };
-        for doc in docs {
-            let okta = doc["source"]
-                .as_str()
-                .is_some_and(|s| s.starts_with("aws.partner/okta.com/"));
-            if okta {
-                out.push(doc["detail"].clone());
-            }
-        }
-    }
-    out
-}
+/// The LogEvents of the sample scenarios in `events/`, as the System Log API
+/// would return them.
+pub use okta_itdr_testkit::sample_log_events;

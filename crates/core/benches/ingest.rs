@@ -2,7 +2,6 @@
 //! `serde_json::Value` in the same run; and the stored item size distribution.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -38,33 +37,11 @@ fn per_value(
 
 /// The `detail` of every Okta event under events/, as bytes.
 fn sample_details() -> Vec<Vec<u8>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("events/ is readable") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).expect("readable sample");
-            let docs: Vec<serde_json::Value> = match path.extension().and_then(|e| e.to_str()) {
-                Some("json") => vec![serde_json::from_str(&text).expect("json")],
-                Some("jsonl") => text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| serde_json::from_str(l).expect("jsonl"))
-                    .collect(),
-                _ => continue,
-            };
-            for env in docs {
-                if check_envelope(env["source"].as_str(), env["detail-type"].as_str()).is_ok() {
-                    out.push(serde_json::to_vec(&env["detail"]).expect("serialisable"));
-                }
-            }
-        }
-    }
+    let mut out: Vec<Vec<u8>> = okta_itdr_testkit::sample_log_events()
+        .iter()
+        .map(|d| serde_json::to_vec(d).expect("serialisable"))
+        .collect();
+    out.sort();
     out
 }
 

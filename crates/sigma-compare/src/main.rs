@@ -25,7 +25,7 @@ fn main() {
         .expect("usage: sigma-compare SIGMAHQ_CHECKOUT (the folder holding rules/, rules-*/)");
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let files = sigmahq_files(Path::new(&dir));
-    let details = sample_details(&repo.join("events"));
+    let details = okta_itdr_testkit::sample_log_events();
     parse_stage(&files);
     okta_stage(&files, &repo, &details);
     semantics_stage();
@@ -79,42 +79,6 @@ fn sigmahq_files(dir: &Path) -> Vec<(String, String)> {
         }
     }
     out.sort();
-    out
-}
-
-/// The `detail` of every Okta event under events/ (as the ingest bench loads them).
-fn sample_details(root: &Path) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    let mut paths = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("events/ is readable") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).expect("readable sample");
-        let docs: Vec<Value> = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => vec![serde_json::from_str(&text).expect("json")],
-            Some("jsonl") => text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| serde_json::from_str(l).expect("jsonl"))
-                .collect(),
-            _ => continue,
-        };
-        for env in docs {
-            if check_envelope(env["source"].as_str(), env["detail-type"].as_str()).is_ok() {
-                out.push(env["detail"].clone());
-            }
-        }
-    }
     out
 }
 

@@ -284,3 +284,54 @@ pub async fn replay_with_rules(
         .map(|a| serde_json::from_str(&a.body).expect("an OCSF body"))
         .collect()
 }
+
+/// The LogEvents of the sample events in the repository's `events/` (the
+/// `detail` of each Okta EventBridge event, other sources left out), file by
+/// file in path order: what the benchmarks, the fake System Log API and the
+/// Sigma comparison run over.
+pub fn sample_log_events() -> Vec<Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+    let mut paths = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("events/ is readable") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let docs: Vec<Value> = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => vec![read_json(&path)],
+            Some("jsonl") => std::fs::read_to_string(&path)
+                .expect("readable sample")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| serde_json::from_str(l).expect("a sample line is JSON"))
+                .collect(),
+            _ => continue,
+        };
+        out.extend(
+            docs.into_iter()
+                .filter(|env| {
+                    okta_itdr_core::ingest::check_envelope(
+                        env["source"].as_str(),
+                        env["detail-type"].as_str(),
+                    )
+                    .is_ok()
+                })
+                .map(|mut env| env["detail"].take()),
+        );
+    }
+    out
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("readable sample");
+    serde_json::from_str(&text).expect("a sample file is JSON")
+}

@@ -375,9 +375,13 @@ impl<A: ActivityStore, S: StateStore, K: AlertSink> Detector<A, S, K> {
             .collect();
         tally.report.records += in_hour.len();
 
-        let mut identities: Vec<String> = in_hour.iter().map(|r| r.identity.to_string()).collect();
-        identities.sort_unstable();
-        identities.dedup();
+        // Deduplicated before copying: an hour of a million records has tens of
+        // thousands of identities, and a copy per record would be held (as the
+        // vector's capacity) through the whole analysis.
+        let mut ids: Vec<&str> = in_hour.iter().map(|r| r.identity.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let identities: Vec<String> = ids.into_iter().map(str::to_owned).collect();
         let baselines = self.out.state.load_baselines(&identities).await?;
         let org = self.out.state.load_org_context().await?;
 
