@@ -487,6 +487,20 @@ impl TestEnv {
         }
     }
 
+    /// `(name, value)` of each named function environment variable, as
+    /// [`TestEnv::env_var`] gives it; a name it does not know is a test bug.
+    pub fn env_vars<'a>(&self, names: &[&'a str]) -> Vec<(&'a str, String)> {
+        names
+            .iter()
+            .map(|n| {
+                let value = self
+                    .env_var(n)
+                    .unwrap_or_else(|| panic!("no value for {n}"));
+                (*n, value)
+            })
+            .collect()
+    }
+
     /// Every item of a table. A Scan: for assertions only, never what the code under test does.
     pub async fn scan(&self, table: &str) -> Vec<Item> {
         let mut items = Vec::new();

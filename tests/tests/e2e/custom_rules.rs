@@ -114,15 +114,12 @@ fn cli_matches() -> BTreeSet<(String, String)> {
 }
 
 fn ingest_env(env: &TestEnv, rules_uri: &str) -> Vec<(&'static str, String)> {
-    let mut vars: Vec<(&str, String)> = [
+    let mut vars = env.env_vars(&[
         "ACTIVITY_TABLE",
         "HOUR_SHARDS",
         "RETENTION_DAYS",
         "USERNAME_HASH_KEY_SECRET",
-    ]
-    .iter()
-    .map(|n| (*n, env.env_var(n).expect("value")))
-    .collect();
+    ]);
     vars.push(("CUSTOM_RULES_URI", rules_uri.to_owned()));
     vars
 }
@@ -213,10 +210,7 @@ async fn a_broken_rule_in_the_folder_refuses_start_up_naming_its_object() {
     ];
     // The detect function reads the same folder for its correlations.
     let detect_env = |uri: &str| -> Vec<(&'static str, String)> {
-        let mut vars: Vec<(&str, String)> = ["ACTIVITY_TABLE", "STATE_TABLE", "HOUR_SHARDS"]
-            .iter()
-            .map(|n| (*n, env.env_var(n).expect("value")))
-            .collect();
+        let mut vars = env.env_vars(&["ACTIVITY_TABLE", "STATE_TABLE", "HOUR_SHARDS"]);
         vars.push((
             "ALERT_TOPIC_ARN",
             "arn:aws:sns:us-east-1:123456789012:unused".into(),

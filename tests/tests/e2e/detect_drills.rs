@@ -591,16 +591,13 @@ async fn the_detect_binary_prints_valid_emf_with_the_runs_counts() {
     )
     .await;
     let api = RuntimeApi::start().await;
-    let mut vars: Vec<(&str, String)> = [
+    let mut vars = env.env_vars(&[
         "ACTIVITY_TABLE",
         "STATE_TABLE",
         "HOUR_SHARDS",
         "RETENTION_DAYS",
         "BASELINE_DAYS",
-    ]
-    .iter()
-    .map(|n| (*n, env.env_var(n).unwrap()))
-    .collect();
+    ]);
     vars.push(("ALERT_TOPIC_ARN", topic));
     vars.push(("DETECTIONS_CONFIG", r#"{"first_run_hours": 3}"#.into()));
     vars.push(("RUST_LOG", "info".into()));

@@ -27,17 +27,14 @@ fn wall() -> Millis {
 /// The ingest function's environment, with the fast path's state table and
 /// topic: what the template gives it.
 fn ingest_env(env: &TestEnv, topic: &str) -> Vec<(&'static str, String)> {
-    let mut vars: Vec<(&'static str, String)> = [
+    let mut vars = env.env_vars(&[
         "ACTIVITY_TABLE",
         "STATE_TABLE",
         "HOUR_SHARDS",
         "RETENTION_DAYS",
         "BASELINE_DAYS",
         "USERNAME_HASH_KEY_SECRET",
-    ]
-    .iter()
-    .map(|n| (*n, env.env_var(n).expect("test resource")))
-    .collect();
+    ]);
     vars.push(("ALERT_TOPIC_ARN", topic.to_owned()));
     vars.push(("RUST_LOG", "info".into()));
     vars

@@ -11,15 +11,7 @@ use serde_json::{json, Value};
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn function_env(env: &TestEnv, names: &[&'static str]) -> Vec<(&'static str, String)> {
-    let mut vars: Vec<(&'static str, String)> = names
-        .iter()
-        .map(|n| {
-            (
-                *n,
-                env.env_var(n).unwrap_or_else(|| panic!("no value for {n}")),
-            )
-        })
-        .collect();
+    let mut vars = env.env_vars(names);
     vars.push(("RUST_LOG", "info".into()));
     vars
 }

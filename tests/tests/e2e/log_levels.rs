@@ -24,15 +24,7 @@ fn rust_log(level: &str) -> String {
 }
 
 fn vars(env: &TestEnv, names: &[&'static str], level: &str) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = names
-        .iter()
-        .map(|n| {
-            (
-                *n,
-                env.env_var(n).unwrap_or_else(|| panic!("no value for {n}")),
-            )
-        })
-        .collect();
+    let mut v = env.env_vars(names);
     v.push(("RUST_LOG", rust_log(level)));
     v.push(("AWS_LAMBDA_LOG_LEVEL", level.to_owned()));
     v

@@ -55,16 +55,13 @@ impl PollSetUp {
 
     /// The function's environment as the template sets it, in `primary` mode.
     fn vars<'a>(&self, env: &TestEnv, extra: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
-        let mut vars: Vec<(&str, String)> = [
+        let mut vars = env.env_vars(&[
             "ACTIVITY_TABLE",
             "STATE_TABLE",
             "HOUR_SHARDS",
             "RETENTION_DAYS",
             "USERNAME_HASH_KEY_SECRET",
-        ]
-        .iter()
-        .map(|n| (*n, env.env_var(n).expect("value")))
-        .collect();
+        ]);
         vars.extend([
             ("OKTA_ORG_URL", self.okta.url().to_owned()),
             ("OKTA_API_MODE", "primary".to_owned()),
